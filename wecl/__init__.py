@@ -2,6 +2,10 @@
 
 The package never imports gradio; `app.py` is the only UI module.
 """
+from wecl.config import WECLConfig
 from wecl.errors import WECLError
+from wecl.inference import Result, predict
+from wecl.model import WECL
 
-__all__ = ["WECLError"]
+
+__all__ = ["WECL", "WECLConfig", "WECLError", "Result", "predict"]

@@ -1,0 +1,110 @@
+"""Audio input (DESIGN.md section 2): any stream -> mono waveform -> MFCC over the whole track ->
+one patch per segment time span, resized to 224x224 and repeated to 3 channels.
+
+The MFCC is librosa's (`librosa.feature.mfcc` with its defaults: Slaney mel filters, power to dB
+with top_db=80, orthonormal DCT-II), computed here with numpy: librosa's first call in a process
+costs over a second of numba start-up, more than the whole audio stage. `tests/test_audio.py`
+checks that both agree.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import av
+import numpy as np
+import scipy.fft
+import torch
+import torch.nn.functional as F
+
+from wecl.errors import WECLError
+
+N_FFT = 512
+N_MELS = 128
+
+
+def read_audio(path: str, sample_rate: int) -> np.ndarray | None:
+    """Decode the first audio stream to mono float32 at `sample_rate`; None when there is none."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+            chunks = []
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    except av.FFmpegError as error:
+        raise WECLError(f"{path}: cannot decode its audio ({error})") from None
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    # Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's htk=False).
+    f = np.asarray(f, dtype=np.float64)
+    mel = f / (200.0 / 3)
+    log = f >= 1000.0
+    return np.where(log, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), mel)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * (200.0 / 3))
+
+
+@lru_cache(maxsize=8)
+def mel_filters(sample_rate: int, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+    """librosa.filters.mel(sr, n_fft, n_mels) with norm='slaney': (n_mels, 1 + n_fft // 2)."""
+    fft_freqs = np.linspace(0, sample_rate / 2, 1 + n_fft // 2)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def mfcc(waveform: np.ndarray, sample_rate: int, n_mfcc: int, hop: int) -> np.ndarray:
+    """(n_mfcc, frames) with frames = 1 + len // hop, as librosa.feature.mfcc(center=True)."""
+    y = np.pad(waveform.astype(np.float32), N_FFT // 2)  # librosa's center=True, pad_mode="constant"
+    if y.size < N_FFT:
+        y = np.pad(y, (0, N_FFT - y.size))
+    frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::hop]
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
+    power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2  # (frames, 1 + n_fft // 2)
+    mel = mel_filters(sample_rate) @ power.T.astype(np.float32)
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    db = np.maximum(db, db.max() - 80.0)
+    return scipy.fft.dct(db, axis=0, type=2, norm="ortho")[:n_mfcc].astype(np.float32)
+
+
+def mfcc_patches(
+    waveform: np.ndarray | None,
+    sample_rate: int,
+    spans: list[tuple[float, float]],
+    n_mfcc: int,
+    hop: int,
+    size: int = 224,
+) -> torch.Tensor:
+    """The audio backbone's input: (T, 3, size, size), one MFCC patch per time span.
+
+    The MFCC is standardised over the whole track (so a quiet passage stays quiet relative to the
+    rest), then each span's columns are resized to size x size. No audio gives all zeros.
+    """
+    t = len(spans)
+    if waveform is None or waveform.size == 0:
+        return torch.zeros(t, 3, size, size)
+    coeffs = mfcc(waveform, sample_rate, n_mfcc, hop)
+    coeffs = (coeffs - coeffs.mean()) / max(float(coeffs.std()), 1e-6)
+    columns = coeffs.shape[1]
+    patches = []
+    for start, end in spans:
+        a = min(int(start * sample_rate / hop), columns - 1)
+        b = min(max(int(np.ceil(end * sample_rate / hop)), a + 1), columns)
+        patch = torch.from_numpy(np.ascontiguousarray(coeffs[:, a:b]))[None, None]
+        patches.append(F.interpolate(patch, size=(size, size), mode="bilinear", align_corners=False)[0])
+    return torch.cat(patches).unsqueeze(1).expand(-1, 3, -1, -1).contiguous()

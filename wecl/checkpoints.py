@@ -1,0 +1,234 @@
+"""Checkpoints (DESIGN.md section 7): `config.json` + `model.safetensors` + `README.md` model card,
+from a local folder, a Hub repo id (`owner/name` or `owner/name@revision`) or the local Hub cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from wecl.config import WECLConfig
+from wecl.errors import WECLError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
+REGISTRY = CHECKPOINTS_DIR / "registry.json"
+FILES = ("config.json", "model.safetensors", "README.md")
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    id: str  # Hub repo id or the folder's path
+    revision: str | None  # the Hub commit it resolved to; None for a local folder
+    path: Path  # the local folder that holds the files
+    fingerprint: str  # sha256 of model.safetensors: what feature caches are keyed by
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "revision": self.revision, "fingerprint": self.fingerprint}
+
+
+def parse_spec(spec: str, revision: str | None = None) -> tuple[str, str | None]:
+    """`owner/name@rev` -> (`owner/name`, `rev`); an explicit `revision` wins."""
+    spec = spec.strip()
+    if "@" in spec and not Path(spec).exists():
+        spec, _, at = spec.partition("@")
+        revision = revision or at or None
+    return spec, revision
+
+
+def registry() -> dict:
+    """The checkpoints registry (`checkpoints/registry.json`): the default and named checkpoints."""
+    try:
+        return json.loads(REGISTRY.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise WECLError(f"cannot read the checkpoint registry {REGISTRY}: {error}") from None
+
+
+def default_checkpoint() -> str:
+    """The folder of the project's default checkpoint (the registry's `default` entry)."""
+    reg = registry()
+    entry = next((c for c in reg["checkpoints"] if c["name"] == reg["default"]), None)
+    if entry is None:
+        raise WECLError(f"{REGISTRY}: default {reg['default']!r} is not among its checkpoints")
+    return str(PROJECT_ROOT / entry["path"]) if entry.get("path") else entry["repo_id"]
+
+
+def registry_entry(name: str) -> dict | None:
+    return next((c for c in registry()["checkpoints"] if c["name"] == name), None)
+
+
+def resolve(spec: str | os.PathLike | None, revision: str | None = None) -> tuple[Path, str, str | None]:
+    """Find a checkpoint's files: -> (local folder, id, resolved revision). None is the default."""
+    if spec is None or str(spec).strip() == "":
+        spec = default_checkpoint()
+    if registry_entry(str(spec)) is not None:
+        entry = registry_entry(str(spec))
+        spec = str(PROJECT_ROOT / entry["path"]) if entry.get("path") else entry["repo_id"]
+        revision = revision or entry.get("revision")
+    spec, revision = parse_spec(str(spec), revision)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path.resolve(), str(path.resolve()), None
+    if path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise WECLError(f"checkpoint {spec!r}: no such folder")
+    return _download(spec, revision)
+
+
+def _download(repo_id: str, revision: str | None) -> tuple[Path, str, str | None]:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub import errors as hf
+
+    where = f"{repo_id}@{revision}" if revision else repo_id
+    try:
+        folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(FILES)))
+    except hf.HFValidationError:
+        raise WECLError(f"checkpoint {where!r} is neither a folder nor a valid Hub repo id") from None
+    except hf.RevisionNotFoundError:
+        raise WECLError(f"checkpoint {where!r}: the Hub repo has no revision {revision!r}") from None
+    except (hf.RepositoryNotFoundError, hf.GatedRepoError):
+        raise WECLError(f"checkpoint {where!r}: no such Hub repo (or it is private or gated)") from None
+    except (hf.LocalEntryNotFoundError, hf.OfflineModeIsEnabled):
+        raise WECLError(
+            f"checkpoint {where!r}: not in the local Hub cache and the Hub cannot be reached "
+            "(offline or no network); download it once online or pass a local folder"
+        ) from None
+    except Exception as error:  # network stacks raise many types; the user needs one message
+        raise WECLError(f"checkpoint {where!r}: download from the Hub failed ({type(error).__name__}: {error})") from None
+    # snapshot folders are named after the commit they hold
+    return folder, repo_id, folder.name
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load(spec: str | os.PathLike | None = None, revision: str | None = None):
+    """Load a WECL model (on the CPU, in eval mode) and its `CheckpointRef`."""
+    from wecl.model import WECL
+
+    folder, ident, resolved = resolve(spec, revision)
+    for name in ("config.json", "model.safetensors"):
+        if not (folder / name).is_file():
+            raise WECLError(f"checkpoint {ident}: {name} is missing")
+    config = WECLConfig.load(folder / "config.json")
+    try:
+        model = WECL(config)
+    except ValueError as error:
+        raise WECLError(f"checkpoint {ident}: config.json describes no valid model ({error})") from None
+    weights = folder / "model.safetensors"
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as error:
+        raise WECLError(f"checkpoint {ident}: cannot read model.safetensors ({error})") from None
+    mismatch = _mismatch(model.state_dict(), state)
+    if mismatch:
+        raise WECLError(f"checkpoint {ident}: config.json does not match its weights: {mismatch}")
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    model.checkpoint = CheckpointRef(ident, resolved, folder, file_sha256(weights))
+    return model
+
+
+def _mismatch(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], shown: int = 3) -> str:
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    shapes = [k for k in expected if k in got and tuple(expected[k].shape) != tuple(got[k].shape)]
+    parts = []
+    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape differs for", shapes)):
+        if keys:
+            more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+            parts.append(f"{label} {', '.join(keys[:shown])}{more}")
+    return "; ".join(parts)
+
+
+def save(model, folder: str | os.PathLike, card: str | None = None) -> Path:
+    """Write config.json, model.safetensors and the model card; each file replaced atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    _atomic(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    _atomic(folder / "config.json", lambda p: model.config.save(p))
+    text = card if card is not None else model_card(model.config)
+    _atomic(folder / "README.md", lambda p: Path(p).write_text(text))
+    return folder
+
+
+def _atomic(target: Path, write) -> None:
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+TRAINING_NOTES = {
+    "untrained": "**This checkpoint is untrained**: its weights are random. Its predictions and "
+    "attention mean nothing; it exists so that the pipeline runs end to end.",
+    "synthetic": "**Trained only on synthetic videos** (coloured cues and tones, see "
+    "`python -m wecl synth`). It knows nothing about real emotions.",
+    "real": "",
+}
+
+
+def training_notice(config: WECLConfig) -> str | None:
+    """The one-line warning every output shows for untrained or synthetic-only checkpoints."""
+    note = TRAINING_NOTES.get(config.training, "")
+    return note.replace("**", "") or None
+
+
+def model_card(config: WECLConfig, metrics: dict | None = None, data: str | None = None) -> str:
+    """A Hub model card: front matter, what the checkpoint is, its training status and config."""
+    lines = [
+        "---",
+        "library_name: wecl",
+        "pipeline_tag: video-classification",
+        "tags: [video-emotion, wecl, temporal-erasing, audio-visual]",
+        "---",
+        "",
+        f"# WECL checkpoint: {', '.join(config.classes)}",
+        "",
+        "The cross-modal temporal erasing network of Zhang et al., CVPR 2023 (\"Weakly Supervised "
+        "Video Emotion Detection and Prediction via Cross-Modal Temporal Erasing Network\"), in the "
+        "format of the WECL Explorer project.",
+        "",
+    ]
+    if config.description:
+        lines += [config.description, ""]
+    if TRAINING_NOTES.get(config.training):
+        lines += [TRAINING_NOTES[config.training], ""]
+    if data:
+        lines += ["## Training data", "", data, ""]
+    if metrics:
+        lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
+        lines += [""]
+    lines += [
+        "## Use",
+        "",
+        "```",
+        "python -m wecl predict video.mp4 --checkpoint <this repo or folder>",
+        "```",
+        "",
+        "## Config",
+        "",
+        "```json",
+        json.dumps(config.to_dict(), indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""Temporal attention and erasing (paper 3.3): eq. 7 (attention), eq. 8 (min-max), eq. 9 (mask),
+and how the keyframes / left segments become a new video of T segments.
+
+Attention tensors are (B, T); features (B, T, C).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TemporalAttention(nn.Module):
+    """Eq. 7: A = ReLU(W_1 (W_2 X^T)^T), X = F' + F''. W_2: C -> 1 per segment, W_1: T -> T."""
+
+    def __init__(self, channels: int, segments: int):
+        super().__init__()
+        self.w2 = nn.Linear(channels, 1)
+        self.w1 = nn.Linear(segments, segments)
+        # W_1 starts as the identity so that each segment's attention starts as its own score;
+        # a random T x T mix behind a ReLU often starts with every segment at zero.
+        nn.init.eye_(self.w1.weight)
+        nn.init.zeros_(self.w1.bias)
+        # and W_2's bias starts positive so that not every segment starts behind the ReLU (a
+        # video whose attention is all zero passes no gradient to the attention at all).
+        nn.init.constant_(self.w2.bias, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.w1(self.w2(x).squeeze(-1)))  # (B, T)
+
+
+def minmax_normalise(attention: torch.Tensor) -> torch.Tensor:
+    """Eq. 8 per video: (A - min A) / (max A - min A); all zeros (not NaN) when max == min."""
+    low = attention.amin(dim=-1, keepdim=True)
+    span = attention.amax(dim=-1, keepdim=True) - low
+    safe = torch.where(span > 0, span, torch.ones_like(span))
+    return torch.where(span > 0, (attention - low) / safe, torch.zeros_like(attention))
+
+
+def erase_mask(
+    visual: torch.Tensor | None,
+    audio: torch.Tensor | None,
+    theta: float,
+    audio_present: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Eq. 9: E_t = 1 iff A*_v,t >= theta and A*_a,t >= theta (normalised attention in).
+
+    A missing modality (a single-modality model, or a video without sound where `audio_present`
+    is False) does not veto: the mask then follows the modality that is there.
+    """
+    if visual is None and audio is None:
+        raise ValueError("erase_mask needs at least one modality")
+    mask_v = visual >= theta if visual is not None else None
+    mask_a = audio >= theta if audio is not None else None
+    if mask_a is not None and audio_present is not None:
+        mask_a = mask_a | ~audio_present.bool().view(-1, 1)
+    if mask_v is None:
+        return mask_a
+    if mask_a is None:
+        return mask_v
+    return mask_v & mask_a
+
+
+def resample_indices(keep: torch.Tensor) -> torch.Tensor:
+    """Indices (T,) that turn the kept segments of one video, in time order, into T segments.
+
+    Paper 3.3: "the left segments form a new UGV" which goes through the network again. We do that
+    on the cached segment features: the kept sequence of n segments is resampled back to length T
+    by nearest index (position j takes kept segment floor(j n / T)). The official code does the
+    equivalent on frames. If nothing or everything is kept, the original order is returned.
+    """
+    t = keep.shape[-1]
+    kept = torch.nonzero(keep, as_tuple=False).flatten()
+    n = kept.numel()
+    if n == 0 or n == t:
+        return torch.arange(t, device=keep.device)
+    return kept[torch.arange(t, device=keep.device) * n // t]
+
+
+def select_segments(features: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """The new video made of the kept segments: (B, T, C) features, (B, T) bool keep -> (B, T, C)."""
+    index = torch.stack([resample_indices(k) for k in keep])  # (B, T)
+    return torch.gather(features, 1, index.unsqueeze(-1).expand(-1, -1, features.shape[-1]))
+
+
+def map_back(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Inverse of `select_segments` for one video's (T,) per-segment values: each kept segment gets
+    the mean over the positions that were resampled from it; segments not kept get NaN."""
+    index = resample_indices(keep)
+    out = torch.zeros_like(values).index_add_(0, index, values)
+    count = torch.zeros_like(values).index_add_(0, index, torch.ones_like(values))
+    return torch.where(count > 0, out / count.clamp(min=1), torch.full_like(values, float("nan")))
+
+
+def erasing_rounds(heads, visual, audio, theta: float, rounds: int, audio_present: bool = True) -> dict:
+    """Run the temporal erasing module round after round on one video's features (1, T, C).
+
+    Round 0 is the full video: its keyframes (eq. 9) are erased in round 0. Round r >= 1 builds
+    the video of the segments not erased so far (`select_segments`), runs the heads on it, maps the
+    normalised attention back to those original segments (`map_back`) and erases the ones that
+    reach theta. It stops early when a round erases nothing or nothing is left.
+
+    Returns the round-0 `HeadOutput` as "output", "erased_round" (T,) with -1 for never erased,
+    and "attention": per round, the normalised (visual, audio) attention on the original segments
+    (NaN where a segment was already gone).
+    """
+    t = (visual if visual is not None else audio).shape[1]
+    present = torch.tensor([audio_present])
+    erased = torch.full((t,), -1, dtype=torch.long)
+    per_round = []
+    output = None
+    for r in range(rounds):
+        keep = erased < 0
+        if not keep.any():
+            break
+        index = keep.unsqueeze(0)
+        out = heads(*(None if f is None else select_segments(f, index) for f in (visual, audio)))
+        if output is None:
+            output = out
+        norm_v, norm_a = (None if a is None else map_back(minmax_normalise(a)[0], keep) for a in (out.visual_attention, out.audio_attention))
+        per_round.append((norm_v, norm_a))
+        mask = erase_mask(
+            None if norm_v is None else norm_v.nan_to_num(-1.0).unsqueeze(0),
+            None if norm_a is None else norm_a.nan_to_num(-1.0).unsqueeze(0),
+            theta,
+            present,
+        )[0] & keep
+        if not mask.any():
+            break
+        erased[mask] = r
+    return {"output": output, "erased_round": erased, "attention": per_round}

@@ -1,0 +1,320 @@
+"""Inference on one video: file -> frames / MFCC -> backbone features (cached) -> heads -> result.
+
+Backbone features are computed once per (video content, backbones): they are kept in memory and
+on disk, so a new theta or more erasing rounds only re-runs the heads (milliseconds).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from wecl import checkpoints
+from wecl.audio import mfcc_patches, read_audio
+from wecl.detection import detect
+from wecl.erasing import erasing_rounds
+from wecl.errors import WECLError
+from wecl.model import WECL
+from wecl.video import VideoInfo, read_clips
+
+Progress = Callable[[float, str], None]
+MEMORY_CACHE_SIZE = 32
+_memory: OrderedDict[tuple[str, str], "Features"] = OrderedDict()
+_file_hashes: dict[tuple[str, int, int], str] = {}
+_models: dict[tuple[str, str | None, str], WECL] = {}
+
+
+def cache_dir() -> Path:
+    """Where features are kept on disk: $WECL_CACHE/features (default ~/.cache/wecl/features)."""
+    return Path(os.environ.get("WECL_CACHE", "~/.cache/wecl")).expanduser() / "features"
+
+
+@dataclass
+class Features:
+    """One video's backbone features and what is needed to place them in time."""
+
+    info: VideoInfo
+    spans: list[tuple[float, float]]
+    visual: np.ndarray | None  # (T, C_v) float32
+    audio: np.ndarray | None  # (T, C_a)
+    thumbnails: np.ndarray  # (T, h, w, 3) uint8, each segment's middle frame
+    timings: dict[str, float] = field(default_factory=dict)
+    source: str = "computed"  # "computed", "memory" or "disk"
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise WECLError("device 'cuda' was asked for but no CUDA GPU is available")
+    return device
+
+
+def load_model(checkpoint: str | None = None, revision: str | None = None, device: str = "auto") -> WECL:
+    """Load (once per process) a checkpoint onto a device; None is the project's default."""
+    dev = resolve_device(device)
+    key = (str(checkpoint or ""), revision, str(dev))
+    if key not in _models:
+        _models[key] = WECL.from_pretrained(checkpoint, revision).to(dev)
+    return _models[key]
+
+
+def video_hash(path: str) -> str:
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _file_hashes:
+        _file_hashes[key] = checkpoints.file_sha256(Path(path))
+    return _file_hashes[key]
+
+
+def backbone_key(model: WECL) -> str:
+    """What features depend on: the backbone weights and the input pipeline's config.
+
+    Stronger than a checkpoint id + revision: re-trained heads on the same backbones reuse the
+    cached features, and a changed backbone never does."""
+    if getattr(model, "_backbone_key", None) is None:
+        c = model.config
+        digest = hashlib.sha256()
+        pipeline = [c.modalities, c.visual_depth, c.visual_width, c.audio_depth, c.audio_width, c.segments,
+                    c.frames_per_segment, c.frame_size, c.pixel_mean, c.pixel_std, c.sample_rate, c.n_mfcc,
+                    c.mfcc_hop, c.audio_patch_size, c.audio_channels]
+        digest.update(json.dumps(pipeline).encode())
+        for name, backbone in (("v", model.visual_backbone), ("a", model.audio_backbone)):
+            if backbone is not None:
+                for key, tensor in backbone.state_dict().items():
+                    digest.update(f"{name}.{key}".encode())
+                    digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        model._backbone_key = digest.hexdigest()
+    return model._backbone_key
+
+
+def _device_of(model: WECL) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _run_backbone(backbone, batch: torch.Tensor, device: torch.device, chunk: int) -> np.ndarray:
+    """Backbone in inference mode, in chunks of segments; bf16 autocast on CUDA (fp32 on CPU)."""
+    outs = []
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        for part in batch.split(chunk):
+            outs.append(backbone(part.to(device, non_blocking=True)).float().cpu())
+    return torch.cat(outs).numpy()
+
+
+def prepare_frames(frames: np.ndarray, mean, std) -> torch.Tensor:
+    """(T, k, H, W, 3) uint8 -> (T, 3, k, H, W) float, 0-255 minus mean over std (Hara et al.)."""
+    x = torch.from_numpy(frames).permute(0, 4, 1, 2, 3).float()
+    return (x - torch.tensor(mean).view(1, 3, 1, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1, 1)
+
+
+def compute_features(video: str, model: WECL, progress: Progress | None = None) -> Features:
+    """Decode, MFCC and both backbones for one video, timing each stage."""
+    c, device = model.config, _device_of(model)
+    progress = progress or (lambda fraction, desc: None)
+    timings = {}
+    chunk = 64 if device.type == "cuda" else 5
+
+    progress(0.0, "decoding video")
+    start = time.perf_counter()
+    clips = read_clips(video, c.segments, c.frames_per_segment, c.frame_size)
+    timings["decode"] = time.perf_counter() - start
+
+    visual = audio = patches = None
+    if model.audio_backbone is not None:
+        progress(0.2, "audio: MFCC")
+        start = time.perf_counter()
+        waveform = read_audio(video, c.sample_rate) if clips.info.has_audio else None
+        clips.info.has_audio = waveform is not None and waveform.size > 0
+        patches = mfcc_patches(waveform, c.sample_rate, clips.spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
+        timings["audio"] = time.perf_counter() - start
+    if model.visual_backbone is not None:
+        progress(0.35, "visual backbone (3D ResNet)")
+        start = time.perf_counter()
+        visual = _run_backbone(model.visual_backbone, prepare_frames(clips.frames, c.pixel_mean, c.pixel_std), device, chunk)
+        timings["visual_backbone"] = time.perf_counter() - start
+    if model.audio_backbone is not None:
+        progress(0.8, "audio backbone (2D ResNet)")
+        start = time.perf_counter()
+        audio = _run_backbone(model.audio_backbone, patches, device, chunk)
+        timings["audio_backbone"] = time.perf_counter() - start
+    return Features(clips.info, clips.spans, visual, audio, np.stack(clips.thumbnails), timings)
+
+
+def _save_features(path: Path, f: Features) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"thumbnails": f.thumbnails, "spans": np.asarray(f.spans, np.float64)}
+    for name in ("visual", "audio"):
+        if getattr(f, name) is not None:
+            arrays[name] = getattr(f, name)
+    meta = json.dumps({"info": f.info.to_json(), "timings": f.timings})
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(handle)
+    try:
+        np.savez(tmp, meta=np.array(meta), **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_features(path: Path, video: str) -> Features | None:
+    try:
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            info = VideoInfo(**{**meta["info"], "path": str(video)})
+            spans = [tuple(s) for s in data["spans"].tolist()]
+            get = lambda name: data[name] if name in data.files else None  # noqa: E731
+            return Features(info, spans, get("visual"), get("audio"), data["thumbnails"], meta["timings"], "disk")
+    except Exception:  # a damaged cache entry is recomputed, never trusted
+        return None
+
+
+def features_for(video: str, model: WECL, progress: Progress | None = None, use_disk: bool = True) -> Features:
+    """Features from memory, else disk, else computed (and then stored in both)."""
+    video = str(video)
+    if not os.path.isfile(video):
+        raise WECLError(f"{video}: no such file")
+    key = (video_hash(video), backbone_key(model))
+    if key in _memory:
+        _memory.move_to_end(key)
+        cached = _memory[key]
+        return Features(cached.info, cached.spans, cached.visual, cached.audio, cached.thumbnails, cached.timings, "memory")
+    path = cache_dir() / f"{key[0][:24]}-{key[1][:24]}.npz"
+    features = _load_features(path, video) if use_disk and path.exists() else None
+    if features is None:
+        features = compute_features(video, model, progress)
+        if use_disk:
+            try:
+                _save_features(path, features)
+            except OSError:
+                pass  # a read-only or full cache disk only costs speed
+    _memory[key] = features
+    while len(_memory) > MEMORY_CACHE_SIZE:
+        _memory.popitem(last=False)
+    return features
+
+
+@dataclass
+class Result:
+    """One prediction: `json` is DESIGN.md section 10 (plus extra keys); `features` its inputs."""
+
+    json: dict
+    features: Features
+
+    @property
+    def prediction(self) -> str:
+        return self.json["prediction"]
+
+    def save_json(self, path: str | os.PathLike) -> None:
+        from wecl.annotations import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.json, indent=2) + "\n")
+
+
+def _floats(values) -> list[float | None]:
+    return [None if v is None or not np.isfinite(v) else float(v) for v in values]
+
+
+def explain(features: Features, model: WECL, theta: float | None = None, rounds: int = 1) -> Result:
+    """The heads, the erasing rounds and the detections on cached features (no decode, no backbone)."""
+    c = model.config
+    theta = c.theta if theta is None else float(theta)
+    if not 0.0 <= theta <= 1.0:
+        raise WECLError(f"theta must lie in [0, 1], not {theta}")
+    if rounds < 1:
+        raise WECLError(f"rounds must be at least 1, not {rounds}")
+    start = time.perf_counter()
+    device = _device_of(model)
+    as_tensor = lambda a: None if a is None else torch.from_numpy(np.asarray(a, np.float32))[None].to(device)  # noqa: E731
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        out = erasing_rounds(model.heads, as_tensor(features.visual), as_tensor(features.audio), theta, rounds,
+                             audio_present=features.info.has_audio)
+    model.train(was_training)
+    head = out["output"]
+    probs = torch.softmax(head.logits[0].float(), -1).cpu().numpy()
+    best = int(probs.argmax())
+    raw_v = None if head.visual_attention is None else head.visual_attention[0].cpu().numpy()
+    raw_a = None if head.audio_attention is None else head.audio_attention[0].cpu().numpy()
+    norm_v, norm_a = (None if a is None else a.cpu().numpy() for a in out["attention"][0])
+    erased = out["erased_round"].numpy()
+    t = len(features.spans)
+    segments = []
+    for i, (s, e) in enumerate(features.spans):
+        segments.append({
+            "index": i, "start": float(s), "end": float(e),
+            "visual_attention": None if raw_v is None else float(raw_v[i]),
+            "audio_attention": None if raw_a is None else float(raw_a[i]),
+            "visual_attention_norm": None if norm_v is None else float(norm_v[i]),
+            "audio_attention_norm": None if norm_a is None else float(norm_a[i]),
+            "erased_round": None if erased[i] < 0 else int(erased[i]),
+        })
+    # Detection attention: the modalities that count (audio only when the video has sound),
+    # taken from the round in which each segment was erased.
+    fused = np.zeros(t)
+    for i in range(t):
+        r = max(int(erased[i]), 0)
+        v, a = out["attention"][r] if r < len(out["attention"]) else out["attention"][0]
+        values = [x[i].item() for x in (v, a if features.info.has_audio else None) if x is not None]
+        fused[i] = np.nanmean(values) if values else 0.0
+    detections = detect(features.spans, erased >= 0, fused, float(probs[best]), c.classes[best])
+    notices = []
+    if not features.info.has_audio:
+        notices.append("This video has no audio track: the audio input is silence and erasing follows the visual attention alone.")
+    note = checkpoints.training_notice(c)
+    if note:
+        notices.append(note)
+    ref = getattr(model, "checkpoint", None)
+    timings = dict(features.timings) if features.source == "computed" else {}
+    timings["heads"] = time.perf_counter() - start
+    data = {
+        "video": features.info.to_json(),
+        "checkpoint": ref.to_json() if ref else {"id": "in-memory", "revision": None},
+        "classes": list(c.classes),
+        "probabilities": [float(p) for p in probs],
+        "prediction": c.classes[best],
+        "confidence": float(probs[best]),
+        "theta": theta,
+        "rounds": rounds,
+        "segments": segments,
+        "detections": detections,
+        "rounds_attention": [
+            {"round": r, "visual": None if v is None else _floats(v.cpu().numpy()),
+             "audio": None if a is None else _floats(a.cpu().numpy())}
+            for r, (v, a) in enumerate(out["attention"])
+        ],
+        "notices": notices,
+        "training": c.training,
+        "features": features.source,
+        "timings": timings,
+    }
+    return Result(data, features)
+
+
+def predict(
+    video: str | os.PathLike,
+    model: WECL | str | None = None,
+    theta: float | None = None,
+    rounds: int = 1,
+    device: str = "auto",
+    progress: Progress | None = None,
+) -> Result:
+    """Run WECL on one video. `model`: a loaded WECL, a checkpoint (Hub id, folder) or None for the
+    default. theta None means the checkpoint's. The result's JSON form is DESIGN.md section 10."""
+    if not isinstance(model, WECL):
+        model = load_model(model, device=device)
+    features = features_for(str(video), model, progress)
+    if progress:
+        progress(0.95, "heads and erasing")
+    return explain(features, model, theta, rounds)

@@ -1,0 +1,145 @@
+"""The WECL network: frozen backbones, relation heads, temporal erasing and the loss of eq. 12."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wecl.config import WECLConfig
+from wecl.erasing import TemporalAttention, erase_mask, minmax_normalise, select_segments
+from wecl.relations import InterModalRelation, IntraModalRelation, ModalityEmbedding
+from wecl.resnet import ResNet, feature_dim
+
+
+@dataclass
+class HeadOutput:
+    logits: torch.Tensor  # (B, M)
+    visual_attention: torch.Tensor | None  # raw A_v of eq. 7, (B, T)
+    audio_attention: torch.Tensor | None
+
+    def normalised(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """A* of eq. 8 for each modality that the model has."""
+        norm = lambda a: None if a is None else minmax_normalise(a)  # noqa: E731
+        return norm(self.visual_attention), norm(self.audio_attention)
+
+
+def attention_pool(features: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    """Attention-weighted temporal mean: (B, T, C), (B, T) -> (B, C).
+
+    The weights are A / sum(A); a video whose attention is all zero (possible behind eq. 7's ReLU)
+    falls back to the plain mean instead of a zero vector.
+    """
+    total = attention.sum(dim=-1, keepdim=True)
+    uniform = torch.full_like(attention, 1.0 / attention.shape[-1])
+    weights = torch.where(total > 0, attention / total.clamp(min=1e-12), uniform)
+    return (weights.unsqueeze(-1) * features).sum(dim=1)
+
+
+class WECLHeads(nn.Module):
+    """Everything after the backbones: eq. 1-7 and the 4096-d classifier, on (B, T, C) features."""
+
+    def __init__(self, config: WECLConfig, visual_dim: int, audio_dim: int):
+        super().__init__()
+        self.config = config
+        dims = {"visual": visual_dim if config.uses_visual else 0, "audio": audio_dim if config.uses_audio else 0}
+        self.modalities = [m for m, d in dims.items() if d]
+        self.embed = nn.ModuleDict()
+        self.intra = nn.ModuleDict()
+        self.attention = nn.ModuleDict()
+        for m in self.modalities:
+            d_k = config.relation_dim or dims[m]
+            if config.intra or config.inter:
+                self.embed[m] = ModalityEmbedding(dims[m], d_k)
+            if config.intra:
+                self.intra[m] = IntraModalRelation(dims[m], d_k)
+            self.attention[m] = TemporalAttention(dims[m], config.segments)
+        if config.inter:
+            if (config.relation_dim or visual_dim) != (config.relation_dim or audio_dim):
+                raise ValueError("the inter-modal relation needs equal d_k: set relation_dim")
+            self.inter = InterModalRelation(visual_dim, audio_dim, config.relation_dim or visual_dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(sum(dims.values()), len(config.classes))  # 2048 + 2048 = 4096
+
+    def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> HeadOutput:
+        feats = {"visual": visual, "audio": audio}
+        embedded = {m: self.embed[m](feats[m]) for m in self.embed}
+        intra = {m: self.intra[m](feats[m], embedded[m]) if m in self.intra else feats[m] for m in self.modalities}
+        inter = {m: feats[m] for m in self.modalities}
+        if self.config.inter:
+            inter["visual"], inter["audio"] = self.inter(visual, audio, embedded["visual"], embedded["audio"])
+        attention, pooled = {}, []
+        for m in self.modalities:
+            x = intra[m] + inter[m]  # F' + F'' (eq. 7); each is F when its module is switched off
+            attention[m] = self.attention[m](x)
+            pooled.append(attention_pool(x, attention[m]))
+        logits = self.classifier(self.dropout(torch.cat(pooled, dim=-1)))
+        return HeadOutput(logits, attention.get("visual"), attention.get("audio"))
+
+
+class WECL(nn.Module):
+    """The whole network. Backbones are frozen (paper 4.2) and always run in eval mode."""
+
+    def __init__(self, config: WECLConfig):
+        super().__init__()
+        self.config = config
+        self.visual_backbone = ResNet(3, config.visual_depth, config.visual_width) if config.uses_visual else None
+        self.audio_backbone = ResNet(2, config.audio_depth, config.audio_width) if config.uses_audio else None
+        for backbone in (self.visual_backbone, self.audio_backbone):
+            if backbone is not None:
+                backbone.requires_grad_(False)
+        self.heads = WECLHeads(
+            config, feature_dim(config.visual_depth, config.visual_width), feature_dim(config.audio_depth, config.audio_width)
+        )
+
+    @classmethod
+    def from_pretrained(cls, repo_id_or_dir=None, revision: str | None = None) -> "WECL":
+        """Load from a Hub repo id (`owner/name[@revision]`), a local folder or the offline cache;
+        None is the project's default checkpoint. The result carries `.checkpoint`."""
+        from wecl import checkpoints
+
+        return checkpoints.load(repo_id_or_dir, revision)
+
+    def save_pretrained(self, folder, card: str | None = None):
+        """Write `config.json`, `model.safetensors` and a model card to `folder`."""
+        from wecl import checkpoints
+
+        return checkpoints.save(self, folder, card)
+
+    def train(self, mode: bool = True) -> "WECL":
+        super().train(mode)
+        for backbone in (self.visual_backbone, self.audio_backbone):
+            if backbone is not None:
+                backbone.eval()
+        return self
+
+    def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> HeadOutput:
+        """The heads on backbone features: visual (B, T, C_v), audio (B, T, C_a)."""
+        return self.heads(visual, audio)
+
+    def erase_mask(self, out: HeadOutput, theta: float | None = None, audio_present: torch.Tensor | None = None) -> torch.Tensor:
+        v, a = out.normalised()
+        return erase_mask(v, a, self.config.theta if theta is None else theta, audio_present)
+
+    def loss(
+        self,
+        visual: torch.Tensor | None,
+        audio: torch.Tensor | None,
+        labels: torch.Tensor,
+        audio_present: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Eq. 12: CE(x_o, y) + CE(x_k, y) + CE(x_l, y); only CE(x_o, y) when erasing is off.
+
+        x_k is the video made of the keyframes (E = 1), x_l the video of the left segments (E = 0),
+        both resampled to T segments (see `erasing.resample_indices`)."""
+        out = self(visual, audio)
+        parts = {"original": F.cross_entropy(out.logits, labels)}
+        if self.config.erasing:
+            with torch.no_grad():
+                mask = self.erase_mask(out, audio_present=audio_present)
+            for name, keep in (("keyframes", mask), ("left", ~mask)):
+                branch = self(*(None if f is None else select_segments(f, keep) for f in (visual, audio)))
+                parts[name] = F.cross_entropy(branch.logits, labels)
+        return sum(parts.values()), parts
+

@@ -1,0 +1,184 @@
+"""Video input (DESIGN.md section 2): any file ffmpeg reads -> T segments x k frames, 112x112.
+
+Decoding uses PyAV and only what is needed: for each segment it seeks to the nearest keyframe
+before the clip (unless the clip is close ahead of where decoding already is), decodes up to the
+clip's last frame, and converts only the frames that are used. The frame shown at time t is the
+last frame whose timestamp is <= t, so variable frame rates and odd timestamps need no special
+case. Rotation metadata is applied, as players do. (PyAV over moviepy: see benchmarks/decode.py.)
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+
+import av
+import numpy as np
+
+from wecl.errors import WECLError
+
+MAX_DURATION_S = float(os.environ.get("WECL_MAX_DURATION", 3600))
+MAX_SIDE_PX = int(os.environ.get("WECL_MAX_SIDE", 8192))
+# Continue decoding forward instead of seeking when the next clip starts less than this ahead.
+SEEK_GAP_S = 1.5
+
+
+@dataclass
+class VideoInfo:
+    path: str
+    duration: float
+    fps: float
+    width: int  # as displayed, after rotation
+    height: int
+    has_audio: bool
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Clips:
+    info: VideoInfo
+    spans: list[tuple[float, float]]  # each segment's (start, end) in seconds; they tile [0, duration]
+    frames: np.ndarray  # (T, k, size, size, 3) uint8 RGB
+    thumbnails: list[np.ndarray]  # one per segment: its middle frame, short side `size`, uncropped
+
+
+def segment_spans(duration: float, segments: int) -> list[tuple[float, float]]:
+    """T equal-length spans that tile [0, duration] exactly (paper 3.1)."""
+    edges = [duration * i / segments for i in range(segments)] + [duration]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _open(path: str):
+    if not os.path.isfile(path):
+        raise WECLError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise WECLError(f"{path}: the file is empty")
+    try:
+        return av.open(path)
+    except av.FFmpegError as error:
+        raise WECLError(f"{path}: not a video file ffmpeg can read ({error.strerror or error})") from None
+
+
+def _probe(container, path: str, max_duration: float) -> VideoInfo:
+    if not container.streams.video:
+        kind = "an audio-only file" if container.streams.audio else "no video stream"
+        raise WECLError(f"{path}: {kind}; a video is needed")
+    stream = container.streams.video[0]
+    duration = None
+    if stream.duration and stream.time_base:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration:
+        duration = container.duration / av.time_base
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else 0.0
+    if not duration or duration <= 0 or not math.isfinite(duration):
+        raise WECLError(f"{path}: the video has no duration; the file is damaged or empty")
+    if duration > max_duration:
+        raise WECLError(f"{path}: the video lasts {duration:.0f} s, more than the maximum of {max_duration:.0f} s")
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if not width or not height:
+        raise WECLError(f"{path}: the video stream has no picture size; the file is damaged")
+    if max(width, height) > MAX_SIDE_PX:
+        raise WECLError(f"{path}: {width}x{height} pixels exceeds the maximum side of {MAX_SIDE_PX} px")
+    return VideoInfo(path, duration, fps if fps > 0 else 25.0, width, height, bool(container.streams.audio))
+
+
+def clip_times(span: tuple[float, float], k: int, fps: float) -> list[float]:
+    """The k sample times of one segment at inference: k successive frames centred in the span;
+    a span with fewer than k frames loops its frames (as the official code does)."""
+    start, end = span
+    step = 1.0 / fps
+    available = int((end - start) * fps + 1e-6)
+    if available >= k:
+        first = start + ((end - start) - k * step) / 2
+        return [first + (j + 0.5) * step for j in range(k)]
+    if available == 0:
+        return [(start + end) / 2] * k
+    return [start + ((j % available) + 0.5) * step for j in range(k)]
+
+
+def _to_rgb(frame, size: int, rotation: int) -> np.ndarray:
+    """Resize the short side to `size` (swscale, area filter), then apply the display rotation."""
+    w, h = frame.width, frame.height
+    scale = size / min(w, h)
+    rgb = frame.to_ndarray(width=max(size, round(w * scale)), height=max(size, round(h * scale)),
+                           format="rgb24", interpolation="AREA")
+    # Display matrices rotate counter-clockwise by `rotation` degrees.
+    return np.ascontiguousarray(np.rot90(rgb, k=(rotation // 90) % 4))
+
+
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[top:top + size, left:left + size]
+
+
+class _FrameCursor:
+    """Answers "which frame is shown at time t" for ascending t, decoding as little as it can."""
+
+    def __init__(self, container, stream, info: VideoInfo):
+        self.container, self.stream, self.info = container, stream, info
+        self.time_base = float(stream.time_base)
+        self.decoder = None
+        self.shown = None  # (time, frame) of the frame on screen at the last asked time
+        self.ahead = None  # (time, frame) of the next decoded frame, or None at the end
+
+    def _next(self):
+        for frame in self.decoder:
+            if frame.pts is not None:
+                return frame.pts * self.time_base, frame
+        return None
+
+    def _seek(self, t: float) -> None:
+        self.container.seek(max(0, int(t / self.time_base)), stream=self.stream, backward=True, any_frame=False)
+        self.decoder = self.container.decode(self.stream)
+        self.shown, self.ahead = None, self._next()
+
+    def frame_at(self, t: float):
+        if self.decoder is None or (self.shown and (t < self.shown[0] or t - self.shown[0] > SEEK_GAP_S)):
+            self._seek(t)
+        while self.ahead is not None and (self.shown is None or self.ahead[0] <= t):
+            self.shown, self.ahead = self.ahead, self._next()
+            if self.ahead is not None and self.ahead[0] > t:
+                break
+        if self.shown is None:
+            raise WECLError(f"{self.info.path}: no video frame could be decoded; the file is damaged")
+        if self.ahead is None and t - self.shown[0] > max(2.0, 10.0 / self.info.fps):
+            raise WECLError(
+                f"{self.info.path}: the video data ends at {self.shown[0]:.1f} s of {self.info.duration:.1f} s; "
+                "the file is truncated or damaged"
+            )
+        return self.shown
+
+
+def read_clips(path: str, segments: int, k: int, size: int = 112, max_duration: float = MAX_DURATION_S) -> Clips:
+    """Decode the T x k frames the network needs, each segment's k frames centred in it."""
+    path = str(path)
+    with _open(path) as container:
+        info = _probe(container, path, max_duration)
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        spans = segment_spans(info.duration, segments)
+        frames = np.zeros((segments, k, size, size, 3), np.uint8)
+        thumbnails = []
+        cursor = _FrameCursor(container, stream, info)
+        converted: dict[float, np.ndarray] = {}  # frame time -> RGB, so a looped frame converts once
+        try:
+            for i, span in enumerate(spans):
+                for j, t in enumerate(clip_times(span, k, info.fps)):
+                    shown_time, frame = cursor.frame_at(t)
+                    if shown_time not in converted:
+                        converted[shown_time] = _to_rgb(frame, size, int(frame.rotation or 0))
+                    rgb = converted[shown_time]
+                    if j == k // 2:
+                        thumbnails.append(rgb)
+                    frames[i, j] = centre_crop(rgb, size)
+                converted = {t: v for t, v in converted.items() if t >= span[0]}
+        except av.FFmpegError as error:
+            raise WECLError(f"{path}: the video data is damaged ({error.strerror or error})") from None
+    h, w = thumbnails[0].shape[:2]
+    if (w > h) != (info.width > info.height):  # rotated by 90 degrees: report the displayed size
+        info.width, info.height = info.height, info.width
+    return Clips(info, spans, frames, thumbnails)
