@@ -1,0 +1,5 @@
+import sys
+
+from wecl.cli import main
+
+sys.exit(main())

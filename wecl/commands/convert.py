@@ -1,0 +1,25 @@
+"""`python -m wecl convert`: published backbone weights -> a WECL checkpoint folder."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("convert", help="convert Hara et al. 3D ResNet / torchvision ResNet / official WECL weights")
+    p.add_argument("--visual-r3d", default=None, help="Hara et al. 3D-ResNets-PyTorch .pth (Kinetics)")
+    p.add_argument("--audio-resnet", default=None, help="torchvision ResNet .pth (ImageNet)")
+    p.add_argument("--official", default=None, help="a WECL/VAANet training checkpoint .pth")
+    p.add_argument("--classes", required=True, help="comma-separated class names, in the classifier's order")
+    p.add_argument("--theta", type=float, default=0.7)
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from wecl.convert import convert
+
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    folder, unmapped = convert(args.out, classes, args.visual_r3d, args.audio_resnet, args.official, theta=args.theta)
+    print(f"wrote {folder}")
+    if unmapped:
+        print(f"{len(unmapped)} keys of the official checkpoint have no place in this model (its heads differ "
+              f"from the paper's equations), e.g. {', '.join(unmapped[:5])}")
+    return 0

@@ -1,0 +1,27 @@
+"""A dependency-free text progress bar for the CLI (stderr, redrawn in place)."""
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+
+
+@contextmanager
+def bar(total: int, label: str, stream=sys.stderr):
+    """`with bar(n, "extract") as tick: tick(done)` draws `label [#####.....] done/total eta`."""
+    start = time.monotonic()
+
+    def tick(done: int) -> None:
+        frac = done / total if total else 1.0
+        elapsed = time.monotonic() - start
+        eta = elapsed / frac - elapsed if frac > 0 else 0.0
+        filled = int(frac * 30)
+        stream.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}  {elapsed:5.1f} s, eta {eta:5.1f} s")
+        stream.flush()
+
+    tick(0)
+    try:
+        yield tick
+    finally:
+        stream.write("\n")
+        stream.flush()
