@@ -117,8 +117,11 @@ def prepare_frames(frames: np.ndarray, mean, std) -> torch.Tensor:
     return (x - torch.tensor(mean).view(1, 3, 1, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1, 1)
 
 
-def compute_features(video: str, model: WECL, progress: Progress | None = None) -> Features:
-    """Decode, MFCC and both backbones for one video, timing each stage."""
+def compute_features(
+    video: str, model: WECL, progress: Progress | None = None, rng: np.random.Generator | None = None
+) -> Features:
+    """Decode, MFCC and both backbones for one video, timing each stage. With `rng`, an augmented
+    training view (random clip positions and crops, paper 4.2) instead of the centred one."""
     c, device = model.config, _device_of(model)
     progress = progress or (lambda fraction, desc: None)
     timings = {}
@@ -126,7 +129,7 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
 
     progress(0.0, "decoding video")
     start = time.perf_counter()
-    clips = read_clips(video, c.segments, c.frames_per_segment, c.frame_size)
+    clips = read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng)
     timings["decode"] = time.perf_counter() - start
 
     visual = audio = patches = None

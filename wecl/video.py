@@ -85,14 +85,16 @@ def _probe(container, path: str, max_duration: float) -> VideoInfo:
     return VideoInfo(path, duration, fps if fps > 0 else 25.0, width, height, bool(container.streams.audio))
 
 
-def clip_times(span: tuple[float, float], k: int, fps: float) -> list[float]:
-    """The k sample times of one segment at inference: k successive frames centred in the span;
-    a span with fewer than k frames loops its frames (as the official code does)."""
+def clip_times(span: tuple[float, float], k: int, fps: float, rng: np.random.Generator | None = None) -> list[float]:
+    """The k sample times of one segment: k successive frames centred in the span (inference) or
+    at a random position in it (training, with `rng`); a span with fewer than k frames loops its
+    frames (as the official code does)."""
     start, end = span
     step = 1.0 / fps
     available = int((end - start) * fps + 1e-6)
     if available >= k:
-        first = start + ((end - start) - k * step) / 2
+        slack = (end - start) - k * step
+        first = start + (rng.uniform(0, slack) if rng is not None else slack / 2)
         return [first + (j + 0.5) * step for j in range(k)]
     if available == 0:
         return [(start + end) / 2] * k
@@ -107,12 +109,6 @@ def _to_rgb(frame, size: int, rotation: int) -> np.ndarray:
                            format="rgb24", interpolation="AREA")
     # Display matrices rotate counter-clockwise by `rotation` degrees.
     return np.ascontiguousarray(np.rot90(rgb, k=(rotation // 90) % 4))
-
-
-def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    top, left = (h - size) // 2, (w - size) // 2
-    return image[top:top + size, left:left + size]
 
 
 class _FrameCursor:
@@ -153,8 +149,14 @@ class _FrameCursor:
         return self.shown
 
 
-def read_clips(path: str, segments: int, k: int, size: int = 112, max_duration: float = MAX_DURATION_S) -> Clips:
-    """Decode the T x k frames the network needs, each segment's k frames centred in it."""
+def read_clips(
+    path: str, segments: int, k: int, size: int = 112, max_duration: float = MAX_DURATION_S,
+    rng: np.random.Generator | None = None,
+) -> Clips:
+    """Decode the T x k frames the network needs, each segment's k frames centred in it.
+
+    With `rng` (training augmentation, paper 4.2) the clips sit at random positions in their
+    segments and the 112x112 crop is random instead of centred."""
     path = str(path)
     with _open(path) as container:
         info = _probe(container, path, max_duration)
@@ -167,14 +169,19 @@ def read_clips(path: str, segments: int, k: int, size: int = 112, max_duration: 
         converted: dict[float, np.ndarray] = {}  # frame time -> RGB, so a looped frame converts once
         try:
             for i, span in enumerate(spans):
-                for j, t in enumerate(clip_times(span, k, info.fps)):
+                crop = None
+                for j, t in enumerate(clip_times(span, k, info.fps, rng)):
                     shown_time, frame = cursor.frame_at(t)
                     if shown_time not in converted:
                         converted[shown_time] = _to_rgb(frame, size, int(frame.rotation or 0))
                     rgb = converted[shown_time]
                     if j == k // 2:
                         thumbnails.append(rgb)
-                    frames[i, j] = centre_crop(rgb, size)
+                    if crop is None:  # one crop per clip, so the k frames stay aligned
+                        h, w = rgb.shape[:2]
+                        crop = ((h - size) // 2, (w - size) // 2) if rng is None else \
+                            (int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1)))
+                    frames[i, j] = rgb[crop[0]:crop[0] + size, crop[1]:crop[1] + size]
                 converted = {t: v for t, v in converted.items() if t >= span[0]}
         except av.FFmpegError as error:
             raise WECLError(f"{path}: the video data is damaged ({error.strerror or error})") from None
