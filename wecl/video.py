@@ -21,6 +21,7 @@ MAX_DURATION_S = float(os.environ.get("WECL_MAX_DURATION", 3600))
 MAX_SIDE_PX = int(os.environ.get("WECL_MAX_SIDE", 8192))
 # Continue decoding forward instead of seeking when the next clip starts less than this ahead.
 SEEK_GAP_S = 1.5
+SKIP_MARGIN_S = 1.0
 
 
 @dataclass
@@ -121,7 +122,11 @@ class _FrameCursor:
         self.shown = None  # (time, frame) of the frame on screen at the last asked time
         self.ahead = None  # (time, frame) of the next decoded frame, or None at the end
 
-    def _next(self):
+    def _next(self, target: float | None = None):
+        # Far before the target, frames no other frame refers to are not decoded at all; the
+        # decoder is back to every frame a margin before the target (frame threads lag a few).
+        far = target is not None and self.ahead is not None and self.ahead[0] < target - SKIP_MARGIN_S
+        self.stream.codec_context.skip_frame = "NONREF" if far else "DEFAULT"
         for frame in self.decoder:
             if frame.pts is not None:
                 return frame.pts * self.time_base, frame
@@ -136,7 +141,7 @@ class _FrameCursor:
         if self.decoder is None or (self.shown and (t < self.shown[0] or t - self.shown[0] > SEEK_GAP_S)):
             self._seek(t)
         while self.ahead is not None and (self.shown is None or self.ahead[0] <= t):
-            self.shown, self.ahead = self.ahead, self._next()
+            self.shown, self.ahead = self.ahead, self._next(t)
             if self.ahead is not None and self.ahead[0] > t:
                 break
         if self.shown is None:
