@@ -91,7 +91,9 @@ def map_back(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.where(count > 0, out / count.clamp(min=1), torch.full_like(values, float("nan")))
 
 
-def erasing_rounds(heads, visual, audio, theta: float, rounds: int, audio_present: bool = True) -> dict:
+def erasing_rounds(
+    heads, visual, audio, theta: float, rounds: int, audio_present: bool = True, first=None
+) -> dict:
     """Run the temporal erasing module round after round on one video's features (1, T, C).
 
     Round 0 is the full video: its keyframes (eq. 9) are erased in round 0. Round r >= 1 builds
@@ -101,7 +103,8 @@ def erasing_rounds(heads, visual, audio, theta: float, rounds: int, audio_presen
 
     Returns the round-0 `HeadOutput` as "output", "erased_round" (T,) with -1 for never erased,
     and "attention": per round, the normalised (visual, audio) attention on the original segments
-    (NaN where a segment was already gone).
+    (NaN where a segment was already gone). `first` is round 0's output when the caller already
+    has it: round 0 does not depend on theta, so a theta change need not run the heads again.
     """
     t = (visual if visual is not None else audio).shape[1]
     present = torch.tensor([audio_present])
@@ -112,8 +115,11 @@ def erasing_rounds(heads, visual, audio, theta: float, rounds: int, audio_presen
         keep = erased < 0
         if not keep.any():
             break
-        index = keep.unsqueeze(0)
-        out = heads(*(None if f is None else select_segments(f, index) for f in (visual, audio)))
+        if r == 0 and first is not None:
+            out = first
+        else:
+            index = keep.unsqueeze(0)
+            out = heads(*(None if f is None else select_segments(f, index) for f in (visual, audio)))
         if output is None:
             output = out
         norm_v, norm_a = (None if a is None else map_back(minmax_normalise(a)[0], keep) for a in (out.visual_attention, out.audio_attention))

@@ -49,6 +49,8 @@ class Features:
     thumbnails: np.ndarray  # (T, h, w, 3) uint8, each segment's middle frame
     timings: dict[str, float] = field(default_factory=dict)
     source: str = "computed"  # "computed", "memory" or "disk"
+    # Round 0 of the heads (independent of theta) per heads state, so a theta change skips it.
+    first_round: dict = field(default_factory=dict, repr=False)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -191,7 +193,8 @@ def features_for(video: str, model: WECL, progress: Progress | None = None, use_
     if key in _memory:
         _memory.move_to_end(key)
         cached = _memory[key]
-        return Features(cached.info, cached.spans, cached.visual, cached.audio, cached.thumbnails, cached.timings, "memory")
+        return Features(cached.info, cached.spans, cached.visual, cached.audio, cached.thumbnails, cached.timings,
+                        "memory", cached.first_round)
     path = cache_dir() / f"{key[0][:24]}-{key[1][:24]}.npz"
     features = _load_features(path, video) if use_disk and path.exists() else None
     if features is None:
@@ -241,9 +244,13 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     as_tensor = lambda a: None if a is None else torch.from_numpy(np.asarray(a, np.float32))[None].to(device)  # noqa: E731
     was_training = model.training
     model.eval()
+    # Parameter versions change with every in-place update (optimiser steps, load_state_dict).
+    heads_state = (id(model.heads), str(device), tuple(p._version for p in model.heads.parameters()))
     with torch.inference_mode():
         out = erasing_rounds(model.heads, as_tensor(features.visual), as_tensor(features.audio), theta, rounds,
-                             audio_present=features.info.has_audio)
+                             audio_present=features.info.has_audio, first=features.first_round.get(heads_state))
+    features.first_round.clear()
+    features.first_round[heads_state] = out["output"]
     model.train(was_training)
     head = out["output"]
     probs = torch.softmax(head.logits[0].float(), -1).cpu().numpy()
