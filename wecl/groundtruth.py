@@ -1,0 +1,227 @@
+"""Ground truth for one video against its prediction: pick the video's segments out of an annotation
+file (any readable format of `wecl.annotations`), edit them as table rows, and compare them with
+the detections (best tIoU per ground-truth segment) and with the erased time (precision/recall).
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wecl.annotations import (
+    AnnotationSet,
+    Segment,
+    VideoAnnotation,
+    read_annotations,
+    video_id,
+    write_annotations,
+)
+from wecl.errors import WECLError
+from wecl.metrics import tiou_matrix
+
+TABLE_COLUMNS = ["start", "end", "label"]
+
+
+def _is_positions_file(path: str) -> bool:
+    """True when the first non-blank line holds seven numbers (Ekman-6 `position.txt`)."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            for line in handle:
+                if line.strip():
+                    fields = [f for f in re.split(r"[\s,]+", line.strip()) if f]
+                    return len(fields) == 7 and all(_is_number(f) for f in fields)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return False
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def read_ground_truth(paths: str | Sequence[str]) -> AnnotationSet:
+    """Read one annotation file, or a keyframe-positions file together with its video list."""
+    paths = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
+    if not paths:
+        raise WECLError("no annotation file given")
+    if len(paths) == 1:
+        return read_annotations(paths[0])
+    positions = [p for p in paths if _is_positions_file(p)]
+    if len(paths) == 2 and len(positions) == 1:
+        video_list = next(p for p in paths if p != positions[0])
+        return read_annotations(positions[0], "ekman-position", video_list=video_list)
+    names = ", ".join(Path(p).name for p in paths)
+    raise WECLError(f"{names}: give one annotation file, or a keyframe-positions file and its video list")
+
+
+def match_video(annotations: AnnotationSet, video: str | None) -> str | None:
+    """The id in `annotations` that belongs to `video` (by file name), the only id, or None."""
+    if video:
+        vid = video_id(video)
+        if vid in annotations:
+            return vid
+        # Uploads may gain a suffix or change case; a unique case-insensitive match still counts.
+        close = [k for k in annotations if k.lower() == vid.lower()]
+        if len(close) == 1:
+            return close[0]
+    if len(annotations) == 1:
+        return next(iter(annotations))
+    return None
+
+
+def table_rows(annotation: VideoAnnotation | None) -> list[list]:
+    """A video's segments as [start, end, label] rows (sorted by start)."""
+    if annotation is None:
+        return []
+    return [[s.start, s.end, s.label or annotation.label or ""] for s in sorted(annotation.segments, key=lambda s: s.start)]
+
+
+def _cell_number(value, row: int, what: str) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise WECLError(f"ground-truth row {row}: {what} is not a number: {value!r}") from None
+    if math.isnan(number):
+        return None
+    if not math.isfinite(number):
+        raise WECLError(f"ground-truth row {row}: {what} is not a finite number: {value!r}")
+    return number
+
+
+def segments_from_rows(rows, duration: float | None = None) -> list[Segment]:
+    """Table rows [start, end, label] -> segments; blank rows are skipped, bad ones raise WECLError."""
+    if rows is None:
+        return []
+    if hasattr(rows, "values") and hasattr(rows, "columns"):  # a pandas DataFrame
+        rows = rows.values.tolist()
+    segments = []
+    for n, row in enumerate(rows, 1):
+        row = list(row) + [None] * (3 - len(row))
+        start, end = _cell_number(row[0], n, "start"), _cell_number(row[1], n, "end")
+        label = None if row[2] is None or (isinstance(row[2], float) and math.isnan(row[2])) else str(row[2]).strip() or None
+        if start is None and end is None:
+            continue
+        if start is None or end is None:
+            raise WECLError(f"ground-truth row {n}: give both start and end")
+        if start < 0 or end <= start:
+            raise WECLError(f"ground-truth row {n}: [{start:g}, {end:g}] is not a segment (need 0 <= start < end)")
+        if duration is not None and start >= duration:
+            raise WECLError(f"ground-truth row {n}: starts at {start:g} s, after the video's end ({duration:g} s)")
+        segments.append(Segment(start, end, label))
+    return segments
+
+
+@dataclass
+class Comparison:
+    """Ground truth against one prediction."""
+
+    best_tiou: list[float]  # per ground-truth segment: its best tIoU with any detection (0 if none)
+    best_detection: list[int | None]  # index of that detection
+    erased_seconds: float  # union of the erased segments' time
+    truth_seconds: float  # union of the ground-truth time
+    overlap_seconds: float  # their intersection
+    precision: float  # overlap / erased time (nan when nothing is erased)
+    recall: float  # overlap / ground-truth time (nan when there is no ground truth)
+
+
+def _union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[list[float]] = []
+    for s, e in sorted(intervals):
+        if e <= s:
+            continue
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def _length(intervals: Sequence[tuple[float, float]]) -> float:
+    return float(sum(e - s for s, e in intervals))
+
+
+def _intersection(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> float:
+    return float(sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b))
+
+
+def erased_intervals(result: dict) -> list[tuple[float, float]]:
+    """The time erased in any round (the keyframes the detections are built from), merged."""
+    return _union([(s["start"], s["end"]) for s in result["segments"] if s["erased_round"] is not None])
+
+
+def compare(truth: Sequence[Segment], result: dict) -> Comparison:
+    """Best tIoU of each ground-truth segment with a detection; precision and recall of the erased
+    time against the ground-truth time (both as unions of intervals, in seconds)."""
+    gt = [(g.start, g.end) for g in truth]
+    det = [(d["start"], d["end"]) for d in result["detections"]]
+    if gt and det:
+        ious = tiou_matrix(gt, det)  # (G, D)
+        best = ious.argmax(1)
+        best_tiou = [float(ious[i, j]) for i, j in enumerate(best)]
+        best_detection = [int(j) if ious[i, j] > 0 else None for i, j in enumerate(best)]
+    else:
+        best_tiou, best_detection = [0.0] * len(gt), [None] * len(gt)
+    erased, truth_union = erased_intervals(result), _union(gt)
+    overlap = _intersection(erased, truth_union)
+    erased_s, truth_s = _length(erased), _length(truth_union)
+    return Comparison(
+        best_tiou, best_detection, erased_s, truth_s, overlap,
+        overlap / erased_s if erased_s > 0 else math.nan,
+        overlap / truth_s if truth_s > 0 else math.nan,
+    )
+
+
+def comparison_rows(truth: Sequence[Segment], result: dict, comparison: Comparison) -> list[list]:
+    """Rows for a table: ground-truth segment, its label, the best detection, the best tIoU."""
+    rows = []
+    for g, iou, j in zip(truth, comparison.best_tiou, comparison.best_detection):
+        d = None if j is None else result["detections"][j]
+        rows.append([f"{g.start:.2f}–{g.end:.2f} s", g.label or "",
+                     "none" if d is None else f"{d['start']:.2f}–{d['end']:.2f} s", round(iou, 3)])
+    return rows
+
+
+COMPARISON_COLUMNS = ["ground truth", "label", "best detection", "best tIoU"]
+
+
+def comparison_markdown(comparison: Comparison) -> str:
+    def pct(x: float) -> str:
+        return "n/a" if math.isnan(x) else f"{x:.1%}"
+
+    if comparison.truth_seconds == 0:
+        return "No ground truth yet: upload an annotation file or type segments in the table."
+    return (
+        f"**Erased time vs ground truth:** precision {pct(comparison.precision)} "
+        f"({comparison.overlap_seconds:.2f} s of {comparison.erased_seconds:.2f} s erased lie in ground truth), "
+        f"recall {pct(comparison.recall)} ({comparison.overlap_seconds:.2f} s of {comparison.truth_seconds:.2f} s "
+        f"of ground truth erased). Mean best tIoU {np.mean(comparison.best_tiou):.3f}."
+    )
+
+
+def annotation_set(vid: str, truth: Sequence[Segment], duration: float | None = None,
+                   label: str | None = None) -> AnnotationSet:
+    """One video's edited ground truth as an annotation set ready to write."""
+    from wecl.annotations import majority_label
+
+    return {vid: VideoAnnotation(vid, duration, label or majority_label(truth), None, list(truth))}
+
+
+def export(vid: str, truth: Sequence[Segment], folder: str | Path, duration: float | None = None) -> list[Path]:
+    """Write the edited ground truth as ActivityNet JSON and CSV into `folder`; -> the two paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    annotations = annotation_set(vid, truth, duration)
+    paths = [folder / f"{vid}.activitynet.json", folder / f"{vid}.csv"]
+    write_annotations(annotations, paths[0], "activitynet")
+    write_annotations(annotations, paths[1], "csv")
+    return paths

@@ -1,0 +1,216 @@
+"""Figures and tables of one prediction (DESIGN.md section 10 result JSON): the attention timeline,
+class probabilities, the thumbnail strip and the segment table. No gradio here: every function
+takes the result dict (and ground truth) and returns a plotly figure, an image or a table.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from PIL import Image, ImageDraw, ImageFont
+
+from wecl.annotations import Segment
+
+VISUAL_COLOR = "#2563eb"
+AUDIO_COLOR = "#f59e0b"
+THETA_COLOR = "#111827"
+DETECTION_COLOR = "#7c3aed"
+GROUND_TRUTH_COLOR = "#16a34a"
+# Erased shading, one colour per erasing round (round 0 = keyframes of the full video, eq. 9).
+ROUND_COLORS = ("#ef4444", "#ec4899", "#8b5cf6", "#0ea5e9", "#14b8a6")
+TRACKS = ("detections", "ground truth")
+
+
+def round_color(r: int) -> str:
+    return ROUND_COLORS[r % len(ROUND_COLORS)]
+
+
+def _hex_rgb(color: str) -> tuple[int, int, int]:
+    return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def _value(x: float | None) -> float:
+    return 0.0 if x is None else float(x)
+
+
+def timeline_figure(result: dict, ground_truth: Sequence[Segment] = ()) -> go.Figure:
+    """Attention per segment on the video's seconds: visual and audio A* as bars (raw A in the
+    hover), theta as a line, erased segments shaded by round, and below, on their own tracks,
+    the detections and the ground-truth segments."""
+    segments = result["segments"]
+    duration = float(result["video"]["duration"])
+    has_audio = bool(result["video"]["has_audio"])
+    theta = float(result["theta"])
+    starts = np.array([s["start"] for s in segments], float)
+    ends = np.array([s["end"] for s in segments], float)
+    centres, lengths = (starts + ends) / 2, ends - starts
+    custom = [[s["index"], s["start"], s["end"]] for s in segments]
+    traces: list[go.BaseTraceType] = []
+
+    # Erased shading first, so that the attention bars are drawn over it.
+    rounds = sorted({s["erased_round"] for s in segments if s["erased_round"] is not None})
+    for r in rounds:
+        idx = [i for i, s in enumerate(segments) if s["erased_round"] == r]
+        traces.append(go.Bar(
+            x=centres[idx], y=[1.0] * len(idx), width=lengths[idx], base=0,
+            marker=dict(color=round_color(r), opacity=0.18, line=dict(width=0)),
+            name=f"erased in round {r}", legendgroup=f"round{r}", customdata=[custom[i] for i in idx],
+            hovertemplate=f"segment %{{customdata[0]}}: erased in round {r}<extra></extra>",
+        ))
+    modalities = [("visual", VISUAL_COLOR, -0.42)]
+    if has_audio and any(s["audio_attention_norm"] is not None for s in segments):
+        modalities.append(("audio", AUDIO_COLOR, 0.02))
+    elif len(modalities) == 1:
+        modalities[0] = ("visual", VISUAL_COLOR, -0.2)
+    for name, color, offset in modalities:
+        if all(s[f"{name}_attention_norm"] is None for s in segments):
+            continue
+        norm = [_value(s[f"{name}_attention_norm"]) for s in segments]
+        raw = [_value(s[f"{name}_attention"]) for s in segments]
+        traces.append(go.Bar(
+            x=centres, y=norm, width=lengths * 0.4, offset=lengths * offset,
+            marker=dict(color=color), name=f"{name} attention",
+            customdata=[c + [r] for c, r in zip(custom, raw)],
+            hovertemplate=(f"segment %{{customdata[0]}} (%{{customdata[1]:.2f}}–%{{customdata[2]:.2f}} s)<br>"
+                           f"{name} A* = %{{y:.3f}}<br>raw A = %{{customdata[3]:.4g}}<extra></extra>"),
+        ))
+    traces.append(go.Scatter(
+        x=[0.0, duration], y=[theta, theta], mode="lines", name=f"θ = {theta:.2f}",
+        line=dict(color=THETA_COLOR, dash="dash", width=1.5), hoverinfo="skip",
+    ))
+
+    def track(items: Sequence[tuple[float, float, str]], name: str, color: str) -> go.Bar:
+        return go.Bar(
+            y=[name] * len(items), x=[e - s for s, e, _ in items], base=[s for s, _, _ in items],
+            orientation="h", xaxis="x", yaxis="y2", width=0.6, name=name, showlegend=False,
+            marker=dict(color=color, opacity=0.85, line=dict(width=1, color="white")),
+            customdata=[[s, e, text] for s, e, text in items],
+            hovertemplate=f"{name}: %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} s<br>%{{customdata[2]}}<extra></extra>",
+        )
+
+    detections = [(d["start"], d["end"], f"{d['label']}, score {d['score']:.3f}") for d in result["detections"]]
+    truth = [(g.start, g.end, g.label or "") for g in ground_truth]
+    traces.append(track(detections, "detections", DETECTION_COLOR))
+    traces.append(track(truth, "ground truth", GROUND_TRUTH_COLOR))
+
+    annotations = []
+    if not has_audio:
+        annotations.append(dict(text="no audio track: visual attention only", xref="paper", yref="paper",
+                                x=1, y=1.0, xanchor="right", yanchor="bottom", showarrow=False,
+                                font=dict(size=11, color="#b45309")))
+    layout = dict(
+        template="plotly_white", height=400, barmode="overlay", bargap=0,
+        margin=dict(l=60, r=20, t=40, b=40), hovermode="closest",
+        legend=dict(orientation="h", x=0, y=1.02, xanchor="left", yanchor="bottom", font=dict(size=11)),
+        xaxis=dict(title="time (s)", range=[0, duration], anchor="y2", showgrid=True),
+        yaxis=dict(title="attention A*", range=[0, 1.05], domain=[0.32, 1.0]),
+        yaxis2=dict(domain=[0.0, 0.24], type="category", categoryorder="array", categoryarray=list(TRACKS),
+                    range=[-0.5, 1.5], showgrid=False),
+        annotations=annotations,
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def probabilities_figure(result: dict) -> go.Figure:
+    """Class probabilities as horizontal bars, the prediction highlighted."""
+    classes, probs = list(result["classes"]), [float(p) for p in result["probabilities"]]
+    colors = [VISUAL_COLOR if c == result["prediction"] else "#cbd5e1" for c in classes]
+    bar = go.Bar(
+        x=probs, y=classes, orientation="h", marker=dict(color=colors),
+        text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+    )
+    layout = dict(
+        template="plotly_white", height=60 + 26 * len(classes), margin=dict(l=90, r=50, t=10, b=30),
+        xaxis=dict(range=[0, max(1.0, max(probs, default=0) * 1.15)], tickformat=".0%"),
+        yaxis=dict(autorange="reversed"), showlegend=False,
+    )
+    return go.Figure(data=[bar], layout=layout)
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size)
+    except TypeError:  # Pillow < 10.1 has one bitmap size
+        return ImageFont.load_default()
+
+
+def thumbnail_strip(thumbnails: np.ndarray, result: dict, height: int = 84) -> np.ndarray:
+    """One image: a thumbnail per segment with its time span; erased segments framed in their
+    round's colour and marked "erased r<round>". -> (H, W, 3) uint8."""
+    segments = result["segments"]
+    border, caption, gap = 4, 18, 4
+    tiles = []
+    for thumb, seg in zip(thumbnails, segments):
+        h, w = thumb.shape[:2]
+        width = max(1, round(w * height / h))
+        tiles.append((Image.fromarray(np.ascontiguousarray(thumb)).resize((width, height), Image.BILINEAR), seg))
+    total = sum(t.width + 2 * border + gap for t, _ in tiles) - gap if tiles else 1
+    canvas = Image.new("RGB", (max(total, 1), height + 2 * border + caption), "white")
+    draw = ImageDraw.Draw(canvas)
+    small = _font(11)
+    x = 0
+    for tile, seg in tiles:
+        r = seg["erased_round"]
+        frame = round_color(r) if r is not None else "#e5e7eb"
+        draw.rectangle([x, 0, x + tile.width + 2 * border - 1, height + 2 * border - 1], fill=frame)
+        canvas.paste(tile, (x + border, border))
+        if r is not None:
+            label = f"erased r{r}"
+            box = draw.textbbox((0, 0), label, font=small)
+            draw.rectangle([x + border, border, x + border + box[2] + 6, border + box[3] + 4], fill=frame)
+            draw.text((x + border + 3, border + 1), label, fill="white", font=small)
+        text = f"{seg['index']}: {seg['start']:.1f}-{seg['end']:.1f} s"  # ASCII: any font has it
+        draw.text((x + border, height + 2 * border + 3), text, fill="#374151", font=small)
+        x += tile.width + 2 * border + gap
+    return np.asarray(canvas)
+
+
+SEGMENT_COLUMNS = ["segment", "start (s)", "end (s)", "visual A*", "audio A*", "visual A (raw)", "audio A (raw)",
+                   "erased in round"]
+
+
+def segments_table(result: dict) -> pd.DataFrame:
+    """One row per segment: times, normalised and raw attention, the round that erased it."""
+    def num(x: float | None, digits: int) -> float | None:
+        return None if x is None else round(float(x), digits)
+
+    rows = [[s["index"], round(s["start"], 3), round(s["end"], 3), num(s["visual_attention_norm"], 3),
+             num(s["audio_attention_norm"], 3), num(s["visual_attention"], 4), num(s["audio_attention"], 4),
+             "" if s["erased_round"] is None else str(s["erased_round"])] for s in result["segments"]]
+    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+
+
+def segments_csv(result: dict) -> str:
+    """The segments as CSV: index,start,end,visual/audio attention (raw and normalised),erased_round."""
+    keys = ["index", "start", "end", "visual_attention", "audio_attention", "visual_attention_norm",
+            "audio_attention_norm", "erased_round"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(keys)
+    for s in result["segments"]:
+        writer.writerow(["" if s[k] is None else s[k] for k in keys])
+    return out.getvalue()
+
+
+def prediction_markdown(result: dict) -> str:
+    """The prediction, its confidence and what was erased, in one short block."""
+    erased = [s for s in result["segments"] if s["erased_round"] is not None]
+    seconds = sum(s["end"] - s["start"] for s in erased)
+    lines = [
+        f"## {result['prediction']} · {result['confidence']:.1%}",
+        f"θ = {result['theta']:.2f}, {result['rounds']} erasing round{'s' if result['rounds'] != 1 else ''}: "
+        f"{len(erased)} of {len(result['segments'])} segments erased ({seconds:.1f} s of "
+        f"{result['video']['duration']:.1f} s), {len(result['detections'])} detection"
+        f"{'s' if len(result['detections']) != 1 else ''}.",
+    ]
+    return "\n\n".join(lines)
+
+
+def notices_markdown(result: dict) -> str:
+    """The result's notices (no audio, untrained or synthetic-only checkpoint) as a quote block."""
+    return "\n".join(f"> ⚠️ {n}\n" for n in result.get("notices", []))

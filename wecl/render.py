@@ -1,0 +1,112 @@
+"""The annotated MP4: the video scaled down, with the attention timeline under it (visual and audio
+A* per segment, theta, erased segments shaded by round, detections and ground truth) and a
+playhead that moves with the video. The strip is drawn once with numpy/PIL; each frame only copies
+it and paints the playhead column.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from wecl.annotations import Segment
+from wecl.errors import WECLError
+from wecl.plots import AUDIO_COLOR, DETECTION_COLOR, GROUND_TRUTH_COLOR, VISUAL_COLOR, _font, _hex_rgb, round_color
+
+LEGEND_W = 34  # left margin of the strip, for the row names
+
+
+def _even(n: float) -> int:
+    return max(2, int(round(n / 2)) * 2)  # libx264 with yuv420p needs even sizes
+
+
+def timeline_strip(result: dict, truth: Sequence[Segment], width: int, height: int = 96) -> np.ndarray:
+    """The timeline as an image (height, width, 3) uint8; time runs from x=LEGEND_W to the right edge."""
+    duration = float(result["video"]["duration"])
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image, "RGBA")
+    plot_w = width - LEGEND_W
+    att_top, att_bottom = 4, height - 30  # attention area; then detections and ground-truth rows
+
+    def x_of(t: float) -> float:
+        return LEGEND_W + plot_w * min(max(t / duration, 0.0), 1.0)
+
+    for seg in result["segments"]:
+        x0, x1 = x_of(seg["start"]), x_of(seg["end"])
+        if seg["erased_round"] is not None:
+            draw.rectangle([x0, att_top, x1, att_bottom], fill=_hex_rgb(round_color(seg["erased_round"])) + (60,))
+        w = x1 - x0
+        for key, color, offset in (("visual", VISUAL_COLOR, 0.08), ("audio", AUDIO_COLOR, 0.52)):
+            value = seg[f"{key}_attention_norm"]
+            if value is None or (key == "audio" and not result["video"]["has_audio"]):
+                continue
+            top = att_bottom - (att_bottom - att_top) * float(value)
+            draw.rectangle([x0 + w * offset, top, x0 + w * (offset + 0.4), att_bottom], fill=_hex_rgb(color))
+    y_theta = att_bottom - (att_bottom - att_top) * float(result["theta"])
+    for x in range(LEGEND_W, width, 8):  # dashed theta line
+        draw.line([x, y_theta, min(x + 4, width), y_theta], fill=(17, 24, 39), width=1)
+    rows = (("det", [(d["start"], d["end"]) for d in result["detections"]], DETECTION_COLOR, att_bottom + 4),
+            ("GT", [(g.start, g.end) for g in truth], GROUND_TRUTH_COLOR, att_bottom + 17))
+    font = _font(10)
+    for name, spans, color, y in rows:
+        draw.rectangle([LEGEND_W, y, width, y + 10], fill=(243, 244, 246))
+        for s, e in spans:
+            draw.rectangle([x_of(s), y, x_of(e), y + 10], fill=_hex_rgb(color))
+        draw.text((2, y - 1), name, fill=(55, 65, 81), font=font)
+    draw.text((2, att_top), "A*", fill=(55, 65, 81), font=font)
+    draw.text((2, y_theta - 6), "th", fill=(17, 24, 39), font=font)  # ASCII: any font has it
+    return np.asarray(image).copy()
+
+
+def playhead_x(t: float, duration: float, width: int) -> int:
+    """The strip column of time t."""
+    return int(round(LEGEND_W + (width - LEGEND_W - 1) * min(max(t / duration, 0.0), 1.0)))
+
+
+def render_annotated(video: str, result: dict, out: str | os.PathLike, truth: Sequence[Segment] = (),
+                     width: int = 480, progress: Callable[[float, str], None] | None = None) -> Path:
+    """Write `out` (MP4, H.264 + AAC when the video has sound): the video `width` px wide with the
+    timeline strip and a moving playhead under it."""
+    from moviepy import VideoFileClip
+
+    out = Path(out)
+    progress = progress or (lambda fraction, desc: None)
+    progress(0.0, "opening the video")
+    try:
+        clip = VideoFileClip(str(video), audio=bool(result["video"]["has_audio"]))
+    except Exception as error:  # moviepy raises OSError/KeyError/... for unreadable files
+        raise WECLError(f"{video}: cannot open the video for rendering ({error})") from None
+    try:
+        w = _even(width)  # small videos are scaled up too: the strip needs the room
+        h = _even(clip.h * w / clip.w)
+        strip = timeline_strip(result, truth, w)
+        duration = float(result["video"]["duration"])
+        total = max(1, int(clip.duration * (clip.fps or 25)))
+        done = [0]
+
+        def annotate(get_frame, t):
+            frame = Image.fromarray(get_frame(t)).resize((w, h), Image.BILINEAR)
+            below = strip.copy()
+            x = playhead_x(t, duration, w)
+            below[:, max(0, x - 1) : x + 1] = (220, 38, 38)
+            done[0] += 1
+            if done[0] % 10 == 0:
+                progress(min(0.99, done[0] / total), "rendering the annotated video")
+            return np.vstack([np.asarray(frame), below])
+
+        annotated = clip.transform(annotate, apply_to=[])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+        annotated.write_videofile(
+            str(tmp), fps=clip.fps or 25, codec="libx264", audio_codec="aac" if clip.audio is not None else None,
+            audio=clip.audio is not None, preset="ultrafast", threads=2, logger=None,
+            ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+        )
+        os.replace(tmp, out)
+    finally:
+        clip.close()
+    progress(1.0, "done")
+    return out
