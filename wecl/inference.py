@@ -24,7 +24,7 @@ from wecl.detection import detect
 from wecl.erasing import erasing_rounds
 from wecl.errors import WECLError
 from wecl.model import WECL
-from wecl.video import VideoInfo, read_clips
+from wecl.video import Clips, VideoInfo, read_clips
 
 Progress = Callable[[float, str], None]
 MEMORY_CACHE_SIZE = 32
@@ -119,29 +119,44 @@ def prepare_frames(frames: np.ndarray, mean, std) -> torch.Tensor:
     return (x - torch.tensor(mean).view(1, 3, 1, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1, 1)
 
 
-def compute_features(
-    video: str, model: WECL, progress: Progress | None = None, rng: np.random.Generator | None = None
-) -> Features:
-    """Decode, MFCC and both backbones for one video, timing each stage. With `rng`, an augmented
-    training view (random clip positions and crops, paper 4.2) instead of the centred one."""
-    c, device = model.config, _device_of(model)
+@dataclass
+class Inputs:
+    """What the backbones eat, for one video: decoded clips and MFCC patches (CPU work only)."""
+
+    clips: Clips
+    patches: torch.Tensor | None  # (T, 3, 224, 224), None for a visual-only model
+    timings: dict[str, float]
+
+
+def prepare_inputs(video: str, config, progress: Progress | None = None, rng: np.random.Generator | None = None) -> Inputs:
+    """Decode the clips and compute the MFCC patches. Thread-safe and GIL-light (PyAV, numpy), so
+    batch tools run it in worker threads while the main thread runs the backbones."""
+    c = config
     progress = progress or (lambda fraction, desc: None)
     timings = {}
-    chunk = 64 if device.type == "cuda" else 5
-
     progress(0.0, "decoding video")
     start = time.perf_counter()
     clips = read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng)
     timings["decode"] = time.perf_counter() - start
-
-    visual = audio = patches = None
-    if model.audio_backbone is not None:
+    patches = None
+    if c.uses_audio:
         progress(0.2, "audio: MFCC")
         start = time.perf_counter()
         waveform = read_audio(video, c.sample_rate) if clips.info.has_audio else None
         clips.info.has_audio = waveform is not None and waveform.size > 0
         patches = mfcc_patches(waveform, c.sample_rate, clips.spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
         timings["audio"] = time.perf_counter() - start
+    return Inputs(clips, patches, timings)
+
+
+def run_backbones(inputs: Inputs, model: WECL, progress: Progress | None = None) -> Features:
+    """Both frozen backbones on prepared inputs -> per-segment features."""
+    c, device = model.config, _device_of(model)
+    progress = progress or (lambda fraction, desc: None)
+    timings = dict(inputs.timings)
+    chunk = 64 if device.type == "cuda" else 5
+    clips = inputs.clips
+    visual = audio = None
     if model.visual_backbone is not None:
         progress(0.35, "visual backbone (3D ResNet)")
         start = time.perf_counter()
@@ -150,9 +165,17 @@ def compute_features(
     if model.audio_backbone is not None:
         progress(0.8, "audio backbone (2D ResNet)")
         start = time.perf_counter()
-        audio = _run_backbone(model.audio_backbone, patches, device, chunk)
+        audio = _run_backbone(model.audio_backbone, inputs.patches, device, chunk)
         timings["audio_backbone"] = time.perf_counter() - start
     return Features(clips.info, clips.spans, visual, audio, np.stack(clips.thumbnails), timings)
+
+
+def compute_features(
+    video: str, model: WECL, progress: Progress | None = None, rng: np.random.Generator | None = None
+) -> Features:
+    """Decode, MFCC and both backbones for one video, timing each stage. With `rng`, an augmented
+    training view (random clip positions and crops, paper 4.2) instead of the centred one."""
+    return run_backbones(prepare_inputs(video, model.config, progress, rng), model, progress)
 
 
 def _save_features(path: Path, f: Features) -> None:
