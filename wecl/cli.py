@@ -16,6 +16,9 @@ COMMAND_MODULES = [
     "wecl.commands.info",
     "wecl.commands.convert",
     "wecl.commands.synth",
+    "wecl.commands.extract",
+    "wecl.commands.train",
+    "wecl.commands.evaluate",
 ]
 
 

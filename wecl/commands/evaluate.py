@@ -1,0 +1,80 @@
+"""`python -m wecl evaluate`: a checkpoint on an annotated dataset, or prediction files against ground truth."""
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="accuracy and mAP@tIoU of a checkpoint on a dataset, or of a predictions file")
+    p.add_argument("--checkpoint", default=None, help="Hub repo id or folder (default: the project's default checkpoint)")
+    p.add_argument("--revision", default=None)
+    p.add_argument("--dataset", default=None, help="folder of videos + annotations.json (ActivityNet), or any dataset layout")
+    p.add_argument("--layout", default=None, choices=["activitynet", "split", "caer", "csv"])
+    p.add_argument("--root", default=None, help="video root of a split file")
+    p.add_argument("--subset", default=None, help="only this subset (default: every video of the dataset)")
+    p.add_argument("--theta", type=float, default=None, help="detection threshold (default: the checkpoint's)")
+    p.add_argument("--rounds", type=int, default=1, help="erasing rounds whose keyframes count as detections")
+    p.add_argument("--ground-truth", default=None, metavar="GT", help="ground-truth annotation file (any readable format)")
+    p.add_argument("--predictions", default=None, metavar="PRED", help="ActivityNet results JSON to score against GT")
+    p.add_argument("--format", default=None, choices=["activitynet", "ekman-position", "csv", "split"], help="GT format")
+    p.add_argument("--video-list", default=None, help="video list of an ekman-position GT file")
+    p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the figures as JSON")
+    p.add_argument("--predictions-out", default=None, metavar="PRED", help="write the predictions (ActivityNet results JSON)")
+    p.add_argument("--theta-sweep", action="store_true", help="accuracy and mAP against theta on the cached features")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from wecl.annotations import atomic_write_text
+    from wecl.errors import WECLError
+    from wecl import evaluate as ev
+
+    sweep = None
+    if args.predictions or args.ground_truth:
+        if not (args.predictions and args.ground_truth):
+            raise WECLError("scoring files needs both --ground-truth GT and --predictions PRED")
+        if args.dataset or args.theta_sweep:
+            raise WECLError("--ground-truth/--predictions score files; --dataset/--theta-sweep run a checkpoint: choose one")
+        result = ev.score_files(args.ground_truth, args.predictions, args.format, args.video_list)
+    else:
+        if not args.dataset:
+            raise WECLError("give --dataset DIR (with --checkpoint, default the project's) or --ground-truth and --predictions")
+        import sys
+
+        from wecl.datasets import ground_truth, normalise_subset, open_dataset
+        from wecl.inference import load_model
+        from wecl.progress import bar
+
+        dataset = open_dataset(args.dataset, args.layout, args.root)
+        items = dataset.subset(normalise_subset(args.subset, "--subset")) if args.subset else dataset.items
+        if not items:
+            raise WECLError(f"{args.dataset}: no videos to evaluate")
+        model = load_model(args.checkpoint, args.revision, args.device)
+        unknown = sorted({i.label for i in items if i.label is not None} - set(model.config.classes))
+        if unknown:
+            raise WECLError(f"{args.dataset}: labels {unknown} are not classes of the checkpoint {model.config.classes}")
+        with bar(len(items), "features") as tick:
+            got = ev.dataset_features(model, dataset, items, tick)
+        for vid, message in got["errors"].items():
+            print(f"skipped {vid}: {message}", file=sys.stderr)
+        gt = ground_truth(dataset, [i for i in items if i.video_id in got["features"]])
+        predictions = ev.predict_features(model, got["features"], args.theta, args.rounds)
+        result = ev.score(predictions, gt, model.config.classes)
+        result["checkpoint"] = model.checkpoint.to_json() if getattr(model, "checkpoint", None) else None
+        result["theta"] = model.config.theta if args.theta is None else args.theta
+        result["rounds"] = args.rounds
+        if args.predictions_out:
+            ev.write_prediction_file(predictions, args.predictions_out)
+            print(f"wrote predictions to {args.predictions_out}")
+        if args.theta_sweep:
+            sweep = ev.theta_sweep(model, got["features"], gt, rounds=args.rounds)
+            result["theta_sweep"] = sweep
+    print(ev.format_report(result))
+    if sweep:
+        print("theta sweep (inference: accuracy comes from x_o, so only detections move with theta):")
+        print(ev.format_sweep(sweep))
+    if args.json_out:
+        atomic_write_text(args.json_out, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json_out}")
+    return 0

@@ -1,0 +1,204 @@
+"""Evaluation: a checkpoint on a dataset, or prediction files against ground truth.
+
+Figures (all from `wecl.metrics`): video-level accuracy with per-class accuracy and the confusion
+matrix (paper Table 1); detection mAP@tIoU, class-agnostic as in the paper (Table 3, "mAP") and
+ActivityNet's per-class mean ("mAP_per_class"); Gao et al.'s Frame-Transformer protocol
+("frame_transformer": recall and AP of each video's top segment). A theta sweep (paper Fig. 3)
+re-runs only the heads on the cached features of every video (`inference.explain`).
+
+Predictions are an annotation set: per video its predicted label (`VideoAnnotation.label`) and its
+detections (segments with scores). Written as ActivityNet results plus a "video_labels" key (the
+top-1 class of every video, also of videos without any detection), which other tools ignore.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from wecl.annotations import (
+    AnnotationSet,
+    Segment,
+    VideoAnnotation,
+    atomic_write_text,
+    read_annotations,
+    read_predictions,
+    write_predictions,
+)
+from wecl.errors import WECLError
+from wecl.metrics import ALPHAS, class_agnostic_map, classification_report, frame_transformer_recall, per_class_map
+
+NO_PREDICTION = "(none)"
+THETAS = tuple(round(x * 0.1, 1) for x in range(11))
+
+
+def prediction_of(result_json: dict, video_id: str) -> VideoAnnotation:
+    """One result (DESIGN.md section 10) as a predicted annotation: top-1 label and detections."""
+    segments = [Segment(d["start"], d["end"], d["label"], d["score"]) for d in result_json["detections"]]
+    return VideoAnnotation(video_id, result_json["video"]["duration"], result_json["prediction"], None, segments)
+
+
+def predict_table(model, table, indices: Sequence[int], theta: float | None = None, rounds: int = 1):
+    """Predictions and ground truth of videos of a feature store (view 0), heads only."""
+    from wecl.inference import explain
+
+    predictions, gt = {}, {}
+    for i in indices:
+        vid = table.ids[i]
+        predictions[vid] = prediction_of(explain(table.features(i), model, theta, rounds).json, vid)
+        gt[vid] = VideoAnnotation(vid, table.infos[i].duration, table.labels[i], table.subsets[i],
+                                  [Segment(s, e, lbl) for s, e, lbl in table.segments[i]])
+    return predictions, gt
+
+
+def dataset_features(model, dataset, items, progress: Callable[[int], None] | None = None) -> dict:
+    """Backbone features of each video (memory/disk cache of `inference.features_for`); a video
+    that cannot be read is reported and left out."""
+    from wecl.inference import features_for
+
+    features, errors = {}, {}
+    for n, item in enumerate(items, 1):
+        try:
+            features[item.video_id] = features_for(str(item.path), model)
+        except WECLError as error:
+            errors[item.video_id] = str(error)
+        if progress:
+            progress(n)
+    return {"features": features, "errors": errors}
+
+
+def predict_features(model, features: dict, theta: float | None = None, rounds: int = 1) -> AnnotationSet:
+    from wecl.inference import explain
+
+    return {vid: prediction_of(explain(f, model, theta, rounds).json, vid) for vid, f in features.items()}
+
+
+def _clean(value):
+    """NaN (undefined, e.g. a class without ground truth) becomes null in JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def score(predictions: AnnotationSet, ground_truth: AnnotationSet, classes: Sequence[str] | None = None) -> dict:
+    """Every figure of a prediction set against ground truth; keys as in `--json OUT`."""
+    labelled = [vid for vid, ann in ground_truth.items() if ann.label is not None]
+    true = [ground_truth[vid].label for vid in labelled]
+    pred = [predictions[vid].label if vid in predictions and predictions[vid].label is not None else NO_PREDICTION
+            for vid in labelled]
+    classes = list(classes) if classes else sorted(set(true) | (set(pred) - {NO_PREDICTION}))
+    extra = sorted((set(pred) | set(true)) - set(classes))
+    report_classes = classes + extra
+    out: dict = {"videos": len(ground_truth), "classes": classes}
+    if labelled:
+        report = classification_report(true, pred, report_classes)
+        out.update(accuracy=report.accuracy,
+                   per_class_accuracy={c: report.per_class_accuracy[c] for c in classes},
+                   confusion={"classes": report.classes, "matrix": report.confusion})
+        if NO_PREDICTION in extra:
+            out["videos_without_prediction"] = pred.count(NO_PREDICTION)
+    else:
+        out.update(accuracy=None, per_class_accuracy={}, confusion=None)
+    if any(ann.segments for ann in ground_truth.values()):
+        per_class = per_class_map(predictions, ground_truth)
+        out["mAP"] = class_agnostic_map(predictions, ground_truth)
+        out["mAP_per_class"] = per_class.mean
+        out["AP_per_class"] = per_class.per_class
+        ft = frame_transformer_recall(predictions, ground_truth)
+        out["frame_transformer"] = {"recall": ft.recall, "AP": ft.ap}
+    else:
+        out["mAP"] = out["mAP_per_class"] = out["frame_transformer"] = None
+    return _clean(out)
+
+
+def theta_sweep(model, features: dict, ground_truth: AnnotationSet, thetas: Sequence[float] = THETAS,
+                rounds: int = 1) -> list[dict]:
+    """Accuracy and class-agnostic mAP against theta on cached features (paper Fig. 3).
+
+    At inference the class comes from x_o (4.2), so accuracy does not move with theta here; Fig. 3's
+    accuracy curve is over models *trained* with each theta (`scripts/ablation.py --theta`)."""
+    rows = []
+    for theta in thetas:
+        result = score(predict_features(model, features, theta, rounds), ground_truth, model.config.classes)
+        rows.append({"theta": theta, "accuracy": result["accuracy"], "mAP": result["mAP"]})
+    return rows
+
+
+def write_prediction_file(predictions: AnnotationSet, path: str | os.PathLike) -> None:
+    """ActivityNet results JSON, plus "video_labels" (top-1 class of every video)."""
+    write_predictions(predictions, path)
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data["video_labels"] = {vid: ann.label for vid, ann in predictions.items()}
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_prediction_file(path: str | os.PathLike) -> AnnotationSet:
+    """ActivityNet results; a video's label is its "video_labels" entry when the file has one,
+    else the most common label of its predicted segments."""
+    predictions = read_predictions(path)
+    try:
+        labels = json.loads(Path(path).read_text(encoding="utf-8-sig")).get("video_labels") or {}
+    except (ValueError, AttributeError):
+        labels = {}
+    if not isinstance(labels, dict):
+        raise WECLError(f'{path}: "video_labels" must map video ids to labels')
+    for vid, label in labels.items():
+        if vid not in predictions:
+            predictions[vid] = VideoAnnotation(vid, None, label, None, [])
+        elif label is not None:
+            predictions[vid].label = label
+    return predictions
+
+
+def score_files(ground_truth: str | os.PathLike, predictions: str | os.PathLike, fmt: str | None = None,
+                video_list: str | None = None, classes: Sequence[str] | None = None) -> dict:
+    """Score a predictions file (ActivityNet results) against a ground-truth file of any readable format."""
+    gt = read_annotations(ground_truth, fmt, video_list=video_list)
+    return score(read_prediction_file(predictions), gt, classes)
+
+
+def format_report(result: dict) -> str:
+    """The human summary printed by `python -m wecl evaluate`."""
+    pct = lambda x: "  n/a" if x is None else f"{100 * x:5.1f}"  # noqa: E731
+    lines = [f"videos: {result['videos']}"]
+    if result.get("accuracy") is not None:
+        lines.append(f"accuracy: {pct(result['accuracy'])} %")
+        lines.append("per-class accuracy: " + ", ".join(f"{c} {pct(v)}" for c, v in result["per_class_accuracy"].items()))
+        conf = result["confusion"]
+        width = max(len(c) for c in conf["classes"]) + 1
+        lines.append("confusion (rows true, columns predicted):")
+        lines.append(" " * width + " ".join(f"{c[:7]:>7}" for c in conf["classes"]))
+        for c, row in zip(conf["classes"], conf["matrix"]):
+            lines.append(f"{c:<{width}}" + " ".join(f"{x:7d}" for x in row))
+    if result.get("mAP"):
+        alphas = [f"{a:g}" for a in ALPHAS]
+        lines.append("tIoU alpha:               " + " ".join(f"{a:>6}" for a in alphas))
+        lines.append("mAP class-agnostic (paper): " + " ".join(f"{pct(result['mAP'][a]):>6}" for a in alphas))
+        lines.append("mAP per class (ActivityNet):" + " ".join(f"{pct(result['mAP_per_class'][a]):>6}" for a in alphas))
+        ft = result["frame_transformer"]
+        lines.append("Frame-Transformer recall:   " + " ".join(f"{pct(ft['recall'][a]):>6}" for a in alphas))
+        lines.append("Frame-Transformer AP:       " + " ".join(f"{pct(ft['AP'][a]):>6}" for a in alphas))
+    return "\n".join(lines)
+
+
+def format_sweep(rows: list[dict]) -> str:
+    alphas = [f"{a:g}" for a in ALPHAS]
+    lines = ["theta  accuracy  " + "  ".join(f"mAP@{a}" for a in alphas)]
+    for r in rows:
+        maps = "  ".join(f"{100 * r['mAP'][a]:7.1f}" if r["mAP"] and r["mAP"][a] is not None else "    n/a" for a in alphas)
+        acc = "n/a" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}"
+        lines.append(f"{r['theta']:5.2f}  {acc:>8}  {maps}")
+    return "\n".join(lines)
+
+
+def mean_ap(result: dict, alphas: Sequence[str] = tuple(f"{a:g}" for a in ALPHAS)) -> float:
+    values = [result["mAP"][a] for a in alphas if result.get("mAP") and result["mAP"][a] is not None]
+    return float(np.mean(values)) if values else math.nan
