@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "wecl.commands.extract",
     "wecl.commands.train",
     "wecl.commands.evaluate",
+    "wecl.commands.batch",
 ]
 
 

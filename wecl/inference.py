@@ -207,29 +207,54 @@ def _load_features(path: Path, video: str) -> Features | None:
         return None
 
 
+def _cache_key(video: str, model: WECL) -> tuple[str, str]:
+    return video_hash(video), backbone_key(model)
+
+
+def _disk_path(key: tuple[str, str]) -> Path:
+    return cache_dir() / f"{key[0][:24]}-{key[1][:24]}.npz"
+
+
+def cached_features(video: str, model: WECL, use_disk: bool = True) -> Features | None:
+    """This video's features for this model's backbones from memory or disk, or None."""
+    key = _cache_key(video, model)
+    if key in _memory:
+        _memory.move_to_end(key)
+        c = _memory[key]
+        return Features(c.info, c.spans, c.visual, c.audio, c.thumbnails, c.timings, "memory", c.first_round)
+    path = _disk_path(key)
+    features = _load_features(path, video) if use_disk and path.exists() else None
+    if features is not None:
+        _remember(key, features)
+    return features
+
+
+def _remember(key: tuple[str, str], features: Features) -> None:
+    _memory[key] = features
+    while len(_memory) > MEMORY_CACHE_SIZE:
+        _memory.popitem(last=False)
+
+
+def store_features(video: str, model: WECL, features: Features, use_disk: bool = True) -> None:
+    """Keep freshly computed features in memory and (atomically) on disk."""
+    key = _cache_key(video, model)
+    if use_disk:
+        try:
+            _save_features(_disk_path(key), features)
+        except OSError:
+            pass  # a read-only or full cache disk only costs speed
+    _remember(key, features)
+
+
 def features_for(video: str, model: WECL, progress: Progress | None = None, use_disk: bool = True) -> Features:
     """Features from memory, else disk, else computed (and then stored in both)."""
     video = str(video)
     if not os.path.isfile(video):
         raise WECLError(f"{video}: no such file")
-    key = (video_hash(video), backbone_key(model))
-    if key in _memory:
-        _memory.move_to_end(key)
-        cached = _memory[key]
-        return Features(cached.info, cached.spans, cached.visual, cached.audio, cached.thumbnails, cached.timings,
-                        "memory", cached.first_round)
-    path = cache_dir() / f"{key[0][:24]}-{key[1][:24]}.npz"
-    features = _load_features(path, video) if use_disk and path.exists() else None
+    features = cached_features(video, model, use_disk)
     if features is None:
         features = compute_features(video, model, progress)
-        if use_disk:
-            try:
-                _save_features(path, features)
-            except OSError:
-                pass  # a read-only or full cache disk only costs speed
-    _memory[key] = features
-    while len(_memory) > MEMORY_CACHE_SIZE:
-        _memory.popitem(last=False)
+        store_features(video, model, features, use_disk)
     return features
 
 

@@ -10,18 +10,26 @@ from contextlib import contextmanager
 def bar(total: int, label: str, stream=sys.stderr):
     """`with bar(n, "extract") as tick: tick(done)` draws `label [#####.....] done/total eta`."""
     start = time.monotonic()
+    interactive = stream.isatty()
+    shown = {"decile": -1}
 
     def tick(done: int) -> None:
         frac = done / total if total else 1.0
+        if not interactive:  # a log file gets one line per 10 %, not a redraw per item
+            decile = int(frac * 10)
+            if decile == shown["decile"]:
+                return
+            shown["decile"] = decile
         elapsed = time.monotonic() - start
         eta = elapsed / frac - elapsed if frac > 0 else 0.0
         filled = int(frac * 30)
-        stream.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}  {elapsed:5.1f} s, eta {eta:5.1f} s")
+        stream.write(("\r" if interactive else "") + f"{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}  {elapsed:5.1f} s, eta {eta:5.1f} s" + ("" if interactive else "\n"))
         stream.flush()
 
     tick(0)
     try:
         yield tick
     finally:
-        stream.write("\n")
+        if interactive:
+            stream.write("\n")
         stream.flush()

@@ -1,0 +1,138 @@
+"""Predictions for every video of a folder, resumable through the results database.
+
+Decoding and MFCC of the next videos run in worker threads (PyAV and numpy release the GIL) while
+the main thread runs the backbones (on the GPU when there is one); features come from and go to
+the core's feature cache; every finished prediction is committed to the database at once, so a
+killed run loses at most the videos in flight.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from wecl.annotations import Segment, VideoAnnotation, atomic_write_text, video_id, write_predictions
+from wecl.errors import WECLError
+from wecl.inference import cached_features, explain, prepare_inputs, run_backbones, store_features, video_hash
+from wecl.model import WECL
+from wecl.store import ResultStore
+
+VIDEO_EXTENSIONS = {".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ogv", ".3gp"}
+
+
+def list_videos(folder: str | Path) -> list[Path]:
+    """Video files under `folder` (recursively), by extension, in a stable order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WECLError(f"{folder}: no such folder")
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+
+
+@dataclass
+class BatchStats:
+    total: int = 0
+    computed: int = 0  # predictions made in this run
+    reused: int = 0  # already in the database: nothing recomputed
+    failed: int = 0
+    seconds: float = 0.0
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def videos_per_second(self) -> float:
+        return self.computed / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_batch(
+    videos: list[Path],
+    model: WECL,
+    store: ResultStore,
+    theta: float | None = None,
+    rounds: int = 1,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchStats:
+    """Predict every video not yet in `store` for this checkpoint; bad videos are recorded and skipped."""
+    checkpoint = model.checkpoint.to_json()
+    stats = BatchStats(total=len(videos))
+    start = time.perf_counter()
+    progress = progress or (lambda done, total: None)
+    todo = []
+    for path in videos:
+        try:
+            digest = video_hash(str(path))
+        except OSError as error:
+            stats.failed += 1
+            stats.failures[str(path)] = f"{path}: cannot read ({error.strerror})"
+            continue
+        if store.get(digest, checkpoint) is not None:
+            stats.reused += 1
+        else:
+            todo.append((path, digest))
+    done = stats.reused + stats.failed
+    progress(done, stats.total)
+
+    def record_failure(path: Path, message: str) -> None:
+        stats.failed += 1
+        stats.failures[str(path)] = message
+        store.fail(str(path), checkpoint, message)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: deque[tuple[Path, str, Future | object]] = deque()
+        queue = iter(todo)
+
+        def refill() -> None:
+            while len(pending) < max(1, workers) + 1:
+                item = next(queue, None)
+                if item is None:
+                    return
+                path, digest = item
+                features = cached_features(str(path), model)
+                job = features if features is not None else pool.submit(prepare_inputs, str(path), model.config)
+                pending.append((path, digest, job))
+
+        refill()
+        while pending:
+            path, digest, job = pending.popleft()
+            refill()
+            try:
+                if isinstance(job, Future):
+                    features = run_backbones(job.result(), model)
+                    store_features(str(path), model, features)
+                else:
+                    features = job
+                result = explain(features, model, theta, rounds).json
+                result["video"]["path"] = str(path)
+                result["video_id"] = video_id(path.name)
+                store.put(digest, result["video_id"], result)
+                stats.computed += 1
+            except WECLError as error:
+                record_failure(path, str(error))
+            except Exception as error:  # one broken file must never stop a dataset run
+                record_failure(path, f"{path}: {type(error).__name__}: {error}")
+            done += 1
+            progress(done, stats.total)
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def predictions_from_results(results: dict[str, dict]) -> dict[str, VideoAnnotation]:
+    """Result JSONs (video id -> DESIGN §10 dict) as an annotation set of scored detections."""
+    return {
+        vid: VideoAnnotation(
+            vid, r["video"]["duration"], r["prediction"], None,
+            [Segment(d["start"], d["end"], d["label"], d["score"]) for d in r["detections"]],
+        )
+        for vid, r in results.items()
+    }
+
+
+def write_outputs(results: dict[str, dict], jsonl: str | Path | None, activitynet: str | Path | None) -> None:
+    """Results as JSON lines (one result per video) and/or ActivityNet results JSON, atomically."""
+    if jsonl:
+        atomic_write_text(jsonl, "".join(json.dumps(r) + "\n" for r in results.values()))
+    if activitynet:
+        write_predictions(predictions_from_results(results), activitynet)

@@ -1,0 +1,51 @@
+"""`python -m wecl batch DIR --checkpoint X --out results.jsonl [--activitynet OUT.json]`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("batch", help="predict every video of a folder (resumable)")
+    p.add_argument("folder")
+    p.add_argument("--checkpoint", default=None, help="Hub repo id or folder; default: the project's")
+    p.add_argument("--revision", default=None)
+    p.add_argument("--out", default=None, help="results as JSON lines")
+    p.add_argument("--activitynet", default=None, help="detections as ActivityNet results JSON")
+    p.add_argument("--db", default=None, help="results database (default: FOLDER/.wecl/results.sqlite)")
+    p.add_argument("--theta", type=float, default=None)
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2, help="decode workers")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(run=run)
+
+
+def default_db(folder: str | Path) -> Path:
+    return Path(folder) / ".wecl" / "results.sqlite"
+
+
+def run(args) -> int:
+    from wecl.batch import list_videos, run_batch, write_outputs
+    from wecl.inference import load_model
+    from wecl.progress import bar
+    from wecl.store import ResultStore
+
+    videos = list_videos(args.folder)
+    model = load_model(args.checkpoint, args.revision, args.device)
+    store = ResultStore(args.db or default_db(args.folder))
+    try:
+        with bar(len(videos), "batch") as tick:
+            stats = run_batch(videos, model, store, args.theta, args.rounds, args.workers, lambda d, t: tick(d))
+        wanted = {str(v) for v in videos}
+        results = {vid: r for vid, r in store.results(model.checkpoint.to_json()).items() if r["video"]["path"] in wanted}
+        write_outputs(results, args.out, args.activitynet)
+    finally:
+        store.close()
+    print(f"{stats.total} videos: {stats.computed} computed, {stats.reused} reused from {store.path}, "
+          f"{stats.failed} failed; {stats.seconds:.1f} s ({stats.videos_per_second:.2f} videos/s computed)")
+    for message in stats.failures.values():
+        print(f"skipped: {message}", file=sys.stderr)
+    for name in (args.out, args.activitynet):
+        if name:
+            print(f"wrote {name}")
+    return 0 if stats.computed + stats.reused > 0 or stats.total == 0 else 1
