@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from wecl.annotations import Segment, VideoAnnotation, atomic_write_text, video_id, write_predictions
+from wecl.annotations import atomic_write_text, video_id
 from wecl.errors import WECLError
+from wecl.evaluate import prediction_of, write_prediction_file
 from wecl.inference import cached_features, explain, prepare_inputs, run_backbones, store_features, video_hash
 from wecl.model import WECL
 from wecl.store import ResultStore
@@ -119,20 +120,9 @@ def run_batch(
     return stats
 
 
-def predictions_from_results(results: dict[str, dict]) -> dict[str, VideoAnnotation]:
-    """Result JSONs (video id -> DESIGN §10 dict) as an annotation set of scored detections."""
-    return {
-        vid: VideoAnnotation(
-            vid, r["video"]["duration"], r["prediction"], None,
-            [Segment(d["start"], d["end"], d["label"], d["score"]) for d in r["detections"]],
-        )
-        for vid, r in results.items()
-    }
-
-
 def write_outputs(results: dict[str, dict], jsonl: str | Path | None, activitynet: str | Path | None) -> None:
     """Results as JSON lines (one result per video) and/or ActivityNet results JSON, atomically."""
     if jsonl:
         atomic_write_text(jsonl, "".join(json.dumps(r) + "\n" for r in results.values()))
     if activitynet:
-        write_predictions(predictions_from_results(results), activitynet)
+        write_prediction_file({vid: prediction_of(r, vid) for vid, r in results.items()}, activitynet)
