@@ -599,3 +599,32 @@ def write_annotations(annotations: Mapping[str, VideoAnnotation], path: PathLike
         ids = "".join(f"{vid}\n" for vid in annotations)
         atomic_write_text(video_list or _default_video_list(path), ids)
     atomic_write_text(path, text)
+
+
+def backup_path(path: PathLike) -> Path:
+    """Where `save_annotations` keeps the previous version of an annotation file."""
+    path = Path(path)
+    return path.with_name(path.name + ".bak")
+
+
+def save_annotations(annotations: Mapping[str, VideoAnnotation], path: PathLike, fmt: str | None = None,
+                     **options: Any) -> None:
+    """Save edited annotations back to their file: the previous version is kept as `<name>.bak`,
+    and the new one replaces the file atomically (`atomic_write_text`).
+
+    Saves are serialised by an exclusive lock on the file's folder, so two saves at once leave the
+    last one whole, never a mix; a crash at any point leaves the old or the new file, both whole.
+    """
+    import fcntl
+
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    folder = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        if path.exists():
+            atomic_write_text(backup_path(path), _read_text(path))
+        write_annotations(annotations, path, fmt, **options)
+    finally:
+        fcntl.flock(folder, fcntl.LOCK_UN)
+        os.close(folder)

@@ -1,0 +1,166 @@
+"""The dataset explorer's figures and tables (no gradio): one row per video, the aggregates
+(accuracy, confusion, AP against tIoU) and the attention inside versus outside ground-truth time.
+
+Every aggregate comes from `wecl.evaluate.score`, the function behind `python -m wecl evaluate`,
+so the explorer and the command line print the same numbers for the same files.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from wecl.annotations import AnnotationSet
+from wecl.evaluate import prediction_of, score
+from wecl.groundtruth import compare
+
+COLUMNS = ["video", "ground truth", "predicted", "confidence", "correct", "GT segments",
+           "detected segments", "best tIoU", "attention in GT"]
+
+
+def _segment_overlap(start: float, end: float, truth: list[tuple[float, float]]) -> float:
+    """Fraction of [start, end] inside the union of the ground-truth intervals."""
+    if end <= start:
+        return 0.0
+    covered, cursor = 0.0, start
+    for s, e in sorted(truth):
+        s, e = max(s, cursor), min(e, end)
+        if e > s:
+            covered += e - s
+            cursor = e
+    return covered / (end - start)
+
+
+def attention_in_truth(result: dict, truth: list[tuple[float, float]]) -> float:
+    """Share of the temporal attention (raw A of eq. 7, the pooling weights) that falls inside
+    ground-truth time, averaged over the modalities the video has; nan without ground truth."""
+    if not truth:
+        return math.nan
+    modalities = ["visual"] + (["audio"] if result["video"]["has_audio"] else [])
+    shares = []
+    for m in modalities:
+        weights = np.array([s[f"{m}_attention"] or 0.0 for s in result["segments"]], float)
+        if weights.sum() <= 0:
+            continue
+        inside = np.array([_segment_overlap(s["start"], s["end"], truth) for s in result["segments"]])
+        shares.append(float((weights * inside).sum() / weights.sum()))
+    return float(np.mean(shares)) if shares else math.nan
+
+
+def video_table(results: Mapping[str, dict], ground_truth: AnnotationSet) -> pd.DataFrame:
+    """One row per video with a result: the columns of `COLUMNS`."""
+    rows = []
+    for vid, result in sorted(results.items()):
+        gt = ground_truth.get(vid)
+        segments = gt.segments if gt else []
+        comparison = compare(segments, result)
+        truth = [(g.start, g.end) for g in segments]
+        rows.append({
+            "video": vid,
+            "ground truth": gt.label if gt else None,
+            "predicted": result["prediction"],
+            "confidence": round(float(max(result["probabilities"])), 4),
+            "correct": None if not gt or gt.label is None else gt.label == result["prediction"],
+            "GT segments": len(segments),
+            "detected segments": len(result["detections"]),
+            "best tIoU": round(max(comparison.best_tiou), 4) if comparison.best_tiou else math.nan,
+            "attention in GT": round(attention_in_truth(result, truth), 4),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def dataset_scores(results: Mapping[str, dict], ground_truth: AnnotationSet, classes=None) -> dict:
+    """`python -m wecl evaluate`'s figures for these results (videos without ground truth left out)."""
+    predictions = {vid: prediction_of(r, vid) for vid, r in results.items() if vid in ground_truth}
+    truth = {vid: ann for vid, ann in ground_truth.items() if vid in results}
+    return score(predictions, truth, classes)
+
+
+def attention_samples(results: Mapping[str, dict], ground_truth: AnnotationSet) -> tuple[list[float], list[float]]:
+    """Fused normalised attention (A*) of every segment, split by whether most of it lies inside
+    ground-truth time: (inside, outside)."""
+    inside, outside = [], []
+    for vid, result in results.items():
+        gt = ground_truth.get(vid)
+        if not gt or not gt.segments:
+            continue
+        truth = [(g.start, g.end) for g in gt.segments]
+        for s in result["segments"]:
+            values = [s["visual_attention_norm"]]
+            if result["video"]["has_audio"]:
+                values.append(s["audio_attention_norm"])
+            values = [v for v in values if v is not None]
+            if not values:
+                continue
+            (inside if _segment_overlap(s["start"], s["end"], truth) >= 0.5 else outside).append(float(np.mean(values)))
+    return inside, outside
+
+
+# --- figures --------------------------------------------------------------------------------
+
+def ap_curve_figure(scores: Mapping[str, dict], per_class: bool = True) -> go.Figure:
+    """AP against tIoU: class-agnostic (the paper's) for each named run, and per class (dotted)."""
+    fig = go.Figure()
+    for name, s in scores.items():
+        if not s.get("mAP"):
+            continue
+        alphas = sorted(s["mAP"], key=float)
+        fig.add_trace(go.Scatter(x=[float(a) for a in alphas], y=[s["mAP"][a] for a in alphas],
+                                 mode="lines+markers", name=f"{name}: class-agnostic"))
+        if per_class:
+            for cls, aps in (s.get("AP_per_class") or {}).items():
+                keys = sorted(aps, key=float)
+                fig.add_trace(go.Scatter(x=[float(a) for a in keys], y=[aps[a] for a in keys], mode="lines",
+                                         line=dict(dash="dot"), name=f"{name}: {cls}"))
+    fig.update_layout(title="AP against tIoU", xaxis_title="tIoU threshold α", yaxis_title="AP",
+                      yaxis_range=[0, 1.02], height=360, margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def confusion_figure(s: dict) -> go.Figure:
+    conf = s.get("confusion") or {"classes": [], "matrix": []}
+    fig = go.Figure(go.Heatmap(z=conf["matrix"], x=conf["classes"], y=conf["classes"], colorscale="Blues",
+                               texttemplate="%{z}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_layout(title=f"Confusion matrix (accuracy {s.get('accuracy') or 0:.1%})", xaxis_title="predicted",
+                      yaxis_title="ground truth", yaxis_autorange="reversed", height=360,
+                      margin=dict(l=80, r=20, t=50, b=60))
+    return fig
+
+
+def per_class_accuracy_figure(scores: Mapping[str, dict]) -> go.Figure:
+    fig = go.Figure()
+    for name, s in scores.items():
+        acc = s.get("per_class_accuracy") or {}
+        fig.add_trace(go.Bar(x=list(acc), y=[v if v is not None else 0 for v in acc.values()], name=name))
+    fig.update_layout(title="Per-class accuracy", yaxis_range=[0, 1.02], barmode="group", height=320,
+                      margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def attention_distribution_figure(inside: list[float], outside: list[float]) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(go.Histogram(x=inside, name=f"inside ground truth ({len(inside)} segments)", opacity=0.6,
+                               histnorm="probability", xbins=dict(start=0, end=1.0001, size=0.1)))
+    fig.add_trace(go.Histogram(x=outside, name=f"outside ({len(outside)} segments)", opacity=0.6,
+                               histnorm="probability", xbins=dict(start=0, end=1.0001, size=0.1)))
+    fig.update_layout(title="Normalised attention A* inside vs outside ground-truth time", barmode="overlay",
+                      xaxis_title="A* (fused)", yaxis_title="share of segments", height=320,
+                      margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def theta_sweep_figure(sweeps: Mapping[str, list[dict]]) -> go.Figure:
+    """Accuracy and class-agnostic mAP@0.5/0.1 against theta (paper Fig. 3) for each named run."""
+    fig = go.Figure()
+    for name, rows in sweeps.items():
+        thetas = [r["theta"] for r in rows]
+        fig.add_trace(go.Scatter(x=thetas, y=[r["accuracy"] for r in rows], name=f"{name}: accuracy", mode="lines+markers"))
+        for alpha in ("0.1", "0.5"):
+            fig.add_trace(go.Scatter(x=thetas, y=[(r["mAP"] or {}).get(alpha) for r in rows], mode="lines+markers",
+                                     line=dict(dash="dash"), name=f"{name}: mAP@{alpha}"))
+    fig.update_layout(title="Accuracy and mAP against θ", xaxis_title="θ", yaxis_range=[0, 1.02], height=360,
+                      margin=dict(l=50, r=20, t=50, b=40))
+    return fig
