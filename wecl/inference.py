@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -221,7 +221,8 @@ def cached_features(video: str, model: WECL, use_disk: bool = True) -> Features 
     if key in _memory:
         _memory.move_to_end(key)
         c = _memory[key]
-        return Features(c.info, c.spans, c.visual, c.audio, c.thumbnails, c.timings, "memory", c.first_round)
+        # keyed by content: the same bytes under another name report the name asked for
+        return Features(replace(c.info, path=str(video)), c.spans, c.visual, c.audio, c.thumbnails, c.timings, "memory", c.first_round)
     path = _disk_path(key)
     features = _load_features(path, video) if use_disk and path.exists() else None
     if features is not None:
