@@ -1,0 +1,381 @@
+"""WECL Explorer: run a WECL checkpoint on a video and look at its attention, erasing rounds and
+detections next to the ground truth. This file only wires Gradio components to `wecl` functions;
+plots live in `wecl.plots`, ground-truth logic in `wecl.groundtruth`, the annotated MP4 in
+`wecl.render`. Run `python app.py`; the prediction is also the API endpoint `/predict`.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+import torch
+
+from wecl import checkpoints, groundtruth, inference, plots, render
+from wecl.annotations import atomic_write_text, video_id
+from wecl.config import WECLConfig
+from wecl.errors import WECLError
+
+try:  # ZeroGPU Spaces: borrow a GPU for the duration of a prediction
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+    def gpu(fn):
+        return fn
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLE_DIRS = [ROOT / "assets" / "examples", ROOT / "assets" / "samples"]
+VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".mkv", ".avi"}
+# Files the app writes (downloads, annotated MP4s) go under the system temp dir, which Gradio
+# serves by default; nothing else outside the app's folders is ever served.
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "wecl-explorer"
+OUTPUT_MAX_AGE_S = 6 * 3600
+MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")
+DEVICE = os.environ.get("WECL_DEVICE", "auto")
+MAX_ROUNDS = 4
+log = logging.getLogger("wecl.app")
+
+CSS = """
+#prediction h2 { margin: 0 0 4px 0; font-size: 1.8em; }
+#notices blockquote { margin: 4px 0; padding: 6px 10px; border-left: 4px solid #f59e0b; background: #fffbeb; }
+#device { text-align: right; }
+footer { display: none !important; }
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain functions behind the components
+
+
+def user_errors(fn):
+    """WECLError -> gr.Error with its message; anything else -> a short gr.Error, trace in the log."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except WECLError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except Exception as error:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Unexpected error ({type(error).__name__}): {error}", print_exception=False) from None
+    return wrapper
+
+
+def device_label() -> str:
+    device = inference.resolve_device(DEVICE)
+    if device.type == "cuda":
+        return f"GPU · {torch.cuda.get_device_name(device)}"
+    return f"CPU · {torch.get_num_threads()} threads"
+
+
+def example_rows() -> list[list]:
+    """[video, annotation file or None] for every bundled example video."""
+    rows = []
+    for folder in EXAMPLE_DIRS:
+        if not folder.is_dir():
+            continue
+        annotation = next((folder / n for n in ("annotations.json", "annotations.csv") if (folder / n).is_file()), None)
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                rows.append([str(path), [str(annotation)] if annotation else None])
+    return rows
+
+
+def checkpoint_choices() -> tuple[list[tuple[str, str]], str]:
+    reg = checkpoints.registry()
+    choices = [(f"{c['name']} ({c.get('dataset') or 'unknown data'})", c["name"]) for c in reg["checkpoints"]]
+    return choices, reg["default"]
+
+
+def checkpoint_theta(spec: str | None) -> float | None:
+    """The theta in a registry checkpoint's config.json (local ones only: no download to show it)."""
+    entry = checkpoints.registry_entry(spec or checkpoints.registry()["default"])
+    if entry and entry.get("path"):
+        try:
+            return WECLConfig.load(checkpoints.PROJECT_ROOT / entry["path"] / "config.json").theta
+        except Exception:  # a broken config shows up as an error on Run, not here
+            return None
+    return None
+
+
+def checkpoint_info(spec: str | None) -> str:
+    entry = checkpoints.registry_entry(spec or checkpoints.registry()["default"])
+    if entry is None:
+        return (f"Custom checkpoint `{spec}`: a Hub repo id (`owner/name@revision`) or a local folder. "
+                "It is loaded when you press Run.")
+    where = f"`{entry['repo_id']}`" + (f" @ `{entry['revision']}`" if entry.get("revision") else "") if entry.get("repo_id") \
+        else f"local folder `{entry.get('path')}`"
+    classes = ", ".join(entry.get("classes") or [])
+    return f"{entry.get('description', '')}  \nData: {entry.get('dataset', '?')} · classes: {classes} · {where}"
+
+
+def on_checkpoint(spec: str):
+    theta = checkpoint_theta(spec)
+    return checkpoint_info(spec), gr.update() if theta is None else theta
+
+
+def session_dir(request: gr.Request | None) -> Path:
+    name = getattr(request, "session_hash", None) or "shared"
+    folder = OUTPUT_ROOT / "".join(c for c in name if c.isalnum())[:40]
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def clean_outputs(max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
+    """Drop session folders of earlier runs that nobody has touched for a while."""
+    if not OUTPUT_ROOT.is_dir():
+        return
+    for folder in OUTPUT_ROOT.iterdir():
+        try:
+            if time.time() - folder.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+@gpu
+@user_errors
+def run_prediction(video: str | None, checkpoint: str | None, theta: float | None, rounds: float | None,
+                   progress=gr.Progress()):
+    """The `/predict` endpoint: (video, checkpoint, theta, rounds) -> result JSON (DESIGN.md §10).
+    An empty checkpoint is the registry default."""
+    if not video:
+        raise WECLError("no video: upload one or pick an example first")
+    rounds = int(rounds or 1)
+    if not 1 <= rounds <= MAX_ROUNDS:
+        raise WECLError(f"rounds must lie in 1..{MAX_ROUNDS}, not {rounds}")
+    spec = (checkpoint or "").strip() or None
+    progress(0.0, desc="loading the checkpoint")
+    model = inference.load_model(spec, device=DEVICE)
+    try:
+        result = inference.predict(video, model, theta, rounds, progress=lambda f, d: progress(f, desc=d))
+    except WECLError as error:  # name the upload by its file name, not by Gradio's cache path
+        raise WECLError(str(error).replace(str(video), Path(video).name)) from None
+    return result.json, {"video": str(video), "checkpoint": spec, "features": result.features}
+
+
+def _truth_or_warn(rows, duration: float):
+    try:
+        return groundtruth.segments_from_rows(rows, duration)
+    except WECLError as error:
+        gr.Warning(f"{error}; the ground truth is ignored until it is fixed")
+        return []
+
+
+def compute_views(session: dict, theta: float, rounds: int, gt_rows) -> tuple:
+    """Every view of one prediction from cached features: explain() and the plots, no I/O."""
+    model = inference.load_model(session["checkpoint"], device=DEVICE)
+    result = inference.explain(session["features"], model, theta, int(rounds)).json
+    truth = _truth_or_warn(gt_rows, result["video"]["duration"])
+    comparison = groundtruth.compare(truth, result)
+    return (
+        result,
+        plots.prediction_markdown(result),
+        plots.notices_markdown(result),
+        plots.timeline_figure(result, truth),
+        plots.probabilities_figure(result),
+        plots.thumbnail_strip(session["features"].thumbnails, result),
+        plots.segments_table(result),
+        groundtruth.comparison_rows(truth, result, comparison),
+        groundtruth.comparison_markdown(comparison),
+    )
+
+
+@user_errors
+def update_views(session, theta, rounds, gt_rows, request: gr.Request = None):
+    if not session:
+        return (gr.skip(),) * 11
+    result, *views = compute_views(session, theta, rounds, gt_rows)
+    folder = session_dir(request)
+    stem = video_id(session["video"])
+    json_path, csv_path = folder / f"{stem}.wecl.json", folder / f"{stem}.segments.csv"
+    result_for_file = inference.Result(result, session["features"])
+    result_for_file.save_json(json_path)
+    atomic_write_text(csv_path, plots.segments_csv(result))
+    return (result, *views, str(json_path), str(csv_path))
+
+
+@user_errors
+def load_ground_truth(files, video):
+    """An uploaded annotation file -> (the id picker, the table rows, the parsed set)."""
+    if not files:
+        return gr.update(choices=[], value=None, visible=False), gr.skip(), None
+    paths = [files] if isinstance(files, str) else list(files)
+    annotations = groundtruth.read_ground_truth(paths)
+    if not annotations:
+        raise WECLError(f"{Path(paths[0]).name}: the file holds no video")
+    vid = groundtruth.match_video(annotations, video)
+    ids = sorted(annotations)
+    picker = gr.update(choices=ids, value=vid, visible=len(ids) > 1)
+    if vid is None:
+        gr.Warning(f"The file holds {len(ids)} videos and none is named like this video: pick its id.")
+        return picker, gr.skip(), annotations
+    return picker, groundtruth.table_rows(annotations[vid]), annotations
+
+
+def pick_ground_truth(annotations, vid):
+    if not annotations or vid not in annotations:
+        return gr.skip()
+    return groundtruth.table_rows(annotations[vid])
+
+
+@user_errors
+def export_ground_truth(gt_rows, video, session, request: gr.Request = None):
+    if not video:
+        raise WECLError("no video: the export is named after the video, load one first")
+    duration = session["features"].info.duration if session else None
+    truth = groundtruth.segments_from_rows(gt_rows, duration)
+    if not truth:
+        raise WECLError("no ground-truth segments to export: add rows to the table first")
+    paths = groundtruth.export(video_id(video), truth, session_dir(request), duration)
+    return [str(p) for p in paths]
+
+
+@user_errors
+def render_video(session, theta, rounds, gt_rows, request: gr.Request = None, progress=gr.Progress()):
+    if not session:
+        raise WECLError("run a prediction first")
+    result, *_ = compute_views(session, theta, rounds, gt_rows)
+    truth = _truth_or_warn(gt_rows, result["video"]["duration"])
+    out = session_dir(request) / f"{video_id(session['video'])}.annotated.mp4"
+    render.render_annotated(session["video"], result, out, truth, progress=lambda f, d: progress(f, desc=d))
+    return str(out), str(out)
+
+
+API_DOC = """
+The prediction is the endpoint **`/predict`**: `(video, checkpoint, theta, rounds)` → the result
+JSON (see `docs/app.md`). An empty checkpoint means the registry default.
+
+```python
+from gradio_client import Client, handle_file
+
+# download_files=False keeps the JSON as sent: otherwise gradio_client mistakes
+# result["video"] (a dict with a "path" key) for a file and replaces it with a local path.
+client = Client("http://127.0.0.1:7860/", download_files=False)
+result = client.predict(handle_file("clip.mp4"), "", 0.7, 1, api_name="/predict")
+print(result["prediction"], result["confidence"])
+```
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# The UI
+
+
+def build_app() -> gr.Blocks:
+    choices, default = checkpoint_choices()
+    default_theta = checkpoint_theta(default) or 0.7
+    with gr.Blocks(title="WECL Explorer", fill_width=True, delete_cache=(3600, 3600)) as demo:
+        session = gr.State(None)
+        gt_set = gr.State(None)
+        with gr.Row(equal_height=True):
+            gr.Markdown("# WECL Explorer\nVideo emotion with cross-modal temporal erasing (CVPR 2023): "
+                        "per-segment attention, the segments erased round by round, detections and ground truth.")
+            gr.Markdown(f"**Device:** {device_label()}", elem_id="device")
+        gt_files = gr.File(label="Annotation file (ActivityNet JSON, split JSON, CSV, or position.txt + video list)",
+                           file_count="multiple", file_types=[".json", ".csv", ".txt"], render=False,
+                           elem_id="gt-file")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                video = gr.Video(label="Video", sources=["upload"], height=240, elem_id="video")
+                rows = example_rows()
+                if rows:
+                    gr.Examples(rows, inputs=[video, gt_files], label="Examples (with their ground truth)")
+                checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
+                                         info="from the registry, or type a Hub id owner/name@revision or a folder",
+                                         elem_id="checkpoint")
+                info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
+                theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
+                                  info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
+                rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds")
+                run = gr.Button("Run", variant="primary", elem_id="run")
+            with gr.Column(scale=3):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        summary = gr.Markdown("Upload a video or pick an example, then press **Run**.",
+                                              elem_id="prediction")
+                        notices = gr.Markdown(elem_id="notices")
+                    probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
+                timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
+                strip = gr.Image(label="Segments (erased ones framed in their round's colour)", type="numpy",
+                                 interactive=False, elem_id="strip", height=150, buttons=["fullscreen"])
+        with gr.Tabs():
+            with gr.Tab("Segments"):
+                table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
+            with gr.Tab("Ground truth", elem_id="gt-tab"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        gt_files.render()
+                    with gr.Column(scale=1):
+                        gt_video = gr.Dropdown([], label="Video id in the file", visible=False)
+                        clear = gr.Button("Clear ground truth")
+                gt_table = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
+                                        interactive=True, row_count=3, label="Ground-truth segments (s); edit freely",
+                                        elem_id="gt-table")
+                comparison_md = gr.Markdown()
+                comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
+                                          label="Best tIoU of each ground-truth segment with a detection")
+                export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
+                exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False)
+            with gr.Tab("Downloads"):
+                with gr.Row():
+                    json_file = gr.File(label="Result JSON", interactive=False)
+                    csv_file = gr.File(label="Segments CSV", interactive=False)
+                make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
+                with gr.Row():
+                    annotated = gr.Video(label="Annotated video", interactive=False)
+                    annotated_file = gr.File(label="Annotated MP4", interactive=False)
+            with gr.Tab("Result JSON"):
+                result_json = gr.JSON(label="Result", elem_id="result-json")
+            with gr.Tab("API"):
+                gr.Markdown(API_DOC)
+
+        view_outputs = [result_json, summary, notices, timeline, probabilities, strip, table, comparison,
+                        comparison_md, json_file, csv_file]
+        view_inputs = [session, theta, rounds, gt_table]
+        checkpoint.change(on_checkpoint, checkpoint, [info, theta], api_visibility="private")
+        run.click(
+            run_prediction, [video, checkpoint, theta, rounds], [result_json, session], api_name="predict",
+            concurrency_limit=1, concurrency_id="predict",
+        ).success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
+        gr.on([theta.input, theta.release, rounds.input, rounds.release], update_views, view_inputs, view_outputs,
+              api_visibility="private", trigger_mode="always_last", show_progress="hidden",
+              concurrency_limit=4, concurrency_id="views")
+        gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
+                        trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
+        gt_files.change(load_ground_truth, [gt_files, video], [gt_video, gt_table, gt_set], api_visibility="private")
+        gt_video.input(pick_ground_truth, [gt_set, gt_video], gt_table, api_visibility="private")
+        clear.click(lambda: ([], None, gr.update(visible=False)), None, [gt_table, gt_files, gt_video],
+                    api_visibility="private")
+        export.click(export_ground_truth, [gt_table, video, session], exported, api_visibility="private")
+        make_video.click(render_video, view_inputs, [annotated, annotated_file], api_visibility="private",
+                         concurrency_limit=1, concurrency_id="render")
+    return demo
+
+
+def launch_options() -> dict:
+    """What `launch()` needs beyond the address: upload limit, served folders, look."""
+    return dict(
+        max_file_size=MAX_FILE_SIZE,
+        allowed_paths=[str(d) for d in EXAMPLE_DIRS if d.is_dir()],
+        theme=gr.themes.Soft(), css=CSS, show_error=True,
+    )
+
+
+def create() -> gr.Blocks:
+    """The app with its queue: one backbone run at a time, a bounded waiting line."""
+    clean_outputs()
+    return build_app().queue(default_concurrency_limit=2, max_size=32)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    create().launch(**launch_options())

@@ -1,0 +1,124 @@
+"""The real app on a free localhost port, driven through gradio_client's `/predict` endpoint."""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg to make test videos")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_video(path: Path, seconds: float = 3.0, audio: bool = True) -> Path:
+    """A small real H.264 file (test pattern, optionally a tone) written by ffmpeg."""
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size=160x120:rate=15:duration={seconds}"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac", "-shortest"]
+    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def check_result(result: dict, duration: float | None = None) -> None:
+    """The result JSON of DESIGN.md section 10."""
+    video = result["video"]
+    assert set(video) >= {"path", "duration", "fps", "width", "height", "has_audio"}
+    assert isinstance(video["has_audio"], bool) and video["duration"] > 0 and video["fps"] > 0
+    if duration is not None:
+        assert video["duration"] == pytest.approx(duration, abs=0.15)
+    assert set(result["checkpoint"]) >= {"id", "revision"}
+    classes, probs = result["classes"], result["probabilities"]
+    assert len(classes) == len(probs) >= 2 and math.isclose(sum(probs), 1.0, abs_tol=1e-4)
+    assert result["prediction"] == classes[max(range(len(probs)), key=probs.__getitem__)]
+    assert 0 <= result["theta"] <= 1 and result["rounds"] >= 1
+    segments = result["segments"]
+    assert [s["index"] for s in segments] == list(range(len(segments)))
+    assert segments[0]["start"] == 0 and segments[-1]["end"] == pytest.approx(video["duration"])
+    for a, b in zip(segments, segments[1:]):
+        assert a["end"] == pytest.approx(b["start"])
+    for s in segments:
+        assert set(s) >= {"visual_attention", "audio_attention", "visual_attention_norm", "audio_attention_norm",
+                          "erased_round"}
+        assert s["erased_round"] is None or 0 <= s["erased_round"] < result["rounds"]
+        for key in ("visual_attention_norm", "audio_attention_norm"):
+            assert s[key] is None or 0 <= s[key] <= 1
+    for d in result["detections"]:
+        assert 0 <= d["start"] < d["end"] <= video["duration"] + 1e-6 and d["label"] in classes
+    assert isinstance(result["timings"], dict)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    os.environ["WECL_CACHE"] = str(tmp_path_factory.mktemp("wecl-cache"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path.insert(0, str(ROOT))
+    import app
+    from gradio_client import Client
+
+    demo = app.create()
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                **app.launch_options())
+    try:
+        # download_files=False: gradio_client 2.x would take the result's {"video": {"path": ...}} for a
+        # file to download and replace it with a local path (docs/app.md, "API").
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+    finally:
+        demo.close()
+
+
+def test_predict_endpoint_returns_the_result_json(client, tmp_path):
+    from gradio_client import handle_file
+
+    video = make_video(tmp_path / "tone.mp4", 3.0)
+    result = client.predict(handle_file(str(video)), "", 0.5, 2, api_name="/predict")
+    check_result(result, 3.0)
+    assert result["video"]["has_audio"] is True
+    assert result["theta"] == 0.5 and result["rounds"] == 2
+    assert result["notices"], "the default checkpoint is untrained or synthetic: a notice is expected"
+
+
+def test_bad_upload_is_an_error_message_and_the_app_keeps_serving(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    bad = tmp_path / "not_a_video.mp4"
+    bad.write_bytes(b"this is no video at all\n" * 10)
+    with pytest.raises(AppError) as caught:
+        client.predict(handle_file(str(bad)), "", 0.7, 1, api_name="/predict")
+    message = str(caught.value)
+    assert "not_a_video.mp4" in message and "Traceback" not in message
+
+    with pytest.raises(AppError) as caught:
+        client.predict(handle_file(str(make_video(tmp_path / "ok.mp4", 2.0))), "no/such-checkpoint@main", 0.7, 1,
+                       api_name="/predict")
+    assert "no/such-checkpoint" in str(caught.value)
+
+    silent = make_video(tmp_path / "silent.mp4", 2.5, audio=False)
+    result = client.predict(handle_file(str(silent)), "", 0.7, 1, api_name="/predict")
+    check_result(result, 2.5)
+    assert result["video"]["has_audio"] is False
+    assert any("no audio" in n for n in result["notices"])
+
+
+def test_registry_default_is_read_at_run_time():
+    sys.path.insert(0, str(ROOT))
+    import app
+    from wecl import checkpoints
+
+    choices, default = app.checkpoint_choices()
+    assert default == checkpoints.registry()["default"]
+    assert default in [value for _, value in choices]
+    assert "loaded when you press Run" in app.checkpoint_info("someone/some-model@v1")
