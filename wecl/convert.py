@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from wecl.errors import WECLError
-from wecl.resnet import BLOCK_COUNTS
+from wecl.resnet import BLOCK_COUNTS, feature_dim
 
 SEQUENTIAL_CHILDREN = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "layer3", "7": "layer4"}
 
@@ -115,6 +115,9 @@ def convert(
         settings.update(visual_depth=visual[1], visual_width=visual[2])
     if audio:
         settings.update(audio_depth=audio[1], audio_width=audio[2])
+    if visual and audio and feature_dim(visual[1], visual[2]) != feature_dim(audio[1], audio[2]):
+        # eq. 5 mixes the two modalities' Q, K, V: they need one d_k (e.g. R3D-18's 512 vs 2048)
+        settings["relation_dim"] = min(feature_dim(visual[1], visual[2]), feature_dim(audio[1], audio[2]))
     settings["description"] = (
         "Converted from published backbone weights "
         + ", ".join(str(p) for p in (visual_r3d, audio_resnet, official) if p)
