@@ -39,12 +39,14 @@ OUTPUT_MAX_AGE_S = 6 * 3600
 MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")
 DEVICE = os.environ.get("WECL_DEVICE", "auto")
 MAX_ROUNDS = 4
+STRIP_COLUMNS = 5  # thumbnails per row: two rows of five keep T = 10 readable
 log = logging.getLogger("wecl.app")
 
 CSS = """
 #prediction h2 { margin: 0 0 4px 0; font-size: 1.8em; }
 #notices blockquote { margin: 4px 0; padding: 6px 10px; border-left: 4px solid #f59e0b; background: #fffbeb; }
 #device { text-align: right; }
+#checkpoint-info { font-size: 0.85em; color: #4b5563; }
 footer { display: none !important; }
 """
 
@@ -182,7 +184,7 @@ def compute_views(session: dict, theta: float, rounds: int, gt_rows) -> tuple:
         plots.notices_markdown(result),
         plots.timeline_figure(result, truth),
         plots.probabilities_figure(result),
-        plots.thumbnail_strip(session["features"].thumbnails, result),
+        plots.thumbnail_strip(session["features"].thumbnails, result, columns=STRIP_COLUMNS),
         plots.segments_table(result),
         groundtruth.comparison_rows(truth, result, comparison),
         groundtruth.comparison_markdown(comparison),
@@ -285,18 +287,19 @@ def build_app() -> gr.Blocks:
                            elem_id="gt-file")
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                video = gr.Video(label="Video", sources=["upload"], height=240, elem_id="video")
-                rows = example_rows()
-                if rows:
-                    gr.Examples(rows, inputs=[video, gt_files], label="Examples (with their ground truth)")
+                video = gr.Video(label="Video", sources=["upload"], height=200, elem_id="video")
                 checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
                                          info="from the registry, or type a Hub id owner/name@revision or a folder",
                                          elem_id="checkpoint")
-                info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
                 theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
                                   info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
                 rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds")
                 run = gr.Button("Run", variant="primary", elem_id="run")
+                rows = example_rows()
+                if rows:
+                    gr.Examples(rows, inputs=[video, gt_files], label="Examples (their ground truth loads too)",
+                                example_labels=[Path(r[0]).stem for r in rows], elem_id="examples")
+                info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
             with gr.Column(scale=3):
                 with gr.Row():
                     with gr.Column(scale=3):
@@ -306,7 +309,7 @@ def build_app() -> gr.Blocks:
                     probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
                 timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
                 strip = gr.Image(label="Segments (erased ones framed in their round's colour)", type="numpy",
-                                 interactive=False, elem_id="strip", height=150, buttons=["fullscreen"])
+                                 interactive=False, elem_id="strip", height=290, buttons=["fullscreen"])
         with gr.Tabs():
             with gr.Tab("Segments"):
                 table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
@@ -324,15 +327,15 @@ def build_app() -> gr.Blocks:
                 comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
                                           label="Best tIoU of each ground-truth segment with a detection")
                 export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
-                exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False)
+                exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, height=110)
             with gr.Tab("Downloads"):
                 with gr.Row():
-                    json_file = gr.File(label="Result JSON", interactive=False)
-                    csv_file = gr.File(label="Segments CSV", interactive=False)
+                    json_file = gr.File(label="Result JSON", interactive=False, height=90)
+                    csv_file = gr.File(label="Segments CSV", interactive=False, height=90)
                 make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
                 with gr.Row():
                     annotated = gr.Video(label="Annotated video", interactive=False)
-                    annotated_file = gr.File(label="Annotated MP4", interactive=False)
+                    annotated_file = gr.File(label="Annotated MP4", interactive=False, height=90)
             with gr.Tab("Result JSON"):
                 result_json = gr.JSON(label="Result", elem_id="result-json")
             with gr.Tab("API"):

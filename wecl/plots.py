@@ -45,9 +45,10 @@ def timeline_figure(result: dict, ground_truth: Sequence[Segment] = ()) -> go.Fi
     duration = float(result["video"]["duration"])
     has_audio = bool(result["video"]["has_audio"])
     theta = float(result["theta"])
-    starts = np.array([s["start"] for s in segments], float)
-    ends = np.array([s["end"] for s in segments], float)
-    centres, lengths = (starts + ends) / 2, ends - starts
+    # Plain lists, not numpy arrays: plotly would send those as base64 typed arrays, which older
+    # plotly.js builds (and anyone reading the figure JSON) do not expect.
+    centres = [(s["start"] + s["end"]) / 2 for s in segments]
+    lengths = [s["end"] - s["start"] for s in segments]
     custom = [[s["index"], s["start"], s["end"]] for s in segments]
     traces: list[go.BaseTraceType] = []
 
@@ -56,7 +57,7 @@ def timeline_figure(result: dict, ground_truth: Sequence[Segment] = ()) -> go.Fi
     for r in rounds:
         idx = [i for i, s in enumerate(segments) if s["erased_round"] == r]
         traces.append(go.Bar(
-            x=centres[idx], y=[1.0] * len(idx), width=lengths[idx], base=0,
+            x=[centres[i] for i in idx], y=[1.0] * len(idx), width=[lengths[i] for i in idx], base=0,
             marker=dict(color=round_color(r), opacity=0.18, line=dict(width=0)),
             name=f"erased in round {r}", legendgroup=f"round{r}", customdata=[custom[i] for i in idx],
             hovertemplate=f"segment %{{customdata[0]}}: erased in round {r}<extra></extra>",
@@ -72,7 +73,7 @@ def timeline_figure(result: dict, ground_truth: Sequence[Segment] = ()) -> go.Fi
         norm = [_value(s[f"{name}_attention_norm"]) for s in segments]
         raw = [_value(s[f"{name}_attention"]) for s in segments]
         traces.append(go.Bar(
-            x=centres, y=norm, width=lengths * 0.4, offset=lengths * offset,
+            x=centres, y=norm, width=[w * 0.4 for w in lengths], offset=[w * offset for w in lengths],
             marker=dict(color=color), name=f"{name} attention",
             customdata=[c + [r] for c, r in zip(custom, raw)],
             hovertemplate=(f"segment %{{customdata[0]}} (%{{customdata[1]:.2f}}–%{{customdata[2]:.2f}} s)<br>"
@@ -105,7 +106,7 @@ def timeline_figure(result: dict, ground_truth: Sequence[Segment] = ()) -> go.Fi
     layout = dict(
         template="plotly_white", height=400, barmode="overlay", bargap=0,
         margin=dict(l=60, r=20, t=40, b=40), hovermode="closest",
-        legend=dict(orientation="h", x=0, y=1.02, xanchor="left", yanchor="bottom", font=dict(size=11)),
+        legend=dict(orientation="h", x=1, y=1.02, xanchor="right", yanchor="bottom", font=dict(size=11)),
         xaxis=dict(title="time (s)", range=[0, duration], anchor="y2", showgrid=True),
         yaxis=dict(title="attention A*", range=[0, 1.05], domain=[0.32, 1.0]),
         yaxis2=dict(domain=[0.0, 0.24], type="category", categoryorder="array", categoryarray=list(TRACKS),
@@ -125,7 +126,7 @@ def probabilities_figure(result: dict) -> go.Figure:
         hovertemplate="%{y}: %{x:.3f}<extra></extra>",
     )
     layout = dict(
-        template="plotly_white", height=60 + 26 * len(classes), margin=dict(l=90, r=50, t=10, b=30),
+        template="plotly_white", height=90 + 26 * len(classes), margin=dict(l=90, r=50, t=44, b=30),
         xaxis=dict(range=[0, max(1.0, max(probs, default=0) * 1.15)], tickformat=".0%"),
         yaxis=dict(autorange="reversed"), showlegend=False,
     )
@@ -139,35 +140,50 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def thumbnail_strip(thumbnails: np.ndarray, result: dict, height: int = 84) -> np.ndarray:
-    """One image: a thumbnail per segment with its time span; erased segments framed in their
-    round's colour and marked "erased r<round>". -> (H, W, 3) uint8."""
+def thumbnail_strip(thumbnails: np.ndarray, result: dict, height: int = 96, columns: int | None = None) -> np.ndarray:
+    """One image: a thumbnail per segment with its time span, `columns` per row (default: all in
+    one row); erased segments framed in their round's colour and marked "erased r<round>".
+    -> (H, W, 3) uint8."""
     segments = result["segments"]
-    border, caption, gap = 4, 18, 4
+    border, caption, gap = 4, 20, 4
     tiles = []
     for thumb, seg in zip(thumbnails, segments):
         h, w = thumb.shape[:2]
         width = max(1, round(w * height / h))
         tiles.append((Image.fromarray(np.ascontiguousarray(thumb)).resize((width, height), Image.BILINEAR), seg))
-    total = sum(t.width + 2 * border + gap for t, _ in tiles) - gap if tiles else 1
-    canvas = Image.new("RGB", (max(total, 1), height + 2 * border + caption), "white")
+    columns = max(1, columns or len(tiles) or 1)
+    lines = [tiles[i : i + columns] for i in range(0, len(tiles), columns)] or [[]]
+    row_h = height + 2 * border + caption
+    total = max((sum(t.width + 2 * border + gap for t, _ in line) - gap for line in lines if line), default=1)
+    canvas = Image.new("RGB", (max(total, 1), row_h * len(lines) + gap * (len(lines) - 1)), "white")
     draw = ImageDraw.Draw(canvas)
-    small = _font(11)
-    x = 0
-    for tile, seg in tiles:
-        r = seg["erased_round"]
-        frame = round_color(r) if r is not None else "#e5e7eb"
-        draw.rectangle([x, 0, x + tile.width + 2 * border - 1, height + 2 * border - 1], fill=frame)
-        canvas.paste(tile, (x + border, border))
-        if r is not None:
-            label = f"erased r{r}"
-            box = draw.textbbox((0, 0), label, font=small)
-            draw.rectangle([x + border, border, x + border + box[2] + 6, border + box[3] + 4], fill=frame)
-            draw.text((x + border + 3, border + 1), label, fill="white", font=small)
-        text = f"{seg['index']}: {seg['start']:.1f}-{seg['end']:.1f} s"  # ASCII: any font has it
-        draw.text((x + border, height + 2 * border + 3), text, fill="#374151", font=small)
-        x += tile.width + 2 * border + gap
+    small = _font(13)
+    for n, tile, seg, x in _placed(lines, border, gap):
+        _draw_tile(canvas, draw, small, tile, seg, x, n * (row_h + gap), height, border)
     return np.asarray(canvas)
+
+
+def _placed(lines, border: int, gap: int):
+    for n, line in enumerate(lines):
+        x = 0
+        for tile, seg in line:
+            yield n, tile, seg, x
+            x += tile.width + 2 * border + gap
+
+
+def _draw_tile(canvas: Image.Image, draw: ImageDraw.ImageDraw, font, tile: Image.Image, seg: dict,
+               x: int, y: int, height: int, border: int) -> None:
+    r = seg["erased_round"]
+    frame = round_color(r) if r is not None else "#e5e7eb"
+    draw.rectangle([x, y, x + tile.width + 2 * border - 1, y + height + 2 * border - 1], fill=frame)
+    canvas.paste(tile, (x + border, y + border))
+    if r is not None:
+        label = f"erased r{r}"
+        box = draw.textbbox((0, 0), label, font=font)
+        draw.rectangle([x + border, y + border, x + border + box[2] + 6, y + border + box[3] + 4], fill=frame)
+        draw.text((x + border + 3, y + border + 1), label, fill="white", font=font)
+    text = f"{seg['index']}: {seg['start']:.1f}-{seg['end']:.1f} s"  # ASCII: any font has it
+    draw.text((x + border, y + height + 2 * border + 3), text, fill="#374151", font=font)
 
 
 SEGMENT_COLUMNS = ["segment", "start (s)", "end (s)", "visual A*", "audio A*", "visual A (raw)", "audio A (raw)",
