@@ -1,0 +1,142 @@
+"""Loading checkpoints from a folder, the project registry and the Hub cache, all without network:
+HF_HUB_OFFLINE=1 and a Hub cache laid out by hand as huggingface_hub lays it out."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from wecl import checkpoints
+from wecl.errors import WECLError
+from wecl.model import WECL
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+TAG_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
+
+
+def test_local_folder(tiny_checkpoint):
+    model = WECL.from_pretrained(tiny_checkpoint)
+    ref = model.checkpoint
+    assert ref.id == str(tiny_checkpoint.resolve()) and ref.revision is None
+    assert ref.path == tiny_checkpoint.resolve()
+    expected = hashlib.sha256((tiny_checkpoint / "model.safetensors").read_bytes()).hexdigest()
+    assert ref.fingerprint == expected
+    assert ref.to_json() == {"id": ref.id, "revision": None, "fingerprint": expected}
+    assert not model.training
+    # str and PathLike alike; a trailing "@something" on an existing folder is part of its name
+    assert WECL.from_pretrained(str(tiny_checkpoint)).checkpoint.id == ref.id
+
+
+def test_folder_with_at_sign_in_name(tiny_checkpoint, tmp_path):
+    folder = tmp_path / "ckpt@v1"
+    shutil.copytree(tiny_checkpoint, folder)
+    assert WECL.from_pretrained(folder).checkpoint.path == folder.resolve()
+
+
+def test_default_checkpoint_from_registry():
+    folder, ident, revision = checkpoints.resolve(None)
+    assert folder.is_dir() and folder.parent == checkpoints.CHECKPOINTS_DIR
+    assert revision is None
+    assert checkpoints.resolve("wecl-untrained-tiny")[0] == folder
+    model = WECL.from_pretrained()
+    assert model.config.training == "untrained"
+    assert checkpoints.training_notice(model.config).startswith("This checkpoint is untrained")
+
+
+def test_parse_spec():
+    assert checkpoints.parse_spec("owner/name@main") == ("owner/name", "main")
+    assert checkpoints.parse_spec("owner/name") == ("owner/name", None)
+    assert checkpoints.parse_spec("owner/name@v1", "v2") == ("owner/name", "v2")
+
+
+@pytest.mark.parametrize("spec", ["a/b/c/d", "./missing-folder", "/no/such/dir"])
+def test_paths_that_do_not_exist(spec):
+    with pytest.raises(WECLError) as error:
+        WECL.from_pretrained(spec)
+    message = str(error.value)
+    assert spec in message and "no such folder" in message
+
+
+def test_invalid_repo_id_in_process():
+    with pytest.raises(WECLError, match="neither a folder nor a valid Hub repo id") as error:
+        WECL.from_pretrained("bad id!")
+    assert "bad id!" in str(error.value)
+
+
+def _hub_cache(root, model_folder):
+    """models--owner--name with refs/main -> COMMIT (real files) and refs/v1 -> TAG_COMMIT (files
+    as symlinks into blobs/, as huggingface_hub writes them)."""
+    repo = root / "models--owner--name"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(COMMIT)
+    (repo / "refs" / "v1").write_text(TAG_COMMIT)
+    shutil.copytree(model_folder, repo / "snapshots" / COMMIT)
+    (repo / "blobs").mkdir()
+    tagged = repo / "snapshots" / TAG_COMMIT
+    tagged.mkdir(parents=True)
+    for name in checkpoints.FILES:
+        data = (model_folder / name).read_bytes()
+        if name == "config.json":  # another revision: another theta
+            config = json.loads(data)
+            config["theta"] = 0.55
+            data = json.dumps(config).encode()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        os.symlink(os.path.relpath(blob, tagged), tagged / name)
+    return root
+
+
+LOADER = """
+import json, sys
+from wecl.checkpoints import load
+from wecl.errors import WECLError
+out = []
+for spec in sys.argv[1:]:
+    try:
+        m = load(spec)
+        out.append({"spec": spec, "id": m.checkpoint.id, "revision": m.checkpoint.revision,
+                    "path": str(m.checkpoint.path), "theta": m.config.theta})
+    except WECLError as e:
+        out.append({"spec": spec, "error": str(e)})
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_hub_cache_offline(tiny_checkpoint, tmp_path):
+    hub = _hub_cache(tmp_path / "hf" / "hub", tiny_checkpoint)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(hub),
+           "HF_ENDPOINT": "http://127.0.0.1:9"}
+    specs = ["owner/name", "owner/name@main", f"owner/name@{COMMIT}", "owner/name@v1",
+             "owner/other", "owner/name@no-such-branch", "bad id!", "a/b/c/d"]
+    done = subprocess.run([sys.executable, "-c", LOADER, *specs], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    results = {r["spec"]: r for r in json.loads(done.stdout)}
+    snapshot = hub / "models--owner--name" / "snapshots"
+    for spec in ("owner/name", "owner/name@main", f"owner/name@{COMMIT}"):
+        r = results[spec]
+        assert "error" not in r, r
+        assert r["id"] == "owner/name" and r["revision"] == COMMIT  # the commit, not the branch name
+        assert r["path"] == str(snapshot / COMMIT)
+        assert r["theta"] == 0.7
+    tagged = results["owner/name@v1"]
+    assert tagged.get("revision") == TAG_COMMIT and tagged["theta"] == 0.55, tagged
+    for spec in ("owner/other", "owner/name@no-such-branch"):
+        message = results[spec]["error"]
+        assert spec in message and "not in the local Hub cache" in message, message
+    assert "nor a valid Hub repo id" in results["bad id!"]["error"]
+    assert "no such folder" in results["a/b/c/d"]["error"]
+
+
+def test_repo_not_in_cache_offline_in_process():
+    # conftest sets HF_HUB_OFFLINE=1 and an empty HF_HOME before huggingface_hub is imported
+    with pytest.raises(WECLError) as error:
+        WECL.from_pretrained("owner/definitely-not-cached", revision="main")
+    message = str(error.value)
+    assert "owner/definitely-not-cached@main" in message
+    assert "not in the local Hub cache" in message and "local folder" in message
