@@ -46,6 +46,7 @@ CSS = """
 #prediction h2 { margin: 0 0 4px 0; font-size: 1.8em; }
 #notices blockquote { margin: 4px 0; padding: 6px 10px; border-left: 4px solid #f59e0b; background: #fffbeb; }
 #device { text-align: right; }
+#strip-caption { margin-bottom: -8px; }
 #checkpoint-info { font-size: 0.85em; color: #4b5563; }
 footer { display: none !important; }
 """
@@ -218,9 +219,18 @@ def load_ground_truth(files, video):
     ids = sorted(annotations)
     picker = gr.update(choices=ids, value=vid, visible=len(ids) > 1)
     if vid is None:
-        gr.Warning(f"The file holds {len(ids)} videos and none is named like this video: pick its id.")
+        if video:  # without a video yet, the match is made when one arrives (match_loaded_ground_truth)
+            gr.Warning(f"The file holds {len(ids)} videos and none is named like this video: pick its id.")
         return picker, gr.skip(), annotations
     return picker, groundtruth.table_rows(annotations[vid]), annotations
+
+
+def match_loaded_ground_truth(annotations, video):
+    """A new video: take its segments from the annotation file already loaded, if it names it."""
+    vid = groundtruth.match_video(annotations, video) if annotations and video else None
+    if vid is None:
+        return gr.skip(), gr.skip()
+    return gr.update(value=vid), groundtruth.table_rows(annotations[vid])
 
 
 def pick_ground_truth(annotations, vid):
@@ -238,7 +248,7 @@ def export_ground_truth(gt_rows, video, session, request: gr.Request = None):
     if not truth:
         raise WECLError("no ground-truth segments to export: add rows to the table first")
     paths = groundtruth.export(video_id(video), truth, session_dir(request), duration)
-    return [str(p) for p in paths]
+    return gr.update(value=[str(p) for p in paths], visible=True)
 
 
 @user_errors
@@ -308,8 +318,10 @@ def build_app() -> gr.Blocks:
                         notices = gr.Markdown(elem_id="notices")
                     probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
                 timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
-                strip = gr.Image(label="Segments (erased ones framed in their round's colour)", type="numpy",
-                                 interactive=False, elem_id="strip", height=290, buttons=["fullscreen"])
+                gr.Markdown("**Segments**: one thumbnail each, erased ones framed in their round's colour",
+                            elem_id="strip-caption")
+                strip = gr.Image(show_label=False, type="numpy", interactive=False, elem_id="strip", height=270,
+                                 buttons=["fullscreen"])
         with gr.Tabs():
             with gr.Tab("Segments"):
                 table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
@@ -327,14 +339,14 @@ def build_app() -> gr.Blocks:
                 comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
                                           label="Best tIoU of each ground-truth segment with a detection")
                 export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
-                exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, height=110)
+                exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, visible=False)
             with gr.Tab("Downloads"):
                 with gr.Row():
                     json_file = gr.File(label="Result JSON", interactive=False, height=90)
                     csv_file = gr.File(label="Segments CSV", interactive=False, height=90)
                 make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
                 with gr.Row():
-                    annotated = gr.Video(label="Annotated video", interactive=False)
+                    annotated = gr.Video(label="Annotated video", interactive=False, height=380)
                     annotated_file = gr.File(label="Annotated MP4", interactive=False, height=90)
             with gr.Tab("Result JSON"):
                 result_json = gr.JSON(label="Result", elem_id="result-json")
@@ -355,6 +367,7 @@ def build_app() -> gr.Blocks:
         gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
                         trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
         gt_files.change(load_ground_truth, [gt_files, video], [gt_video, gt_table, gt_set], api_visibility="private")
+        video.change(match_loaded_ground_truth, [gt_set, video], [gt_video, gt_table], api_visibility="private")
         gt_video.input(pick_ground_truth, [gt_set, gt_video], gt_table, api_visibility="private")
         clear.click(lambda: ([], None, gr.update(visible=False)), None, [gt_table, gt_files, gt_video],
                     api_visibility="private")

@@ -1,0 +1,86 @@
+"""Screenshots of the explorer at 1280x800 for the README, made with Debian's Chromium.
+
+    python scripts/screenshots.py [--out assets/screenshots] [--video assets/examples/synth_99_0000.mp4]
+
+Launches the app on a free localhost port, picks a bundled example (its ground truth loads with
+it), runs it with two erasing rounds, and saves: main.png (the first screen), ground_truth.png
+(the comparison tab, whole page) and downloads.png (after rendering the annotated MP4).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "assets" / "screenshots"))
+    parser.add_argument("--example", default="synth_99_0000", help="label of the bundled example to click")
+    parser.add_argument("--theta", type=float, default=0.6)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    if not os.path.exists(CHROMIUM):
+        print(f"{CHROMIUM} does not exist: no screenshots", file=sys.stderr)
+        return 1
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import app
+    from playwright.sync_api import sync_playwright
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    demo = app.create()
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                **app.launch_options())
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.set_default_timeout(120_000)
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+            page.get_by_role("button", name=args.example, exact=True).click()
+            page.wait_for_selector("#video video")
+            for slider, value in (("#theta", args.theta), ("#rounds", args.rounds)):
+                box = page.locator(f"{slider} input[type=number]")
+                box.fill(str(value))
+                box.blur()
+            page.locator("#run").click()
+            page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('θ =')")
+            page.wait_for_function("() => { const p = document.querySelector('#timeline .js-plotly-plot');"
+                                   " return p && p.data.some(t => t.name === 'ground truth' && t.x.length > 0); }")
+            page.wait_for_timeout(800)  # let plotly finish its transition
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(out / "main.png"))
+            page.get_by_role("tab", name="Ground truth").click()
+            page.get_by_text("Erased time vs ground truth").wait_for()
+            page.screenshot(path=str(out / "ground_truth.png"), full_page=True)
+            page.get_by_role("tab", name="Downloads").click()
+            page.get_by_role("button", name="Render annotated MP4").click()
+            page.wait_for_selector("video[src*='annotated']")
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(out / "downloads.png"), full_page=True)
+            browser.close()
+    finally:
+        demo.close()
+    for name in ("main.png", "ground_truth.png", "downloads.png"):
+        print(out / name)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
