@@ -39,6 +39,11 @@ OUTPUT_MAX_AGE_S = 6 * 3600
 MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")
 DEVICE = os.environ.get("WECL_DEVICE", "auto")
 MAX_ROUNDS = 4
+# Heads on T cached feature vectors are a few ms on one thread; with every core they spin against a
+# backbone run or any other load (measured: 4 ms vs 360 ms on a busy 2-core CPU). Torch's OpenMP
+# thread count is per calling thread, so each handler sets its own.
+BACKBONE_THREADS = torch.get_num_threads()
+HEAD_THREADS = 1
 STRIP_COLUMNS = 5  # thumbnails per row: two rows of five keep T = 10 readable
 log = logging.getLogger("wecl.app")
 
@@ -76,7 +81,7 @@ def device_label() -> str:
     device = inference.resolve_device(DEVICE)
     if device.type == "cuda":
         return f"GPU · {torch.cuda.get_device_name(device)}"
-    return f"CPU · {torch.get_num_threads()} threads"
+    return f"CPU · {BACKBONE_THREADS} threads"
 
 
 def example_rows() -> list[list]:
@@ -156,6 +161,7 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
     if not 1 <= rounds <= MAX_ROUNDS:
         raise WECLError(f"rounds must lie in 1..{MAX_ROUNDS}, not {rounds}")
     spec = (checkpoint or "").strip() or None
+    torch.set_num_threads(BACKBONE_THREADS)
     progress(0.0, desc="loading the checkpoint")
     model = inference.load_model(spec, device=DEVICE)
     try:
@@ -175,6 +181,7 @@ def _truth_or_warn(rows, duration: float):
 
 def compute_views(session: dict, theta: float, rounds: int, gt_rows) -> tuple:
     """Every view of one prediction from cached features: explain() and the plots, no I/O."""
+    torch.set_num_threads(HEAD_THREADS)
     model = inference.load_model(session["checkpoint"], device=DEVICE)
     result = inference.explain(session["features"], model, theta, int(rounds)).json
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])

@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from wecl import groundtruth, inference, plots  # noqa: E402
@@ -26,6 +27,7 @@ def main() -> int:
     parser.add_argument("video", nargs="?", default=str(ROOT / "assets" / "examples" / "synth_99_0000.mp4"))
     parser.add_argument("--checkpoint", default=None, help="default: the registry's default checkpoint")
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the update (the app uses 1)")
     args = parser.parse_args()
 
     model = inference.load_model(args.checkpoint)
@@ -33,6 +35,8 @@ def main() -> int:
     features = inference.features_for(args.video, model)
     print(f"features ({features.source}): {time.perf_counter() - start:.2f} s, once per video")
     truth = [groundtruth.Segment(1.0, 2.5, "x"), groundtruth.Segment(4.0, 6.0, "x")]
+    # As in the app: the heads run on one thread (app.HEAD_THREADS); see --threads.
+    torch.set_num_threads(args.threads)
 
     stages: dict[str, list[float]] = {}
 
@@ -60,7 +64,7 @@ def main() -> int:
                 v.pop()
     for name, values in stages.items():
         print(f"  {name:18s} median {1000 * statistics.median(values):6.1f} ms, max {1000 * max(values):6.1f} ms")
-    print(f"theta update (explain + all views): median {1000 * statistics.median(totals):.0f} ms, "
+    print(f"theta update (explain + all views, {args.threads} torch thread(s)): median {1000 * statistics.median(totals):.0f} ms, "
           f"p90 {1000 * sorted(totals)[int(0.9 * len(totals))]:.0f} ms over {len(totals)} updates")
     return 0
 

@@ -61,6 +61,7 @@ def check_result(result: dict, duration: float | None = None) -> None:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
+    saved = {k: os.environ.get(k) for k in ("WECL_CACHE", "HF_HUB_OFFLINE")}
     os.environ["WECL_CACHE"] = str(tmp_path_factory.mktemp("wecl-cache"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
@@ -77,6 +78,11 @@ def client(tmp_path_factory):
         yield Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
     finally:
         demo.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def test_predict_endpoint_returns_the_result_json(client, tmp_path):

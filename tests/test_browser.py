@@ -43,6 +43,7 @@ def app_url(tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         print(f"skipping: {CHROMIUM} does not exist")
         pytest.skip(f"{CHROMIUM} does not exist")
+    saved = {k: os.environ.get(k) for k in ("WECL_CACHE", "HF_HUB_OFFLINE")}
     os.environ["WECL_CACHE"] = str(tmp_path_factory.mktemp("wecl-cache"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
@@ -57,6 +58,11 @@ def app_url(tmp_path_factory):
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture()
