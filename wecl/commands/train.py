@@ -27,6 +27,7 @@ def register(sub) -> None:
     p.add_argument("--views", type=int, default=None, help="stored views to sample from (default: all)")
     p.add_argument("--select", default="accuracy", choices=["accuracy", "map"], help="held-out figure that picks the best epoch")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--restarts", type=int, default=1, help="train from seeds SEED..SEED+N-1 and keep the best on the held-out set")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--description", default="", help="one paragraph for the model card")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="publish the checkpoint to this Hub model repo")
@@ -45,7 +46,7 @@ def run(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
         weight_decay=args.weight_decay, modalities=args.modalities, intra=not args.no_intra,
         inter=not args.no_inter and args.modalities == "both", erasing=not args.no_erasing, theta=args.theta,
-        relation_dim=args.relation_dim, dropout=args.dropout, views=args.views, seed=args.seed, device=args.device,
+        relation_dim=args.relation_dim, dropout=args.dropout, views=args.views, seed=args.seed, restarts=args.restarts, device=args.device,
         select=args.select, description=args.description,
     )
     echo = None if args.quiet else (lambda line: print(line, file=sys.stderr))
