@@ -327,11 +327,7 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
         v, a = out["attention"][r] if r < len(out["attention"]) else out["attention"][0]
         values = [x[i].item() for x in (v, a if features.info.has_audio else None) if x is not None]
         fused[i] = np.nanmean(values) if values else 0.0
-    # Keyframes for detection (DESIGN.md section 5): the fused normalised attention at or above
-    # theta, plus whatever the erasing rounds erased. The erasing mask alone (eq. 9: both
-    # modalities >= theta) misses cues that only one modality carries (a silent visual cue).
-    keyframes = (erased >= 0) | (fused >= theta)
-    detections = detect(features.spans, keyframes, fused, float(probs[best]), c.classes[best])
+    detections = detect(features.spans, erased >= 0, fused, float(probs[best]), c.classes[best])
     notices = []
     if not features.info.has_audio:
         notices.append("This video has no audio track: the audio input is silence and erasing follows the visual attention alone.")
