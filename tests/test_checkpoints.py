@@ -41,10 +41,13 @@ def test_default_checkpoint_from_registry():
     folder, ident, revision = checkpoints.resolve(None)
     assert folder.is_dir() and folder.parent == checkpoints.CHECKPOINTS_DIR
     assert revision is None
-    assert checkpoints.resolve("wecl-untrained-tiny")[0] == folder
+    default_name = checkpoints.registry()["default"]
+    assert checkpoints.resolve(default_name)[0] == folder
     model = WECL.from_pretrained()
-    assert model.config.training == "untrained"
-    assert checkpoints.training_notice(model.config).startswith("This checkpoint is untrained")
+    assert model.config.training == "synthetic"
+    assert checkpoints.training_notice(model.config).startswith("Trained only on synthetic videos")
+    untrained = WECL.from_pretrained("wecl-untrained-tiny")
+    assert checkpoints.training_notice(untrained.config).startswith("This checkpoint is untrained")
 
 
 def test_parse_spec():

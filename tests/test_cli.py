@@ -110,12 +110,12 @@ def test_info_missing_folder(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_predict_default_checkpoint_says_untrained(media):
+def test_predict_default_checkpoint_says_it_is_synthetic_only(media):
     default = checkpoints.default_checkpoint()
     assert default.startswith(str(checkpoints.CHECKPOINTS_DIR))
     done = run_wecl("predict", media("short"))
     assert done.returncode == 0, done.stderr
-    assert "note: This checkpoint is untrained" in done.stdout
+    assert "note: Trained only on synthetic videos" in done.stdout
     assert "prediction: " in done.stdout
 
 
