@@ -271,7 +271,7 @@ def render_video(session, theta, rounds, gt_rows, request: gr.Request = None, pr
 
 API_DOC = """
 The prediction is the endpoint **`/predict`**: `(video, checkpoint, theta, rounds)` → the result
-JSON (see `docs/app.md`). An empty checkpoint means the registry default.
+JSON (see the README, "API"). An empty checkpoint means the registry default.
 
 ```python
 from gradio_client import Client, handle_file

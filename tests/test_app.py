@@ -74,7 +74,7 @@ def client(tmp_path_factory):
                 **app.launch_options())
     try:
         # download_files=False: gradio_client 2.x would take the result's {"video": {"path": ...}} for a
-        # file to download and replace it with a local path (docs/app.md, "API").
+        # file to download and replace it with a local path (README, "API").
         yield Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
     finally:
         demo.close()
