@@ -14,13 +14,13 @@ import json
 import math
 import os
 import re
-import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from wecl.atomic import atomic_write_text  # noqa: F401  (public here too)
 from wecl.errors import WECLError
 
 FORMATS = ("activitynet", "ekman-position", "csv", "split", "elan", "label-studio")
@@ -73,32 +73,6 @@ def majority_label(segments: Iterable[Segment]) -> str | None:
     """The most common segment label (ties: the one seen first), or None when none has a label."""
     counts = Counter(s.label for s in segments if s.label is not None)
     return counts.most_common(1)[0][0] if counts else None
-
-
-def atomic_write_text(path: PathLike, text: str) -> None:
-    """Write `text` (UTF-8) to `path` so that readers see the old file or the new one, never half.
-
-    The text goes to a hidden temp file in the same folder (so `os.replace` is a rename on one
-    file system), is fsynced, then replaces the target; on any failure the temp file is removed.
-    """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        # os.open with 0o666 honours the umask; mkstemp would leave the file private (0o600).
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise WECLError(f"{target}: cannot write the file: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, (OSError, UnicodeError)):
-            raise WECLError(f"{target}: cannot write the file: {exc}") from exc
-        raise
 
 
 def _fail(path: PathLike, problem: str, line: int | None = None) -> NoReturn:

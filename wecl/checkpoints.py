@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from wecl.atomic import atomic_write
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
 
@@ -157,23 +157,11 @@ def save(model, folder: str | os.PathLike, card: str | None = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _atomic(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
-    _atomic(folder / "config.json", lambda p: model.config.save(p))
+    atomic_write(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    atomic_write(folder / "config.json", lambda p: model.config.save(p))
     text = card if card is not None else model_card(model.config)
-    _atomic(folder / "README.md", lambda p: Path(p).write_text(text))
+    atomic_write(folder / "README.md", lambda p: Path(p).write_text(text))
     return folder
-
-
-def _atomic(target: Path, write) -> None:
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 TRAINING_NOTES = {

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import zlib
 from collections import deque
@@ -31,7 +30,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from wecl.annotations import atomic_write_text
+from wecl.atomic import atomic_write
+from wecl.atomic import atomic_write_text
 from wecl.audio import mfcc_patches, read_audio
 from wecl.config import WECLConfig
 from wecl.datasets import Dataset, VideoItem
@@ -99,14 +99,7 @@ def _segments_of(dataset: Dataset, video_id: str) -> list[list]:
 
 def _atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npz")
-    os.close(handle)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
 
 
 def _read_meta(path: Path) -> dict | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from wecl import checkpoints
+from wecl.atomic import atomic_write
 from wecl.audio import mfcc_patches, read_audio
 from wecl.detection import detect
 from wecl.erasing import erasing_rounds
@@ -185,14 +185,7 @@ def _save_features(path: Path, f: Features) -> None:
         if getattr(f, name) is not None:
             arrays[name] = getattr(f, name)
     meta = json.dumps({"info": f.info.to_json(), "timings": f.timings})
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(handle)
-    try:
-        np.savez(tmp, meta=np.array(meta), **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), **arrays))
 
 
 def _load_features(path: Path, video: str) -> Features | None:
