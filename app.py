@@ -16,8 +16,8 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from wecl import checkpoints, groundtruth, inference, plots, render
-from wecl.annotations import atomic_write_text, video_id
+from wecl import checkpoints, dataset_run, dataset_view, groundtruth, inference, plots, render
+from wecl.annotations import atomic_write_text, majority_label, video_id
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
 
@@ -269,6 +269,122 @@ def render_video(session, theta, rounds, gt_rows, request: gr.Request = None, pr
     return str(out), str(out)
 
 
+# ---------------------------------------------------------------------------------------------
+# The dataset tab: a background run per folder (wecl.dataset_run), polled by a timer
+
+
+def _dataset_run(token):
+    run = dataset_run.get_run(token)
+    if run is None:
+        raise WECLError("no dataset loaded: enter a folder and press Start")
+    return run
+
+
+@user_errors
+def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None):
+    folder = (folder or "").strip()
+    if not folder:
+        raise WECLError("no folder: type the path of a folder of videos")
+    specs = [(checkpoint_a or "").strip() or None]
+    second = (checkpoint_b or "").strip()
+    if second and second != (specs[0] or checkpoints.registry()["default"]):
+        specs.append(second)
+    paths = [files] if isinstance(files, str) else list(files or [])
+    run = dataset_run.start_run(folder, specs, paths or None, DEVICE)
+    source = run.annotation_path or "none: every video is listed, nothing is scored (add segments below)"
+    return (run.token, gr.Timer(active=True),
+            f"{len(run.videos)} videos in `{run.folder}` · ground truth: `{source}` · results: `{run.db_path}`")
+
+
+def dataset_tables(run) -> tuple:
+    tables = {name: dataset_view.video_table(run.results(i), run.ground_truth) for i, name in enumerate(run.names)}
+    return dataset_view.compared_table(tables)
+
+
+def dataset_aggregates(run) -> tuple:
+    """The summary table and every aggregate figure, all from `evaluate.score` on the stored results."""
+    scores = {name: dataset_view.dataset_scores(run.results(i), run.ground_truth, run.models[i].config.classes)
+              for i, name in enumerate(run.names)}
+    inside, outside = dataset_view.attention_samples(run.results(0), run.ground_truth)
+    sweeps = {name: run.theta_sweep(i) for i, name in enumerate(run.names)}
+    failures = run.failures(0)
+    note = f"\n\n{len(failures)} videos could not be read: " + "; ".join(failures.values()) if failures else ""
+    first = scores[run.names[0]]
+    return (
+        dataset_view.scores_markdown(scores) + note,
+        dataset_view.ap_curve_figure(scores),
+        dataset_view.confusion_figure(first),
+        dataset_view.per_class_accuracy_figure(scores),
+        dataset_view.attention_distribution_figure(inside, outside),
+        dataset_view.theta_sweep_figure(sweeps),
+    )
+
+
+@user_errors
+def poll_dataset(token):
+    """One timer tick: progress, the table so far, and once finished the aggregates."""
+    run = dataset_run.get_run(token)
+    if run is None:
+        return (gr.Timer(active=False), *(gr.skip(),) * 8)
+    bar = f"{run.fraction():.0%} · " if not run.finished else ""
+    status = bar + run.status()
+    table = dataset_tables(run)
+    if not run.finished:
+        return (gr.Timer(active=True), status, table, *(gr.skip(),) * 6)
+    torch.set_num_threads(HEAD_THREADS)
+    return (gr.Timer(active=False), status, table, *dataset_aggregates(run))
+
+
+def _dataset_video_views(run, vid: str) -> tuple:
+    gt = run.ground_truth.get(vid)
+    truth = gt.segments if gt else []
+    results = {name: run.results(i).get(vid) for i, name in enumerate(run.names)}
+    figures = dataset_view.video_timelines(results, truth)
+    second = figures[1] if len(figures) > 1 else None
+    first = results[run.names[0]]
+    comparison = groundtruth.comparison_markdown(groundtruth.compare(truth, first)) if first else ""
+    features = inference.cached_features(first["video"]["path"], run.models[0]) if first else None
+    strip = plots.thumbnail_strip(features.thumbnails, first, columns=STRIP_COLUMNS) if features else None
+    label = gt.label if gt else None
+    heading = f"### {vid}\nground truth: **{label or '—'}**, {len(truth)} segments · file `{run.video_path(vid)}`"
+    return (vid, heading, figures[0], gr.update(value=second, visible=second is not None), strip,
+            groundtruth.table_rows(gt), comparison)
+
+
+@user_errors
+def open_dataset_video(token, evt: gr.SelectData):
+    """A click on a table row opens that video (the row's first cell is its id, however sorted)."""
+    run = _dataset_run(token)
+    row = evt.row_value or []
+    vid = str(row[0]) if row else None
+    if not vid or run.video_path(vid) is None:
+        return (gr.skip(),) * 7
+    torch.set_num_threads(HEAD_THREADS)
+    return _dataset_video_views(run, vid)
+
+
+@user_errors
+def save_dataset_ground_truth(token, vid, rows):
+    run = _dataset_run(token)
+    if not vid:
+        raise WECLError("open a video from the table first")
+    result = run.results(0).get(vid)
+    truth = groundtruth.segments_from_rows(rows, result["video"]["duration"] if result else None)
+    gt = run.ground_truth.get(vid)
+    path = run.save_segments(vid, truth, label=None if gt and gt.label else majority_label(truth))
+    gr.Info(f"Saved {len(truth)} segments of {vid} to {Path(path).name} (previous version: {Path(path).name}.bak)")
+    return (dataset_tables(run), *dataset_aggregates(run), *_dataset_video_views(run, vid)[1:])
+
+
+@user_errors
+def export_dataset_ground_truth(token, request: gr.Request = None):
+    run = _dataset_run(token)
+    paths, problems = run.export_ground_truth(session_dir(request) / "dataset-export")
+    for problem in problems:
+        gr.Warning(f"left out {problem}")
+    return gr.update(value=[str(p) for p in paths], visible=True)
+
+
 API_DOC = """
 The prediction is the endpoint **`/predict`**: `(video, checkpoint, theta, rounds)` → the result
 JSON (see the README, "API"). An empty checkpoint means the registry default.
@@ -289,6 +405,66 @@ print(result["prediction"], result["confidence"])
 # The UI
 
 
+def dataset_tab(choices, default: str) -> None:
+    """The researchers' half: a folder of videos with its annotation file, through one or two
+    checkpoints; the table, the aggregates, one video's timelines, and ground-truth editing."""
+    token, vid = gr.State(None), gr.State(None)
+    timer = gr.Timer(1.0, active=False)
+    gr.Markdown("Point the explorer at a folder of videos and its annotation file (any format the Video tab "
+                "reads; default: the folder's own `annotations.json`/`.csv`). Every video runs in the "
+                "background; results go to `FOLDER/.wecl/results.sqlite`, shared with `python -m wecl batch`, "
+                "so nothing is computed twice. Pick a second checkpoint to compare two models.")
+    with gr.Row():
+        with gr.Column(scale=2):
+            folder = gr.Textbox(value=str(ROOT / "assets" / "samples"), label="Folder of videos", elem_id="ds-folder")
+            files = gr.File(label="Annotation file (optional)", file_count="multiple",
+                            file_types=[".json", ".csv", ".txt"], height=90, elem_id="ds-gt-file")
+        with gr.Column(scale=1):
+            checkpoint_a = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
+                                       elem_id="ds-checkpoint")
+            checkpoint_b = gr.Dropdown([("— none —", "")] + choices, value="", allow_custom_value=True,
+                                       label="Compare with (optional)", elem_id="ds-checkpoint-b")
+            start = gr.Button("Start", variant="primary", elem_id="ds-start")
+    source = gr.Markdown(elem_id="ds-source")
+    status = gr.Markdown(elem_id="ds-status")
+    summary = gr.Markdown(elem_id="ds-summary")
+    table = gr.Dataframe(headers=dataset_view.COLUMNS, interactive=False, show_search="filter", max_height=420,
+                         label="Videos: click a header to sort, a row to open the video", elem_id="ds-table")
+    with gr.Tabs():
+        with gr.Tab("Video"):
+            heading = gr.Markdown("Click a row of the table to open its video.", elem_id="ds-video-heading")
+            timeline_a = gr.Plot(show_label=False, elem_id="ds-timeline")
+            timeline_b = gr.Plot(show_label=False, visible=False, elem_id="ds-timeline-b")
+            strip = gr.Image(show_label=False, type="numpy", interactive=False, height=220, elem_id="ds-strip")
+            comparison = gr.Markdown()
+            gt_rows = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
+                                   interactive=True, row_count=3, elem_id="ds-gt-table",
+                                   label="Ground-truth segments of this video (s): correct or add rows, then save")
+            with gr.Row():
+                save = gr.Button("Save to the annotation file (keeps a .bak)", elem_id="ds-save")
+                export = gr.Button("Export the ground truth in every format", elem_id="ds-export")
+            exported = gr.File(label="Exported ground truth", file_count="multiple", interactive=False, visible=False)
+        with gr.Tab("Aggregates"):
+            with gr.Row():
+                ap_curve = gr.Plot(show_label=False, elem_id="ds-ap")
+                sweep = gr.Plot(show_label=False, elem_id="ds-sweep")
+            with gr.Row():
+                confusion = gr.Plot(show_label=False, elem_id="ds-confusion")
+                per_class = gr.Plot(show_label=False, elem_id="ds-per-class")
+            distribution = gr.Plot(show_label=False, elem_id="ds-attention")
+    aggregates = [summary, ap_curve, confusion, per_class, distribution, sweep]
+    video_views = [heading, timeline_a, timeline_b, strip, gt_rows, comparison]
+    start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b], [token, timer, source],
+                api_visibility="private")
+    timer.tick(poll_dataset, token, [timer, status, table, *aggregates], api_visibility="private",
+               show_progress="hidden", concurrency_limit=4, concurrency_id="views")
+    table.select(open_dataset_video, token, [vid, *video_views], api_visibility="private",
+                 concurrency_limit=4, concurrency_id="views")
+    save.click(save_dataset_ground_truth, [token, vid, gt_rows], [table, *aggregates, *video_views],
+               api_visibility="private")
+    export.click(export_dataset_ground_truth, token, exported, api_visibility="private")
+
+
 def build_app() -> gr.Blocks:
     choices, default = checkpoint_choices()
     default_theta = checkpoint_theta(default) or 0.7
@@ -299,66 +475,70 @@ def build_app() -> gr.Blocks:
             gr.Markdown("# WECL Explorer\nVideo emotion with cross-modal temporal erasing (CVPR 2023): "
                         "per-segment attention, the segments erased round by round, detections and ground truth.")
             gr.Markdown(f"**Device:** {device_label()}", elem_id="device")
-        gt_files = gr.File(label="Annotation file (ActivityNet JSON, split JSON, CSV, or position.txt + video list)",
-                           file_count="multiple", file_types=[".json", ".csv", ".txt"], render=False,
-                           elem_id="gt-file")
-        with gr.Row():
-            with gr.Column(scale=1, min_width=320):
-                video = gr.Video(label="Video", sources=["upload"], height=200, elem_id="video")
-                checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
-                                         info="from the registry, or type a Hub id owner/name@revision or a folder",
-                                         elem_id="checkpoint")
-                theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
-                                  info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
-                rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds")
-                run = gr.Button("Run", variant="primary", elem_id="run")
-                rows = example_rows()
-                if rows:
-                    gr.Examples(rows, inputs=[video, gt_files], label="Examples (their ground truth loads too)",
-                                example_labels=[Path(r[0]).stem for r in rows], elem_id="examples")
-                info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
-            with gr.Column(scale=3):
+        with gr.Tabs(elem_id="main-tabs"):
+            with gr.Tab("Video", elem_id="video-tab"):
+                gt_files = gr.File(label="Annotation file (ActivityNet JSON, split JSON, CSV, or position.txt + video list)",
+                                   file_count="multiple", file_types=[".json", ".csv", ".txt"], render=False,
+                                   elem_id="gt-file")
                 with gr.Row():
+                    with gr.Column(scale=1, min_width=320):
+                        video = gr.Video(label="Video", sources=["upload"], height=200, elem_id="video")
+                        checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
+                                                 info="from the registry, or type a Hub id owner/name@revision or a folder",
+                                                 elem_id="checkpoint")
+                        theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
+                                          info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
+                        rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds")
+                        run = gr.Button("Run", variant="primary", elem_id="run")
+                        rows = example_rows()
+                        if rows:
+                            gr.Examples(rows, inputs=[video, gt_files], label="Examples (their ground truth loads too)",
+                                        example_labels=[Path(r[0]).stem for r in rows], elem_id="examples")
+                        info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
                     with gr.Column(scale=3):
-                        summary = gr.Markdown("Upload a video or pick an example, then press **Run**.",
-                                              elem_id="prediction")
-                        notices = gr.Markdown(elem_id="notices")
-                    probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
-                timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
-                gr.Markdown("**Segments**: one thumbnail each, erased ones framed in their round's colour",
-                            elem_id="strip-caption")
-                strip = gr.Image(show_label=False, type="numpy", interactive=False, elem_id="strip", height=270,
-                                 buttons=["fullscreen"])
-        with gr.Tabs():
-            with gr.Tab("Segments"):
-                table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
-            with gr.Tab("Ground truth", elem_id="gt-tab"):
-                with gr.Row():
-                    with gr.Column(scale=2):
-                        gt_files.render()
-                    with gr.Column(scale=1):
-                        gt_video = gr.Dropdown([], label="Video id in the file", visible=False)
-                        clear = gr.Button("Clear ground truth")
-                gt_table = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
-                                        interactive=True, row_count=3, label="Ground-truth segments (s); edit freely",
-                                        elem_id="gt-table")
-                comparison_md = gr.Markdown()
-                comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
-                                          label="Best tIoU of each ground-truth segment with a detection")
-                export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
-                exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, visible=False)
-            with gr.Tab("Downloads"):
-                with gr.Row():
-                    json_file = gr.File(label="Result JSON", interactive=False, height=90)
-                    csv_file = gr.File(label="Segments CSV", interactive=False, height=90)
-                make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
-                with gr.Row():
-                    annotated = gr.Video(label="Annotated video", interactive=False, height=380)
-                    annotated_file = gr.File(label="Annotated MP4", interactive=False, height=90)
-            with gr.Tab("Result JSON"):
-                result_json = gr.JSON(label="Result", elem_id="result-json")
-            with gr.Tab("API"):
-                gr.Markdown(API_DOC)
+                        with gr.Row():
+                            with gr.Column(scale=3):
+                                summary = gr.Markdown("Upload a video or pick an example, then press **Run**.",
+                                                      elem_id="prediction")
+                                notices = gr.Markdown(elem_id="notices")
+                            probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
+                        timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
+                        gr.Markdown("**Segments**: one thumbnail each, erased ones framed in their round's colour",
+                                    elem_id="strip-caption")
+                        strip = gr.Image(show_label=False, type="numpy", interactive=False, elem_id="strip", height=270,
+                                         buttons=["fullscreen"])
+                with gr.Tabs():
+                    with gr.Tab("Segments"):
+                        table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
+                    with gr.Tab("Ground truth", elem_id="gt-tab"):
+                        with gr.Row():
+                            with gr.Column(scale=2):
+                                gt_files.render()
+                            with gr.Column(scale=1):
+                                gt_video = gr.Dropdown([], label="Video id in the file", visible=False)
+                                clear = gr.Button("Clear ground truth")
+                        gt_table = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
+                                                interactive=True, row_count=3, label="Ground-truth segments (s); edit freely",
+                                                elem_id="gt-table")
+                        comparison_md = gr.Markdown()
+                        comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
+                                                  label="Best tIoU of each ground-truth segment with a detection")
+                        export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
+                        exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, visible=False)
+                    with gr.Tab("Downloads"):
+                        with gr.Row():
+                            json_file = gr.File(label="Result JSON", interactive=False, height=90)
+                            csv_file = gr.File(label="Segments CSV", interactive=False, height=90)
+                        make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
+                        with gr.Row():
+                            annotated = gr.Video(label="Annotated video", interactive=False, height=380)
+                            annotated_file = gr.File(label="Annotated MP4", interactive=False, height=90)
+                    with gr.Tab("Result JSON"):
+                        result_json = gr.JSON(label="Result", elem_id="result-json")
+                    with gr.Tab("API"):
+                        gr.Markdown(API_DOC)
+            with gr.Tab("Dataset", elem_id="dataset-tab"):
+                dataset_tab(choices, default)
 
         view_outputs = [result_json, summary, notices, timeline, probabilities, strip, table, comparison,
                         comparison_md, json_file, csv_file]

@@ -16,6 +16,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -581,6 +582,22 @@ def backup_path(path: PathLike) -> Path:
     return path.with_name(path.name + ".bak")
 
 
+@contextmanager
+def _locked_save(path: Path):
+    """Hold an exclusive lock on the file's folder, and keep the current file as `<name>.bak`."""
+    import fcntl
+
+    folder = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        if path.exists():
+            atomic_write_text(backup_path(path), _read_text(path))
+        yield
+    finally:
+        fcntl.flock(folder, fcntl.LOCK_UN)
+        os.close(folder)
+
+
 def save_annotations(annotations: Mapping[str, VideoAnnotation], path: PathLike, fmt: str | None = None,
                      **options: Any) -> None:
     """Save edited annotations back to their file: the previous version is kept as `<name>.bak`,
@@ -589,16 +606,50 @@ def save_annotations(annotations: Mapping[str, VideoAnnotation], path: PathLike,
     Saves are serialised by an exclusive lock on the file's folder, so two saves at once leave the
     last one whole, never a mix; a crash at any point leaves the old or the new file, both whole.
     """
-    import fcntl
-
     path = Path(path)
     fmt = fmt or detect_format(path)
-    folder = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        if path.exists():
-            atomic_write_text(backup_path(path), _read_text(path))
+    with _locked_save(path):
         write_annotations(annotations, path, fmt, **options)
-    finally:
-        fcntl.flock(folder, fcntl.LOCK_UN)
-        os.close(folder)
+
+
+def save_video_segments(path: PathLike, vid: str, segments: Sequence[Segment], *, label: str | None = None,
+                        duration: float | None = None, video_list: PathLike | None = None) -> None:
+    """Replace one video's ground-truth segments in an annotation file and keep everything else.
+
+    The file is read, changed and written under `save_annotations`' lock (with its backup and
+    atomic replace), so two people saving different videos of one file keep both edits. An
+    ActivityNet JSON keeps every key it had (top-level "labels", the video's own extra keys,
+    other videos untouched); a CSV or positions file is rewritten from its parsed content.
+    `label`/`duration` None keep the video's current ones.
+    """
+    path = Path(path)
+    text = _read_text(path) if path.exists() else None
+    fmt = detect_format(path, text) if text is not None else ("csv" if path.suffix.lower() == ".csv" else "activitynet")
+    with _locked_save(path):
+        text = _read_text(path) if path.exists() else None
+        if fmt == "activitynet":
+            data = _load_json(path, text) if text else {"database": {}}
+            database = _top_object(data, path, text or "", "database")
+            entry = database.setdefault(vid, {})
+            if not isinstance(entry.get("annotations", []), list):
+                _fail(path, f"video {vid!r}: its annotations are a split-file label, not segments")
+            old = {(a.get("segment") or [None, None])[0]: a for a in entry.get("annotations", []) if isinstance(a, dict)}
+            items = []
+            for seg in segments:
+                item = {k: v for k, v in old.get(seg.start, {}).items() if k not in ("segment", "label")}
+                item.update(_segment_json(seg, with_score=False))
+                items.append(item)
+            entry["annotations"] = items
+            if label is not None:
+                entry["label"] = label
+            if duration is not None and "duration" not in entry:
+                entry["duration"] = duration
+            check = _read_json(path, _json_text(data))  # what we write must read back
+            _check_for_writing(check, path)
+            atomic_write_text(path, _json_text(data))
+            return
+        annotations = read_annotations(path, fmt, video_list=video_list) if text else {}
+        current = annotations.get(vid) or VideoAnnotation(vid, duration)
+        annotations[vid] = VideoAnnotation(vid, current.duration if current.duration is not None else duration,
+                                           label if label is not None else current.label, current.subset, list(segments))
+        write_annotations(annotations, path, fmt, video_list=video_list)

@@ -58,6 +58,7 @@ def run_batch(
 ) -> BatchStats:
     """Predict every video not yet in `store` for this checkpoint; bad videos are recorded and skipped."""
     checkpoint = model.checkpoint.to_json()
+    theta = model.config.theta if theta is None else float(theta)
     stats = BatchStats(total=len(videos))
     start = time.perf_counter()
     progress = progress or (lambda done, total: None)
@@ -69,7 +70,7 @@ def run_batch(
             stats.failed += 1
             stats.failures[str(path)] = f"{path}: cannot read ({error.strerror})"
             continue
-        if store.get(digest, checkpoint) is not None:
+        if store.get(digest, checkpoint, theta, rounds) is not None:
             stats.reused += 1
         else:
             todo.append((path, digest))
@@ -79,7 +80,7 @@ def run_batch(
     def record_failure(path: Path, message: str) -> None:
         stats.failed += 1
         stats.failures[str(path)] = message
-        store.fail(str(path), checkpoint, message)
+        store.fail(str(path), checkpoint, theta, rounds, message)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: deque[tuple[Path, str, Future | object]] = deque()

@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "wecl.commands.predict",
     "wecl.commands.info",
     "wecl.commands.convert",
+    "wecl.commands.calibrate",
     "wecl.commands.synth",
     "wecl.commands.extract",
     "wecl.commands.train",

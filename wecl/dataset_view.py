@@ -14,8 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from wecl.annotations import AnnotationSet
-from wecl.evaluate import prediction_of, score
+from wecl.evaluate import ALPHAS, prediction_of, score
 from wecl.groundtruth import compare
+from wecl.plots import timeline_figure
 
 COLUMNS = ["video", "ground truth", "predicted", "confidence", "correct", "GT segments",
            "detected segments", "best tIoU", "attention in GT"]
@@ -70,6 +71,46 @@ def video_table(results: Mapping[str, dict], ground_truth: AnnotationSet) -> pd.
             "attention in GT": round(attention_in_truth(result, truth), 4),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def compared_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One table for several checkpoints on one dataset: the first checkpoint's columns as they are,
+    each further one's per-checkpoint columns suffixed with its name."""
+    names = list(tables)
+    merged = tables[names[0]]
+    own = [c for c in COLUMNS if c not in ("video", "ground truth", "GT segments")]
+    for name in names[1:]:
+        other = tables[name][["video", *own]].rename(columns={c: f"{c} ({name})" for c in own})
+        merged = merged.merge(other, on="video", how="outer")
+    return merged
+
+
+def scores_markdown(scores: Mapping[str, dict]) -> str:
+    """Accuracy and mAP at each tIoU per checkpoint, as `python -m wecl evaluate` prints them (%)."""
+    alphas = [f"{a:g}" for a in ALPHAS]
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}"  # noqa: E731
+    lines = ["| checkpoint | videos | accuracy | " + " | ".join(f"mAP@{a}" for a in alphas) + " | per-class mAP@0.5 |",
+             "|---|---|---|" + "---|" * len(alphas) + "---|"]
+    for name, s in scores.items():
+        maps = s.get("mAP") or {}
+        per_class = (s.get("mAP_per_class") or {}).get("0.5")
+        lines.append(f"| {name} | {s.get('videos', 0)} | {pct(s.get('accuracy'))} | "
+                     + " | ".join(pct(maps.get(a)) for a in alphas) + f" | {pct(per_class)} |")
+    return "\n".join(lines) + "\n\nmAP: the paper's class-agnostic protocol (DESIGN.md §5), in %."
+
+
+def video_timelines(results: Mapping[str, dict | None], truth) -> list[go.Figure]:
+    """One video's attention timeline per checkpoint, each titled with its checkpoint, to stack."""
+    figures = []
+    for name, result in results.items():
+        if result is None:
+            figures.append(go.Figure().update_layout(title=f"{name}: no result for this video", height=120))
+            continue
+        fig = timeline_figure(result, truth)
+        fig.update_layout(title=dict(text=f"{name}: {result['prediction']} ({result['confidence']:.0%})", x=0.01,
+                                     font=dict(size=13)), height=330, margin=dict(t=60))
+        figures.append(fig)
+    return figures
 
 
 def dataset_scores(results: Mapping[str, dict], ground_truth: AnnotationSet, classes=None) -> dict:

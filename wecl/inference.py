@@ -312,15 +312,21 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
             "audio_attention_norm": None if norm_a is None else float(norm_a[i]),
             "erased_round": None if erased[i] < 0 else int(erased[i]),
         })
-    # Detection attention: the modalities that count (audio only when the video has sound),
-    # taken from the round in which each segment was erased.
+    # Detection (DESIGN.md 5): the fused normalised attention (mean of the modalities that count:
+    # audio only when the video has sound) of each segment, taken from the round in which it was
+    # erased, or from the last round for a segment never erased; keyframes are the segments whose
+    # fused attention reaches theta. Every erased segment is one (both modalities >= theta), and
+    # so is a segment that only one modality points at strongly (a cue heard in the dark).
     fused = np.zeros(t)
+    last = len(out["attention"]) - 1
     for i in range(t):
-        r = max(int(erased[i]), 0)
-        v, a = out["attention"][r] if r < len(out["attention"]) else out["attention"][0]
+        r = int(erased[i]) if erased[i] >= 0 else last
+        v, a = out["attention"][r]
         values = [x[i].item() for x in (v, a if features.info.has_audio else None) if x is not None]
-        fused[i] = np.nanmean(values) if values else 0.0
-    detections = detect(features.spans, erased >= 0, fused, float(probs[best]), c.classes[best])
+        values = [x for x in values if np.isfinite(x)]
+        fused[i] = np.mean(values) if values else 0.0
+    keyframes = (fused >= theta) | (erased >= 0)
+    detections = detect(features.spans, keyframes, fused, float(probs[best]), c.classes[best])
     notices = []
     if not features.info.has_audio:
         notices.append("This video has no audio track: the audio input is silence and erasing follows the visual attention alone.")

@@ -1,10 +1,12 @@
 """The results database of dataset runs: SQLite (standard library), one row per prediction, keyed
-by video content hash + checkpoint id + revision, so a restarted run resumes and nothing is
+by video content hash + checkpoint id + revision (with theta, rounds and the result version), so a restarted run resumes and nothing is
 computed twice. A local checkpoint folder has no revision; its weights' SHA-256 stands in.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -32,9 +34,26 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 
-def revision_key(checkpoint: dict) -> str:
-    """The checkpoint part of the key: its Hub revision, or its weights' hash for a folder."""
-    return checkpoint.get("revision") or f"sha256:{checkpoint.get('fingerprint', '')}"
+def default_db(folder: str | Path) -> Path:
+    """The results database of a dataset folder: FOLDER/.wecl/results.sqlite, so the app and
+    `python -m wecl batch` share it; for a folder we may not write to, one under $WECL_CACHE."""
+    folder = Path(folder).resolve()
+    if os.access(folder, os.W_OK):
+        return folder / ".wecl" / "results.sqlite"
+    name = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+    return Path(os.environ.get("WECL_CACHE", "~/.cache/wecl")).expanduser() / "results" / f"{name}.sqlite"
+
+
+# Bump when `inference.explain` gives different results for the same weights and settings (as
+# when the detection rule changed), so that stored results of the old code are not reused.
+RESULT_VERSION = 2
+
+
+def revision_key(checkpoint: dict, theta: float, rounds: int) -> str:
+    """The checkpoint part of the key: its Hub revision, or its weights' hash for a folder, plus
+    the settings a result depends on (theta, erasing rounds) and the result version."""
+    weights = checkpoint.get("revision") or f"sha256:{checkpoint.get('fingerprint', '')}"
+    return f"{weights}|theta={float(theta):g}|rounds={int(rounds)}|v{RESULT_VERSION}"
 
 
 class ResultStore:
@@ -51,43 +70,44 @@ class ResultStore:
     def close(self) -> None:
         self._db.close()
 
-    def get(self, video_hash: str, checkpoint: dict) -> dict | None:
+    def get(self, video_hash: str, checkpoint: dict, theta: float, rounds: int) -> dict | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT result FROM predictions WHERE video_hash=? AND checkpoint_id=? AND revision=?",
-                (video_hash, checkpoint["id"], revision_key(checkpoint)),
+                (video_hash, checkpoint["id"], revision_key(checkpoint, theta, rounds)),
             ).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, video_hash: str, video_id: str, result: dict) -> None:
         ckpt = result["checkpoint"]
+        key = revision_key(ckpt, result["theta"], result["rounds"])
         with self._lock, self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (video_hash, ckpt["id"], revision_key(ckpt), video_id, result["video"]["path"],
+                (video_hash, ckpt["id"], key, video_id, result["video"]["path"],
                  json.dumps(result), time.time()),
             )
             self._db.execute("DELETE FROM failures WHERE video_path=? AND checkpoint_id=? AND revision=?",
-                             (result["video"]["path"], ckpt["id"], revision_key(ckpt)))
+                             (result["video"]["path"], ckpt["id"], key))
 
-    def fail(self, video_path: str, checkpoint: dict, message: str) -> None:
+    def fail(self, video_path: str, checkpoint: dict, theta: float, rounds: int, message: str) -> None:
         with self._lock, self._db:
             self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
-                             (video_path, checkpoint["id"], revision_key(checkpoint), message, time.time()))
+                             (video_path, checkpoint["id"], revision_key(checkpoint, theta, rounds), message, time.time()))
 
-    def results(self, checkpoint: dict) -> dict[str, dict]:
-        """video id -> result JSON for one checkpoint."""
+    def results(self, checkpoint: dict, theta: float, rounds: int) -> dict[str, dict]:
+        """video id -> result JSON for one checkpoint at these settings."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT video_id, result FROM predictions WHERE checkpoint_id=? AND revision=? ORDER BY video_id",
-                (checkpoint["id"], revision_key(checkpoint)),
+                (checkpoint["id"], revision_key(checkpoint, theta, rounds)),
             ).fetchall()
         return {vid: json.loads(text) for vid, text in rows}
 
-    def failures(self, checkpoint: dict) -> dict[str, str]:
+    def failures(self, checkpoint: dict, theta: float, rounds: int) -> dict[str, str]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT video_path, message FROM failures WHERE checkpoint_id=? AND revision=?",
-                (checkpoint["id"], revision_key(checkpoint)),
+                (checkpoint["id"], revision_key(checkpoint, theta, rounds)),
             ).fetchall()
         return dict(rows)

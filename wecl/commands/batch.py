@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 
 def register(sub) -> None:
@@ -20,24 +19,21 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
-def default_db(folder: str | Path) -> Path:
-    return Path(folder) / ".wecl" / "results.sqlite"
-
-
 def run(args) -> int:
     from wecl.batch import list_videos, run_batch, write_outputs
     from wecl.inference import load_model
     from wecl.progress import bar
-    from wecl.store import ResultStore
+    from wecl.store import ResultStore, default_db
 
     videos = list_videos(args.folder)
     model = load_model(args.checkpoint, args.revision, args.device)
+    theta = model.config.theta if args.theta is None else args.theta
     store = ResultStore(args.db or default_db(args.folder))
     try:
         with bar(len(videos), "batch") as tick:
-            stats = run_batch(videos, model, store, args.theta, args.rounds, args.workers, lambda d, t: tick(d))
+            stats = run_batch(videos, model, store, theta, args.rounds, args.workers, lambda d, t: tick(d))
         wanted = {str(v) for v in videos}
-        results = {vid: r for vid, r in store.results(model.checkpoint.to_json()).items() if r["video"]["path"] in wanted}
+        results = {vid: r for vid, r in store.results(model.checkpoint.to_json(), theta, args.rounds).items() if r["video"]["path"] in wanted}
         write_outputs(results, args.out, args.activitynet)
     finally:
         store.close()

@@ -1,0 +1,182 @@
+"""The dataset tab's work, through the app's own handlers, against `python -m wecl evaluate` on the
+same 20 synthetic videos: the table and every figure agree, a restart recomputes nothing, and a
+corrected ground truth is saved back with a backup, keeping what the file held besides."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, run_wecl
+from wecl.annotations import read_annotations
+from wecl.metrics import tiou_matrix
+from wecl.synth import generate
+
+sys.path.insert(0, str(REPO))
+import app  # noqa: E402
+
+pytestmark = pytest.mark.slow
+VIDEOS = 20
+
+
+def finish(token, timeout: float = 300) -> tuple:
+    """Poll like the app's timer until the run reports that it is done; the last poll's outputs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = app.poll_dataset(token)
+        if out[0].active is False:
+            return out
+        time.sleep(0.3)
+    raise AssertionError("the dataset run did not finish")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dataset") / "videos"
+    generate(folder, VIDEOS, seed=21, duration_range=(3.0, 5.0))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def evaluated(dataset, tmp_path_factory):
+    """What the command line prints and writes for the default checkpoint on these files."""
+    out = tmp_path_factory.mktemp("evaluate")
+    done = run_wecl("evaluate", "--dataset", str(dataset), "--json", str(out / "ev.json"),
+                    "--predictions-out", str(out / "pred.json"), "--theta-sweep")
+    assert done.returncode == 0, done.stderr
+    return done.stdout, json.loads((out / "ev.json").read_text()), read_annotations(out / "pred.json")
+
+
+@pytest.fixture(scope="module")
+def first_run(dataset):
+    token, timer, source = app.start_dataset(str(dataset), None, "", "")
+    assert timer.active is True and f"{VIDEOS} videos" in source and "annotations.json" in source
+    return token, finish(token)
+
+
+def test_table_and_figures_equal_the_evaluate_command(dataset, evaluated, first_run):
+    stdout, ev, predictions = evaluated
+    token, (_, status, table, summary, ap_figure, confusion, per_class, distribution, sweep) = first_run
+    assert f"{VIDEOS} videos: {VIDEOS} computed, 0 reused, 0 failed" in status
+    assert len(table) == VIDEOS
+
+    # accuracy and mAP: the table's "correct" column, the summary and the printed report
+    assert table["correct"].mean() == pytest.approx(ev["accuracy"])
+    printed_accuracy = re.search(r"accuracy:\s+([\d.]+) %", stdout).group(1)
+    printed_map = re.search(r"mAP class-agnostic \(paper\):\s+(.+)", stdout).group(1).split()
+    row = next(line for line in summary.splitlines() if line.startswith("| wecl-synth-demo"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == printed_accuracy
+    assert cells[3:8] == printed_map
+
+    # the AP curve: class-agnostic and per class, at every tIoU
+    traces = {t.name: t for t in ap_figure.data}
+    agnostic = traces["wecl-synth-demo: class-agnostic"]
+    assert list(agnostic.x) == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert list(agnostic.y) == pytest.approx([ev["mAP"][a] for a in ("0.1", "0.2", "0.3", "0.4", "0.5")])
+    for cls, aps in ev["AP_per_class"].items():
+        trace = traces[f"wecl-synth-demo: {cls}"]
+        assert list(trace.y) == pytest.approx([aps[a] for a in sorted(aps, key=float)])
+    # the confusion matrix and the theta sweep
+    assert [list(r) for r in confusion.data[0].z] == ev["confusion"]["matrix"]
+    sweep_map = {t.name: t for t in sweep.data}["wecl-synth-demo: mAP@0.5"]
+    assert list(sweep_map.y) == pytest.approx([r["mAP"]["0.5"] for r in ev["theta_sweep"]])
+
+    # per video: prediction, detections and best tIoU against the command's predictions file
+    truth = read_annotations(dataset / "annotations.json")
+    for r in table.to_dict("records"):
+        pred, gt = predictions[r["video"]], truth[r["video"]]
+        assert r["predicted"] == pred.label and r["ground truth"] == gt.label
+        assert r["correct"] == (pred.label == gt.label)
+        assert r["detected segments"] == len(pred.segments) and r["GT segments"] == len(gt.segments)
+        if pred.segments:
+            ious = tiou_matrix([(g.start, g.end) for g in gt.segments], [(p.start, p.end) for p in pred.segments])
+            assert r["best tIoU"] == pytest.approx(round(float(ious.max()), 4))
+        assert 0.0 <= r["attention in GT"] <= 1.0
+
+
+def test_a_restart_and_the_cli_recompute_nothing(dataset, first_run):
+    token, _ = first_run
+    again, _, _ = app.start_dataset(str(dataset), None, "", "")
+    assert again != token  # a fresh run of the same folder ...
+    out = finish(again)
+    run = app.dataset_run.get_run(again)
+    assert (run.progress[0].stats.computed, run.progress[0].stats.reused) == (0, VIDEOS)  # counted, not assumed
+    assert f"{VIDEOS} videos: 0 computed, {VIDEOS} reused" in out[1]
+    # ... and the command line reads the same database
+    done = run_wecl("batch", str(dataset))
+    assert done.returncode == 0, done.stderr
+    assert f"{VIDEOS} videos: 0 computed, {VIDEOS} reused" in done.stdout
+
+
+def test_corrected_ground_truth_is_saved_with_a_backup(dataset, first_run, tmp_path):
+    token, _ = first_run
+    path = dataset / "annotations.json"
+    before = path.read_text()
+    original = json.loads(before)
+    vid = "synth_21_0003"
+    views = app._dataset_video_views(app.dataset_run.get_run(token), vid)
+    assert views[0] == vid and views[5]  # rows of its ground truth
+    outputs = app.save_dataset_ground_truth(token, vid, [[0.5, 1.5, "joy"], [2.0, 2.75, "joy"], [None, None, None]])
+    table = outputs[0]
+
+    saved = json.loads(path.read_text())
+    assert (dataset / "annotations.json.bak").read_text() == before
+    entry = saved["database"][vid]
+    assert [a["segment"] for a in entry["annotations"]] == [[0.5, 1.5], [2.0, 2.75]]
+    assert saved["labels"] == original["labels"]  # top-level keys survive
+    other = "synth_21_0004"
+    assert saved["database"][other] == original["database"][other]  # other videos untouched
+    assert table.set_index("video").loc[vid, "GT segments"] == 2  # the table follows at once
+    assert read_annotations(path)[vid].segments[1].end == 2.75
+
+    # a broken row is a message, and the file is left as it was
+    with pytest.raises(app.gr.Error, match="row 1"):
+        app.save_dataset_ground_truth(token, vid, [[3.0, 1.0, "joy"]])
+    assert json.loads(path.read_text()) == saved
+
+    # export in every format
+    files = app.export_dataset_ground_truth(token)["value"]
+    names = sorted(Path(f).name for f in files)
+    assert names == sorted(["annotations.activitynet.json", "annotations.csv", "annotations.position.txt",
+                            "annotations.position_videos.txt", "annotations.elan.txt",
+                            "annotations.label-studio.json"])
+    assert read_annotations(next(f for f in files if f.endswith(".csv")))[vid].segments[0].start == 0.5
+
+
+def test_bad_folder_and_checkpoint_are_messages(tmp_path):
+    with pytest.raises(app.gr.Error, match="no such folder"):
+        app.start_dataset(str(tmp_path / "nowhere"), None, "", "")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(app.gr.Error, match="no video files"):
+        app.start_dataset(str(tmp_path / "empty"), None, "", "")
+    with pytest.raises(app.gr.Error, match="no folder"):
+        app.start_dataset("  ", None, "", "")
+    folder = tmp_path / "one"
+    generate(folder, 1, seed=3, duration_range=(3.0, 3.0))
+    with pytest.raises(app.gr.Error):
+        app.start_dataset(str(folder), None, str(tmp_path / "no-such-checkpoint"), "")
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json")
+    with pytest.raises(app.gr.Error, match="JSON"):
+        app.start_dataset(str(folder), [str(bad)], "", "")
+
+
+def test_two_checkpoints_side_by_side(dataset, tiny_checkpoint):
+    token, _, _ = app.start_dataset(str(dataset), None, "", str(tiny_checkpoint))
+    _, status, table, summary, ap_figure, *_ = finish(token)
+    name = tiny_checkpoint.name
+    assert f"**{name}**" in status and "**wecl-synth-demo**" in status
+    assert f"predicted ({name})" in table.columns and len(table) == VIDEOS
+    assert any(line.startswith(f"| {name}") for line in summary.splitlines())
+    assert {f"wecl-synth-demo: class-agnostic", f"{name}: class-agnostic"} <= {t.name for t in ap_figure.data}
+    views = app._dataset_video_views(app.dataset_run.get_run(token), "synth_21_0000")
+    figure_a, figure_b = views[2], views[3]["value"]
+    assert "wecl-synth-demo" in figure_a.layout.title.text and name in figure_b.layout.title.text
+    assert views[3]["visible"] is True
+    assert np.isfinite(table["confidence"]).all()

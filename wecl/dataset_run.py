@@ -1,0 +1,249 @@
+"""A dataset run for the explorer: every video of a folder through one or two checkpoints in a
+background thread, with progress, results kept in the same SQLite database as
+`python -m wecl batch` (so a restart resumes and nothing is computed twice), features from and to
+the core's feature cache, and the folder's ground truth beside them.
+
+The app polls `DatasetRun.status()`; everything it shows is computed from `results()` by
+`wecl.dataset_view`. No gradio here.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wecl.annotations import AnnotationSet, Segment, save_video_segments, write_annotations
+from wecl.batch import BatchStats, list_videos, run_batch
+from wecl.errors import WECLError
+from wecl.evaluate import theta_sweep
+from wecl.groundtruth import read_ground_truth
+from wecl.inference import Features, cached_features, load_model
+from wecl.model import WECL
+from wecl.store import ResultStore, default_db
+
+ANNOTATION_NAMES = ("annotations.json", "annotations.csv", "ground_truth.json", "ground_truth.csv")
+
+
+def find_annotation_file(folder: str | Path) -> Path | None:
+    """The folder's own annotation file, by its usual names (what `wecl synth` writes first)."""
+    for name in ANNOTATION_NAMES:
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    return None
+
+
+def short_name(checkpoint_id: str) -> str:
+    """A checkpoint's name for plots and tables: a Hub id as it is, a local folder by its name."""
+    path = Path(checkpoint_id)
+    return path.name if path.is_absolute() or path.exists() else checkpoint_id
+
+
+@dataclass
+class RunProgress:
+    """Where one checkpoint's pass over the folder stands."""
+
+    checkpoint: str
+    total: int
+    done: int = 0
+    state: str = "queued"  # queued | running | done | failed
+    message: str = ""
+    stats: BatchStats | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self) -> str:
+        if self.state == "failed":
+            return f"**{self.checkpoint}**: failed: {self.message}"
+        if self.state == "done" and self.stats:
+            s = self.stats
+            rate = f", {s.videos_per_second:.2f} videos/s" if s.computed else ""
+            return (f"**{self.checkpoint}**: {s.total} videos: {s.computed} computed, {s.reused} reused, "
+                    f"{s.failed} failed ({s.seconds:.1f} s{rate})")
+        return f"**{self.checkpoint}**: {self.state} {self.done}/{self.total}"
+
+
+class DatasetRun:
+    """Predictions for every video of `folder` under each checkpoint (one after the other).
+
+    Construction checks everything a user can get wrong (folder, annotation file, checkpoints) and
+    raises WECLError at once; `start()` then works in a daemon thread, and a video that cannot be
+    read is recorded as a failure and skipped.
+    """
+
+    def __init__(self, folder: str | Path, checkpoints: list[str | None], annotation: str | list[str] | None = None,
+                 device: str = "auto", db: str | Path | None = None, workers: int = 2):
+        self.folder = Path(folder).expanduser().resolve()
+        self.videos = list_videos(self.folder)
+        if not self.videos:
+            raise WECLError(f"{folder}: no video files in this folder")
+        if annotation:
+            paths = [annotation] if isinstance(annotation, (str, Path)) else list(annotation)
+        else:
+            found = find_annotation_file(self.folder)
+            paths = [str(found)] if found else []
+        self.annotation_paths = [str(p) for p in paths]
+        self.ground_truth: AnnotationSet = read_ground_truth(self.annotation_paths) if self.annotation_paths else {}
+        if not checkpoints:
+            raise WECLError("no checkpoint given")
+        self.models: list[WECL] = [load_model(spec, device=device) for spec in checkpoints]
+        self.names = [short_name(m.checkpoint.id) for m in self.models]
+        self.token = uuid.uuid4().hex
+        self.db_path = Path(db) if db else default_db(self.folder)
+        self.workers = workers
+        self.progress = [RunProgress(name, len(self.videos)) for name in self.names]
+        self._thread: threading.Thread | None = None
+        self._store: ResultStore | None = None
+
+    @property
+    def annotation_path(self) -> str | None:
+        """The file edits are saved to (the positions file when a video list came with it)."""
+        if not self.annotation_paths:
+            return None
+        if len(self.annotation_paths) == 1:
+            return self.annotation_paths[0]
+        from wecl.groundtruth import _is_positions_file
+
+        return next(p for p in self.annotation_paths if _is_positions_file(p))
+
+    @property
+    def store(self) -> ResultStore:
+        if self._store is None:
+            self._store = ResultStore(self.db_path)
+        return self._store
+
+    def start(self) -> "DatasetRun":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name=f"wecl-dataset-{self.folder.name}", daemon=True)
+            self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        for model, progress in zip(self.models, self.progress):
+            progress.state, progress.started = "running", time.monotonic()
+
+            def tick(done: int, total: int, progress=progress) -> None:
+                progress.done, progress.total = done, total
+
+            try:
+                progress.stats = run_batch(self.videos, model, self.store, workers=self.workers, progress=tick)
+                progress.state = "done"
+            except Exception as error:  # shown in the app; the database keeps what was finished
+                progress.state, progress.message = "failed", f"{type(error).__name__}: {error}"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run ends (or `timeout` s pass); True when it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.finished
+
+    @property
+    def finished(self) -> bool:
+        return all(p.state in ("done", "failed") for p in self.progress)
+
+    def fraction(self) -> float:
+        total = sum(p.total for p in self.progress) or 1
+        return sum(p.total if p.state in ("done", "failed") else p.done for p in self.progress) / total
+
+    def status(self) -> str:
+        return "  \n".join(p.line() for p in self.progress)
+
+    def results(self, index: int = 0) -> dict[str, dict]:
+        """video id -> result JSON of checkpoint `index`, for this folder's videos only."""
+        wanted = {str(v) for v in self.videos}
+        model = self.models[index]
+        found = self.store.results(model.checkpoint.to_json(), model.config.theta, 1)
+        return {vid: r for vid, r in found.items() if r["video"]["path"] in wanted}
+
+    def failures(self, index: int = 0) -> dict[str, str]:
+        wanted = {str(v) for v in self.videos}
+        model = self.models[index]
+        failures = self.store.failures(model.checkpoint.to_json(), model.config.theta, 1)
+        return {p: m for p, m in failures.items() if p in wanted}
+
+    def features(self, index: int = 0) -> dict[str, Features]:
+        """Cached features of the videos that have a result (the θ sweep needs no decoding)."""
+        model = self.models[index]
+        out = {}
+        for vid, result in self.results(index).items():
+            features = cached_features(result["video"]["path"], model)
+            if features is not None:
+                out[vid] = features
+        return out
+
+    def theta_sweep(self, index: int = 0) -> list[dict]:
+        truth = {vid: a for vid, a in self.ground_truth.items()}
+        features = {vid: f for vid, f in self.features(index).items() if vid in truth}
+        if not features:
+            return []
+        return theta_sweep(self.models[index], features, truth)
+
+    def save_segments(self, vid: str, segments: list[Segment], label: str | None = None) -> str:
+        """Write one video's corrected ground truth back to the annotation file (backup, lock,
+        atomic replace: `save_video_segments`); a folder without one gets `annotations.json`."""
+        if not self.annotation_paths:
+            self.annotation_paths = [str(self.folder / "annotations.json")]
+        path = self.annotation_path
+        lists = [p for p in self.annotation_paths if p != path]
+        result = self.results(0).get(vid)
+        duration = result["video"]["duration"] if result else None
+        save_video_segments(path, vid, segments, label=label, duration=duration, video_list=lists[0] if lists else None)
+        self.ground_truth = read_ground_truth(self.annotation_paths)
+        return path
+
+    def export_ground_truth(self, out_dir: str | Path) -> tuple[list[Path], list[str]]:
+        """The ground truth in every format `wecl.annotations` writes, into `out_dir`; -> the files
+        written and, for a format that cannot hold this ground truth, why it was left out."""
+        if not self.ground_truth:
+            raise WECLError("no ground truth to export: load an annotation file or add segments first")
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        fps = next((r["video"]["fps"] for r in self.results(0).values()), 25.0)
+        stem = "annotations"
+        targets = [("activitynet", out / f"{stem}.activitynet.json", {}),
+                   ("csv", out / f"{stem}.csv", {}),
+                   ("ekman-position", out / f"{stem}.position.txt", {"video_list": out / f"{stem}.position_videos.txt"}),
+                   ("elan", out / f"{stem}.elan.txt", {}),
+                   ("label-studio", out / f"{stem}.label-studio.json", {"fps": fps})]
+        written, problems = [], []
+        for fmt, path, options in targets:
+            try:
+                write_annotations(self.ground_truth, path, fmt, **options)
+            except WECLError as error:  # e.g. a video with more than three segments for position.txt
+                problems.append(f"{fmt}: {error}")
+                continue
+            written.append(path)
+            if "video_list" in options:
+                written.append(options["video_list"])
+        return written, problems
+
+    def video_path(self, vid: str) -> str | None:
+        for path in self.videos:
+            if path.stem == vid:
+                return str(path)
+        return None
+
+
+_runs: dict[tuple, DatasetRun] = {}
+_runs_lock = threading.Lock()
+
+
+def start_run(folder: str | Path, checkpoints: list[str | None], annotation: str | list[str] | None = None,
+              device: str = "auto") -> DatasetRun:
+    """Start (or join) the run for this folder and these checkpoints: two browser tabs pointing at
+    the same folder share one background run instead of computing everything twice."""
+    key = (str(Path(folder).expanduser().resolve()), tuple(str(c or "") for c in checkpoints), device,
+           str(annotation or ""))
+    with _runs_lock:
+        run = _runs.get(key)
+        if run is not None and not run.finished:
+            return run
+        run = DatasetRun(folder, checkpoints, annotation, device)
+        _runs[key] = _runs[run.token] = run
+        return run.start()
+
+
+def get_run(token: str | None) -> DatasetRun | None:
+    """The run `start_run` returned with this token (the app keeps the token in a session)."""
+    with _runs_lock:
+        return _runs.get(token) if token else None
