@@ -1,8 +1,9 @@
 """The explorer in a real browser: Debian's Chromium driven by Playwright (no browser download).
 
 Uploads a video, runs it, counts the segments drawn on the timeline, moves theta and watches the
-erased shading change, uploads a ground-truth file and finds its band, and saves screenshots
-(to $WECL_SCREENSHOT_DIR, else to the test's temp dir).
+erased shading change, uploads a ground-truth file and finds its band; on the Dataset tab runs a
+synthetic folder, sorts the table from a header's menu and opens the first row's video; and saves
+screenshots (to $WECL_SCREENSHOT_DIR, else to the test's temp dir).
 """
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-# Bars drawn per timeline trace, by trace name (plotly binds each trace group to its calcdata).
-BARS_JS = """() => {
-  const plot = document.querySelector('#timeline .js-plotly-plot');
+
+def bars_js(container: str) -> str:
+    """JS returning the bars drawn per trace of the plotly figure in `container`, by trace name
+    (plotly binds each trace group to its calcdata); null before the figure is drawn."""
+    return """() => {
+  const plot = document.querySelector('%s .js-plotly-plot');
   if (!plot) return null;
   const out = {};
   plot.querySelectorAll('g.trace.bars').forEach(g => {
@@ -32,7 +36,10 @@ BARS_JS = """() => {
     out[name] = g.querySelectorAll('g.point').length;
   });
   return out;
-}"""
+}""" % container
+
+
+BARS_JS = bars_js("#timeline")
 
 
 def erased(bars: dict) -> int:
@@ -82,10 +89,11 @@ def page(app_url):
             browser.close()
 
 
-def bars_when(page, condition: str) -> dict:
-    """Wait until the timeline's bar counts satisfy a JS condition on `b`, and return them."""
-    page.wait_for_function(f"() => {{ const b = ({BARS_JS})(); return b && ({condition}); }}")
-    return page.evaluate(BARS_JS)
+def bars_when(page, condition: str, container: str = "#timeline") -> dict:
+    """Wait until the bar counts of the timeline in `container` satisfy a JS condition on `b`, and return them."""
+    js = bars_js(container)
+    page.wait_for_function(f"() => {{ const b = ({js})(); return b && ({condition}); }}")
+    return page.evaluate(js)
 
 
 def test_upload_run_move_theta_and_overlay_ground_truth(page, tmp_path):
@@ -135,3 +143,71 @@ def test_upload_run_move_theta_and_overlay_ground_truth(page, tmp_path):
     number.fill("0.5")
     number.blur()
     page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('θ = 0.50')")
+
+
+# The dataset table's rows as displayed (virtual rows, in display order), each as {column: text}.
+DATASET_ROWS_JS = """() => {
+  const names = {};
+  document.querySelectorAll('#ds-table th[role=columnheader]').forEach(th => {
+    names[th.getAttribute('aria-colindex')] = th.getAttribute('title');
+  });
+  return Array.from(document.querySelectorAll('#ds-table .virtual-body [role=row]'))
+    .sort((a, b) => Number(a.getAttribute('aria-rowindex')) - Number(b.getAttribute('aria-rowindex')))
+    .map(row => {
+      const out = {};
+      row.querySelectorAll('[role=gridcell]').forEach(td => {
+        out[names[td.getAttribute('aria-colindex')]] = td.innerText.trim();
+      });
+      return out;
+    });
+}"""
+
+
+def test_dataset_run_sort_and_open_a_video(page, tmp_path):
+    import json
+
+    from wecl.synth import generate
+
+    shots = Path(os.environ.get("WECL_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    folder = tmp_path / "dataset"
+    generate(folder, 6, seed=31, duration_range=(3.0, 4.0))
+    database = json.loads((folder / "annotations.json").read_text())["database"]
+    assert len(database) == 6
+
+    page.get_by_role("tab", name="Dataset", exact=True).click()
+    page.locator("#ds-folder textarea, #ds-folder input").first.fill(str(folder))
+    page.locator("#ds-start").click()
+    # the run goes on in a background thread; a timer polls it every second
+    page.wait_for_function("() => document.querySelector('#ds-status').innerText.includes('6 videos: 6 computed')")
+    page.wait_for_function(f"() => ({DATASET_ROWS_JS})().length === 6")
+    before = page.evaluate(DATASET_ROWS_JS)
+    assert sorted(row["video"] for row in before) == sorted(database)
+
+    # sort as a user does: the header cell's menu button (shown on hover), then "Sort descending"
+    header = page.locator("#ds-table th[role=columnheader][title='best tIoU']")
+    header.hover()
+    header.get_by_role("button", name="Open cell menu").click()
+    page.get_by_role("menuitem", name="Sort descending").click()
+    header.locator("[aria-label='Sorted descending']").wait_for()
+    rows = page.evaluate(DATASET_ROWS_JS)
+    assert sorted(row["video"] for row in rows) == sorted(database)
+    tious = [float(row["best tIoU"]) for row in rows]
+    assert all(0.0 <= t <= 1.0 for t in tious), tious
+    assert len(set(tious)) > 1, tious  # otherwise any order would count as sorted
+    assert tious == sorted(tious, reverse=True), tious
+    assert [r["video"] for r in rows] != [r["video"] for r in before], "sorting did not reorder the rows"
+
+    # a click on any cell of the first displayed row opens that row's video, not the unsorted first one
+    first = rows[0]
+    vid = first["video"]
+    page.locator("#ds-table .virtual-body [role=row][aria-rowindex='2'] [role=gridcell]").filter(
+        has_text=first["best tIoU"]).first.click()
+    page.wait_for_function(
+        "vid => (document.querySelector('#ds-video-heading h3') || {}).innerText === vid", arg=vid)
+    truth = len(database[vid]["annotations"])
+    bars = bars_when(page, "b['ground truth'] !== undefined", container="#ds-timeline")
+    assert bars["ground truth"] == truth, (vid, bars)
+    assert bars.get("detections", 0) == int(first["detected segments"]), (vid, first, bars)
+    assert f"{truth} segments" in page.locator("#ds-video-heading").inner_text()
+    page.screenshot(path=str(shots / "browser_dataset.png"), full_page=True)
