@@ -39,6 +39,10 @@ OUTPUT_MAX_AGE_S = 6 * 3600
 MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")
 DEVICE = os.environ.get("WECL_DEVICE", "auto")
 MAX_ROUNDS = 4
+# Folders the dataset tab may open: WECL_DATASET_ROOTS (os.pathsep-separated); on a Hugging Face
+# Space (SPACE_ID set) only the bundled assets unless that is set; anywhere on a local machine.
+DATASET_ROOTS = [Path(p).expanduser().resolve() for p in os.environ.get("WECL_DATASET_ROOTS", "").split(os.pathsep) if p] \
+    or ([ROOT / "assets"] if os.environ.get("SPACE_ID") else [])
 # Heads on T cached feature vectors are a few ms on one thread; with every core they spin against a
 # backbone run or any other load (measured: 4 ms vs 360 ms on a busy 2-core CPU). Torch's OpenMP
 # thread count is per calling thread, so each handler sets its own.
@@ -285,6 +289,10 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     folder = (folder or "").strip()
     if not folder:
         raise WECLError("no folder: type the path of a folder of videos")
+    resolved = Path(folder).expanduser().resolve()
+    if DATASET_ROOTS and not any(resolved.is_relative_to(root) for root in DATASET_ROOTS):
+        allowed = ", ".join(str(r) for r in DATASET_ROOTS)
+        raise WECLError(f"{folder}: this server opens dataset folders only under {allowed} (set WECL_DATASET_ROOTS)")
     specs = [(checkpoint_a or "").strip() or None]
     second = (checkpoint_b or "").strip()
     if second and second != (specs[0] or checkpoints.registry()["default"]):
@@ -326,10 +334,10 @@ def poll_dataset(token):
     run = dataset_run.get_run(token)
     if run is None:
         return (gr.Timer(active=False), *(gr.skip(),) * 8)
-    bar = f"{run.fraction():.0%} · " if not run.finished else ""
-    status = bar + run.status()
+    finished = run.finished  # read once, before the status: the run may end while we look
+    status = ("" if finished else f"{run.fraction():.0%} · ") + run.status()
     table = dataset_tables(run)
-    if not run.finished:
+    if not finished:
         return (gr.Timer(active=True), status, table, *(gr.skip(),) * 6)
     torch.set_num_threads(HEAD_THREADS)
     return (gr.Timer(active=False), status, table, *dataset_aggregates(run))
@@ -429,7 +437,7 @@ def dataset_tab(choices, default: str) -> None:
     status = gr.Markdown(elem_id="ds-status")
     summary = gr.Markdown(elem_id="ds-summary")
     table = gr.Dataframe(headers=dataset_view.COLUMNS, interactive=False, show_search="filter", max_height=420,
-                         label="Videos: click a header to sort, a row to open the video", elem_id="ds-table")
+                         label="Videos: sort or filter with a header's ⋮ menu; click a row to open its video", elem_id="ds-table")
     with gr.Tabs():
         with gr.Tab("Video"):
             heading = gr.Markdown("Click a row of the table to open its video.", elem_id="ds-video-heading")

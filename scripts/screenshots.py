@@ -4,7 +4,8 @@
 
 Launches the app on a free localhost port, picks a bundled example (its ground truth loads with
 it), runs it with two erasing rounds, and saves: main.png (the first screen), ground_truth.png
-(the comparison tab, whole page) and downloads.png (after rendering the annotated MP4).
+(the comparison tab, whole page), downloads.png (after rendering the annotated MP4), and from the
+Dataset tab on assets/samples dataset.png (table and one video) and dataset_aggregates.png.
 """
 from __future__ import annotations
 
@@ -74,10 +75,22 @@ def main() -> int:
             page.wait_for_selector("video[src*='annotated']")
             page.wait_for_timeout(800)
             page.screenshot(path=str(out / "downloads.png"), full_page=True)
+            # the dataset tab on the bundled samples: the table, one video, the aggregates
+            page.get_by_role("tab", name="Dataset", exact=True).click()
+            page.locator("#ds-start").click()
+            page.wait_for_function("() => / videos: \\d+ computed/.test(document.querySelector('#ds-status').innerText)")
+            page.wait_for_function("() => document.querySelector('#ds-summary').innerText.includes('mAP@0.5')")
+            page.locator("#ds-table .virtual-body [role=row][aria-rowindex='2'] [role=gridcell]").first.click()
+            page.wait_for_function("() => document.querySelector('#ds-timeline .js-plotly-plot') !== null")
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(out / "dataset.png"), full_page=True)
+            page.get_by_role("tab", name="Aggregates").click()
+            page.wait_for_timeout(1200)
+            page.screenshot(path=str(out / "dataset_aggregates.png"), full_page=True)
             browser.close()
     finally:
         demo.close()
-    for name in ("main.png", "ground_truth.png", "downloads.png"):
+    for name in ("main.png", "ground_truth.png", "downloads.png", "dataset.png", "dataset_aggregates.png"):
         print(out / name)
     return 0
 

@@ -8,8 +8,9 @@ import threading
 import time
 
 from wecl.annotations import (
-    Segment, VideoAnnotation, backup_path, read_annotations, save_annotations, write_annotations,
+    Segment, VideoAnnotation, backup_path, read_annotations, save_annotations, save_video_segments, write_annotations,
 )
+from wecl.errors import WECLError
 
 
 def annotation_set(n_videos: int, tag: str) -> dict:
@@ -76,3 +77,59 @@ def test_a_process_killed_while_saving_leaves_a_whole_old_or_new_file(tmp_path):
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     # a kill between creating and renaming the temp file may leave one hidden temp file; never a broken target
     assert all(name.startswith(".") for name in leftovers)
+
+
+def test_saving_one_video_keeps_everything_else_in_the_json(tmp_path):
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps({
+        "labels": ["joy", "anger"], "version": "synthetic 1",
+        "database": {
+            "a": {"duration": 8.0, "subset": "testing", "label": "joy", "source": "cam 2",
+                  "annotations": [{"segment": [1.0, 2.0], "label": "joy", "modality": "audio", "strength": 0.5},
+                                  {"segment": [4.0, 5.0], "label": "joy", "modality": "both", "strength": 1.0}]},
+            "b": {"duration": 6.0, "label": "anger", "annotations": [{"segment": [0.5, 1.5], "label": "anger"}]},
+        }}))
+    save_video_segments(path, "a", [Segment(1.0, 2.5, "joy"), Segment(6.0, 7.0, "joy")])
+    data = json.loads(path.read_text())
+    assert data["labels"] == ["joy", "anger"] and data["version"] == "synthetic 1"
+    a = data["database"]["a"]
+    assert (a["duration"], a["subset"], a["label"], a["source"]) == (8.0, "testing", "joy", "cam 2")
+    # a segment that kept its start keeps its own extra keys; a new one has none
+    assert a["annotations"] == [{"modality": "audio", "strength": 0.5, "segment": [1.0, 2.5], "label": "joy"},
+                                {"segment": [6.0, 7.0], "label": "joy"}]
+    assert data["database"]["b"]["annotations"] == [{"segment": [0.5, 1.5], "label": "anger"}]
+    assert json.loads(backup_path(path).read_text())["database"]["a"]["annotations"][1]["segment"] == [4.0, 5.0]
+    # a video the file did not hold yet is added
+    save_video_segments(path, "c", [Segment(0.0, 1.0, "anger")], label="anger", duration=3.0)
+    c = read_annotations(path)["c"]
+    assert (c.label, c.duration, [(s.start, s.end) for s in c.segments]) == ("anger", 3.0, [(0.0, 1.0)])
+
+
+def test_two_people_saving_different_videos_keep_both_edits(tmp_path):
+    for name, fmt in (("annotations.json", "activitynet"), ("annotations.csv", "csv")):
+        path = tmp_path / name
+        write_annotations(annotation_set(300, "start"), path, fmt)
+        edits = {f"v{i:05d}": [Segment(10.0 + i, 11.0 + i, "edited")] for i in range(0, 300, 15)}
+        threads = [threading.Thread(target=save_video_segments, args=(path, vid, segs)) for vid, segs in edits.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        saved = read_annotations(path)
+        assert len(saved) == 300
+        for vid, segs in edits.items():  # read-change-write under one lock: no edit lost
+            assert [(s.start, s.end, s.label) for s in saved[vid].segments] == [(segs[0].start, segs[0].end, "edited")]
+        assert saved["v00001"].segments[0].label == "start"
+
+
+def test_a_split_file_has_no_segments_to_edit(tmp_path):
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps({"labels": ["joy"], "database": {"a": {"subset": "training", "annotations": {"label": "joy"}}}}))
+    before = path.read_text()
+    try:
+        save_video_segments(path, "a", [Segment(0.0, 1.0)])
+    except WECLError as error:
+        assert "split-file label" in str(error)
+    else:
+        raise AssertionError("saving segments into a split file should fail")
+    assert path.read_text() == before

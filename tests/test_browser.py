@@ -171,7 +171,7 @@ def test_dataset_run_sort_and_open_a_video(page, tmp_path):
     shots = Path(os.environ.get("WECL_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     folder = tmp_path / "dataset"
-    generate(folder, 6, seed=31, duration_range=(3.0, 4.0))
+    generate(folder, 6, seed=31, duration_range=(6.0, 7.0))  # long enough for 1-3 GT spans
     database = json.loads((folder / "annotations.json").read_text())["database"]
     assert len(database) == 6
 

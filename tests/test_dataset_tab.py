@@ -161,6 +161,10 @@ def test_bad_folder_and_checkpoint_are_messages(tmp_path):
     generate(folder, 1, seed=3, duration_range=(3.0, 3.0))
     with pytest.raises(app.gr.Error):
         app.start_dataset(str(folder), None, str(tmp_path / "no-such-checkpoint"), "")
+    with pytest.MonkeyPatch.context() as mp:  # a Space opens only the folders it allows
+        mp.setattr(app, "DATASET_ROOTS", [tmp_path / "elsewhere"])
+        with pytest.raises(app.gr.Error, match="only under"):
+            app.start_dataset(str(folder), None, "", "")
     bad = tmp_path / "broken.json"
     bad.write_text("{not json")
     with pytest.raises(app.gr.Error, match="JSON"):

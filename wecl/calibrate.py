@@ -30,13 +30,20 @@ def _norm_layers(backbone: nn.Module | None) -> list[nn.modules.batchnorm._Batch
     return [m for m in backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
-def calibrate(model: WECL, videos: Sequence[str], tick: Callable[[int], None] | None = None) -> dict:
-    """Set the running statistics of every backbone BatchNorm layer to the plain average over the
-    given videos' backbone inputs (clips and MFCC patches, as inference prepares them).
+def calibrate(model: WECL, videos: Sequence[str], tick: Callable[[int], None] | None = None,
+              modalities: Sequence[str] = ("visual", "audio")) -> dict:
+    """Set the running statistics of the BatchNorm layers of the named backbones to the plain
+    average over the given videos' backbone inputs (clips and MFCC patches, as inference prepares
+    them); the other backbone is left exactly as it was.
 
     Returns {"videos": used, "skipped": {path: reason}}. The model is left in eval mode.
     """
-    layers = _norm_layers(model.visual_backbone) + _norm_layers(model.audio_backbone)
+    unknown = sorted(set(modalities) - {"visual", "audio"})
+    if unknown or not modalities:
+        raise WECLError(f"modalities must be visual and/or audio, not {list(modalities)}")
+    visual = model.visual_backbone if "visual" in modalities else None
+    audio = model.audio_backbone if "audio" in modalities else None
+    layers = _norm_layers(visual) + _norm_layers(audio)
     if not layers:
         raise WECLError("this checkpoint's backbones have no BatchNorm layers to calibrate")
     momenta = [m.momentum for m in layers]
@@ -55,10 +62,10 @@ def calibrate(model: WECL, videos: Sequence[str], tick: Callable[[int], None] | 
                     continue
                 for m in layers:
                     m.train()
-                if model.visual_backbone is not None:
-                    model.visual_backbone(prepare_frames(inputs.clips.frames, c.pixel_mean, c.pixel_std))
-                if model.audio_backbone is not None and inputs.clips.info.has_audio:
-                    model.audio_backbone(inputs.patches)
+                if visual is not None:
+                    visual(prepare_frames(inputs.clips.frames, c.pixel_mean, c.pixel_std))
+                if audio is not None and inputs.clips.info.has_audio:
+                    audio(inputs.patches)
                 used += 1
                 if tick:
                     tick(n)

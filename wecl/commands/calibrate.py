@@ -10,6 +10,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="checkpoint folder to write (the source's weights, new statistics)")
     p.add_argument("--checkpoint", default=None, help="checkpoint whose backbones to calibrate (default: the project's)")
     p.add_argument("--videos", type=int, default=32, help="how many training videos to average over (default 32)")
+    p.add_argument("--only", default=None, choices=["visual", "audio"], help="calibrate this backbone only")
     p.set_defaults(run=run)
 
 
@@ -29,9 +30,10 @@ def run(args) -> int:
         raise WECLError(f"{args.dataset}: no training videos to calibrate on")
     model = load_model(args.checkpoint, device="cpu")
     with bar(len(videos), "calibrate") as tick:
-        report = calibrate(model, videos, tick)
+        report = calibrate(model, videos, tick, [args.only] if args.only else ["visual", "audio"])
     source = model.checkpoint.id if getattr(model, "checkpoint", None) else args.checkpoint
-    note = f"Backbone BatchNorm statistics calibrated on {report['videos']} training videos of {dataset.name}."
+    which = f"The {args.only} backbone's" if args.only else "Backbone"
+    note = f"{which} BatchNorm statistics calibrated on {report['videos']} training videos of {dataset.name}."
     model.config.description = " ".join(x for x in (model.config.description, note) if x)
     model.save_pretrained(args.out, card=model_card(model.config, data=f"{note} Weights from {source}."))
     for path, reason in list(report["skipped"].items())[:5]:
