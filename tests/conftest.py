@@ -162,3 +162,29 @@ def run_wecl(*args: str, env: dict | None = None, timeout: float = 240) -> subpr
         [sys.executable, "-m", "wecl", *map(str, args)],
         cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The real explorer (app.create(), the launch options of `python app.py`) on a free localhost
+    port; its feature cache is the session's tmp WECL_CACHE and the Hub is offline (above)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import app
+
+    demo = app.create()
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                **app.launch_options())
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +12,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg to make test videos")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_video(path: Path, seconds: float = 3.0, audio: bool = True) -> Path:
@@ -60,29 +53,12 @@ def check_result(result: dict, duration: float | None = None) -> None:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    saved = {k: os.environ.get(k) for k in ("WECL_CACHE", "HF_HUB_OFFLINE")}
-    os.environ["WECL_CACHE"] = str(tmp_path_factory.mktemp("wecl-cache"))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sys.path.insert(0, str(ROOT))
-    import app
+def client(app_url):
     from gradio_client import Client
 
-    demo = app.create()
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                **app.launch_options())
-    try:
-        # download_files=False: gradio_client 2.x would take the result's {"video": {"path": ...}} for a
-        # file to download and replace it with a local path (README, "API").
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
-    finally:
-        demo.close()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    # download_files=False: gradio_client 2.x would take the result's {"video": {"path": ...}} for a
+    # file to download and replace it with a local path (README, "API").
+    return Client(app_url, verbose=False, download_files=False)
 
 
 def test_predict_endpoint_returns_the_result_json(client, tmp_path):

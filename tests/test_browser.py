@@ -8,15 +8,11 @@ screenshots (to $WECL_SCREENSHOT_DIR, else to the test's temp dir).
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -46,31 +42,11 @@ def erased(bars: dict) -> int:
     return sum(n for name, n in bars.items() if name.startswith("erased"))
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+@pytest.fixture(scope="module", autouse=True)
+def chromium():
     if not os.path.exists(CHROMIUM):
         print(f"skipping: {CHROMIUM} does not exist")
         pytest.skip(f"{CHROMIUM} does not exist")
-    saved = {k: os.environ.get(k) for k in ("WECL_CACHE", "HF_HUB_OFFLINE")}
-    os.environ["WECL_CACHE"] = str(tmp_path_factory.mktemp("wecl-cache"))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sys.path.insert(0, str(ROOT))
-    import app
-    from test_app import free_port
-
-    demo = app.create()
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                **app.launch_options())
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture()

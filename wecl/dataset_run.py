@@ -94,6 +94,7 @@ class DatasetRun:
         self.progress = [RunProgress(name, len(self.videos)) for name in self.names]
         self._thread: threading.Thread | None = None
         self._store: ResultStore | None = None
+        self._results: dict[int, tuple[float, dict[str, dict]]] = {}  # index -> (newest row read, results)
 
     @property
     def annotation_path(self) -> str | None:
@@ -150,10 +151,16 @@ class DatasetRun:
 
     def results(self, index: int = 0) -> dict[str, dict]:
         """video id -> result JSON of checkpoint `index`, for this folder's videos only."""
-        wanted = {str(v) for v in self.videos}
         model = self.models[index]
-        found = self.store.results(model.checkpoint.to_json(), model.config.theta, 1)
-        return {vid: r for vid, r in found.items() if r["video"]["path"] in wanted}
+        key = (model.checkpoint.to_json(), model.config.theta, 1)
+        seen, cached = self._results.get(index, (0.0, {}))
+        latest = self.store.latest(*key)
+        if latest > seen:  # read only what was written since the last call (a poll per second)
+            wanted = {str(v) for v in self.videos}
+            fresh = self.store.results(*key, since=seen)
+            cached = {**cached, **{vid: r for vid, r in fresh.items() if r["video"]["path"] in wanted}}
+            self._results[index] = (latest, cached)
+        return dict(sorted(cached.items()))
 
     def failures(self, index: int = 0) -> dict[str, str]:
         wanted = {str(v) for v in self.videos}

@@ -95,14 +95,25 @@ class ResultStore:
             self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
                              (video_path, checkpoint["id"], revision_key(checkpoint, theta, rounds), message, time.time()))
 
-    def results(self, checkpoint: dict, theta: float, rounds: int) -> dict[str, dict]:
-        """video id -> result JSON for one checkpoint at these settings."""
+    def results(self, checkpoint: dict, theta: float, rounds: int, since: float = 0.0) -> dict[str, dict]:
+        """video id -> result JSON for one checkpoint at these settings; with `since`, only the
+        rows written at or after that time (`created`), so a poller need not re-read everything."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT video_id, result FROM predictions WHERE checkpoint_id=? AND revision=? ORDER BY video_id",
-                (checkpoint["id"], revision_key(checkpoint, theta, rounds)),
+                "SELECT video_id, result FROM predictions WHERE checkpoint_id=? AND revision=? AND created>=? "
+                "ORDER BY video_id",
+                (checkpoint["id"], revision_key(checkpoint, theta, rounds), since),
             ).fetchall()
         return {vid: json.loads(text) for vid, text in rows}
+
+    def latest(self, checkpoint: dict, theta: float, rounds: int) -> float:
+        """When the newest row of this checkpoint at these settings was written (0 if none)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MAX(created) FROM predictions WHERE checkpoint_id=? AND revision=?",
+                (checkpoint["id"], revision_key(checkpoint, theta, rounds)),
+            ).fetchone()
+        return row[0] or 0.0
 
     def failures(self, checkpoint: dict, theta: float, rounds: int) -> dict[str, str]:
         with self._lock:
