@@ -299,9 +299,11 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
         specs.append(second)
     paths = [files] if isinstance(files, str) else list(files or [])
     run = dataset_run.start_run(folder, specs, paths or None, DEVICE)
-    source = run.annotation_path or "none: every video is listed, nothing is scored (add segments below)"
+    source = f"`{run.annotation_path}`" if run.annotation_path else "none: every video is listed, nothing is scored (add segments below)"
+    if paths:
+        source += " (an uploaded copy: **Save** changes this copy, **Export** downloads it)"
     return (run.token, gr.Timer(active=True),
-            f"{len(run.videos)} videos in `{run.folder}` · ground truth: `{source}` · results: `{run.db_path}`")
+            f"{len(run.videos)} videos in `{run.folder}` · ground truth: {source} · results: `{run.db_path}`")
 
 
 def dataset_tables(run) -> tuple:

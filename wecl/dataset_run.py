@@ -18,7 +18,7 @@ from wecl.annotations import AnnotationSet, Segment, save_video_segments, write_
 from wecl.batch import BatchStats, list_videos, run_batch
 from wecl.errors import WECLError
 from wecl.evaluate import theta_sweep
-from wecl.groundtruth import read_ground_truth
+from wecl.groundtruth import is_positions_file, read_ground_truth
 from wecl.inference import Features, cached_features, load_model
 from wecl.model import WECL
 from wecl.store import ResultStore, default_db
@@ -87,7 +87,9 @@ class DatasetRun:
         if not checkpoints:
             raise WECLError("no checkpoint given")
         self.models: list[WECL] = [load_model(spec, device=device) for spec in checkpoints]
-        self.names = [short_name(m.checkpoint.id) for m in self.models]
+        names = [short_name(m.checkpoint.id) for m in self.models]
+        # two different checkpoints may share a folder name: number them so tables and plots differ
+        self.names = [f"{n} ({i + 1})" if names.count(n) > 1 else n for i, n in enumerate(names)]
         self.token = uuid.uuid4().hex
         self.db_path = Path(db) if db else default_db(self.folder)
         self.workers = workers
@@ -103,9 +105,7 @@ class DatasetRun:
             return None
         if len(self.annotation_paths) == 1:
             return self.annotation_paths[0]
-        from wecl.groundtruth import _is_positions_file
-
-        return next(p for p in self.annotation_paths if _is_positions_file(p))
+        return next(p for p in self.annotation_paths if is_positions_file(p))
 
     @property
     def store(self) -> ResultStore:
@@ -179,11 +179,10 @@ class DatasetRun:
         return out
 
     def theta_sweep(self, index: int = 0) -> list[dict]:
-        truth = {vid: a for vid, a in self.ground_truth.items()}
-        features = {vid: f for vid, f in self.features(index).items() if vid in truth}
+        features = {vid: f for vid, f in self.features(index).items() if vid in self.ground_truth}
         if not features:
             return []
-        return theta_sweep(self.models[index], features, truth)
+        return theta_sweep(self.models[index], features, self.ground_truth)
 
     def save_segments(self, vid: str, segments: list[Segment], label: str | None = None) -> str:
         """Write one video's corrected ground truth back to the annotation file (backup, lock,

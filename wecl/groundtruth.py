@@ -26,7 +26,7 @@ from wecl.metrics import tiou_matrix
 TABLE_COLUMNS = ["start", "end", "label"]
 
 
-def _is_positions_file(path: str) -> bool:
+def is_positions_file(path: str) -> bool:
     """True when the first non-blank line holds seven numbers (Ekman-6 `position.txt`)."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
@@ -54,7 +54,7 @@ def read_ground_truth(paths: str | Sequence[str]) -> AnnotationSet:
         raise WECLError("no annotation file given")
     if len(paths) == 1:
         return read_annotations(paths[0])
-    positions = [p for p in paths if _is_positions_file(p)]
+    positions = [p for p in paths if is_positions_file(p)]
     if len(paths) == 2 and len(positions) == 1:
         video_list = next(p for p in paths if p != positions[0])
         return read_annotations(positions[0], "ekman-position", video_list=video_list)
