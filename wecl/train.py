@@ -284,7 +284,7 @@ def model_card(result: RunResult, table: FeatureTable, opts: TrainOptions, sourc
     ds = table.manifest["dataset"]
     data = (f"Dataset **{ds['name']}** ({ds['layout']} layout), classes {', '.join(table.classes)}; "
             f"split `{result.split}`" + (f" from `{split_file}`" if split_file else "")
-            + f": {result.train_videos} training videos, best epoch chosen on {result.val_videos} held-out videos. "
+            + f": {result.train_videos} training videos, best epoch chosen on {result.val_videos} validation videos. "
             f"Features from the frozen backbones of `{source_id}` ({table.visual.shape[1] if table.visual is not None else 1} "
             "stored views per video: centred + random clip positions/crops).")
     paper = all(getattr(opts, k) == v for k, v in PAPER_DEFAULTS.items() if k != "momentum")
@@ -295,8 +295,8 @@ def model_card(result: RunResult, table: FeatureTable, opts: TrainOptions, sourc
                 + ("These are the paper's settings (4.2: mini-batch SGD, batch 32, lr 2e-4)." if paper else
                    "The paper trains with mini-batch SGD, batch 32, lr 2e-4 (4.2, the defaults of "
                    "`python -m wecl train`); this run changed them so that it trains in minutes on a CPU."))
-    metrics = {"held-out videos": result.val_videos, "best epoch": result.best_epoch, "seed": result.seed}
-    metrics.update({k.replace("val_", "held-out "): v for k, v in result.metrics.items()})
+    metrics = {"validation videos": result.val_videos, "best epoch": result.best_epoch, "seed": result.seed}
+    metrics.update({k.replace("val_", "validation "): v for k, v in result.metrics.items()})
     card = checkpoints.model_card(c, metrics, data)
     return card.replace("## Metrics", "## Training\n\n" + training + "\n\n## Metrics", 1)
 
@@ -312,6 +312,8 @@ def train(
     table = load_table(store)
     source = load_source(table)
     source_id = source.checkpoint.id
+    if Path(source_id).is_absolute() and Path(source_id).is_relative_to(checkpoints.PROJECT_ROOT):
+        source_id = str(Path(source_id).relative_to(checkpoints.PROJECT_ROOT))  # no machine paths in the card
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     echo = echo or (lambda line: None)
