@@ -306,7 +306,8 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
             f"{len(run.videos)} videos in `{run.folder}` · ground truth: {source} · results: `{run.db_path}`")
 
 
-def dataset_tables(run) -> tuple:
+def dataset_tables(run):
+    """The table: one row per video, the second checkpoint's columns beside the first's."""
     tables = {name: dataset_view.video_table(run.results(i), run.ground_truth) for i, name in enumerate(run.names)}
     return dataset_view.compared_table(tables)
 
