@@ -89,7 +89,9 @@ def scores_markdown(scores: Mapping[str, dict]) -> str:
     """Accuracy and mAP at each tIoU per checkpoint, as `python -m wecl evaluate` prints them (%)."""
     alphas = [f"{a:g}" for a in ALPHAS]
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}"  # noqa: E731
-    lines = ["| checkpoint | videos | accuracy | " + " | ".join(f"mAP@{a}" for a in alphas) + " | per-class mAP@0.5 |",
+    # "&#64;", not "@": Markdown renderers take "mAP@0.1" for an e-mail address and link it
+    lines = ["| checkpoint | videos | accuracy | " + " | ".join(f"mAP&#64;{a}" for a in alphas)
+             + " | per-class mAP&#64;0.5 |",
              "|---|---|---|" + "---|" * len(alphas) + "---|"]
     for name, s in scores.items():
         maps = s.get("mAP") or {}
