@@ -133,3 +133,28 @@ def test_a_split_file_has_no_segments_to_edit(tmp_path):
     else:
         raise AssertionError("saving segments into a split file should fail")
     assert path.read_text() == before
+
+
+VIDEO_SAVER = """
+import sys
+from wecl.annotations import Segment, save_video_segments
+path, n = sys.argv[1], 0
+while True:
+    save_video_segments(path, "v00007", [Segment(1.0 + n % 2, 2.0 + n % 2, "edited")])
+    n += 1
+"""
+
+
+def test_a_process_killed_while_saving_one_video_leaves_a_whole_file(tmp_path):
+    path = tmp_path / "annotations.json"
+    write_annotations(annotation_set(3000, "even"), path, "activitynet")
+    for delay in (0.4, 0.7, 1.1):
+        proc = subprocess.Popen([sys.executable, "-c", VIDEO_SAVER, str(path)])
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        annotations = read_annotations(path)  # parseable: the old or the new version, never a mix
+        assert len(annotations) == 3000
+        assert [(s.start, s.end) for s in annotations["v00007"].segments] in ([(1.0, 2.0)], [(2.0, 3.0)],
+                                                                              [(1.0 + j, 2.0 + j) for j in range(5)])
+        assert len(annotations["v00008"].segments) == 5

@@ -1,6 +1,7 @@
 """The results database of dataset runs: SQLite (standard library), one row per prediction, keyed
-by video content hash + checkpoint id + revision (with theta, rounds and the result version), so a restarted run resumes and nothing is
-computed twice. A local checkpoint folder has no revision; its weights' SHA-256 stands in.
+by video content hash + checkpoint id + revision (with theta, rounds and the result version), so a
+restarted run resumes and nothing is computed twice. A local checkpoint folder has no revision; its
+weights' SHA-256 stands in.
 """
 from __future__ import annotations
 
