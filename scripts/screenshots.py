@@ -32,7 +32,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "assets" / "screenshots"))
     parser.add_argument("--example", default="synth_99_0000", help="label of the bundled example to click")
-    parser.add_argument("--theta", type=float, default=0.6)
+    parser.add_argument("--theta", type=float, default=0.5)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
