@@ -319,7 +319,8 @@ def dataset_aggregates(run) -> tuple:
     inside, outside = dataset_view.attention_samples(run.results(0), run.ground_truth)
     sweeps = {name: run.theta_sweep(i) for i, name in enumerate(run.names)}
     failures = run.failures(0)
-    note = f"\n\n{len(failures)} videos could not be read: " + "; ".join(failures.values()) if failures else ""
+    n = len(failures)
+    note = f"\n\n{n} video{'s' if n != 1 else ''} could not be read: " + "; ".join(failures.values()) if n else ""
     first = scores[run.names[0]]
     return (
         dataset_view.scores_markdown(scores) + note,

@@ -39,6 +39,7 @@ def finish(token, timeout: float = 300) -> tuple:
 def dataset(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dataset") / "videos"
     generate(folder, VIDEOS, seed=21, duration_range=(3.0, 5.0))
+    (folder / "broken.mp4").write_bytes(b"\x00" * 4096)  # listed nowhere, unreadable: skipped, reported
     return folder
 
 
@@ -55,15 +56,16 @@ def evaluated(dataset, tmp_path_factory):
 @pytest.fixture(scope="module")
 def first_run(dataset):
     token, timer, source = app.start_dataset(str(dataset), None, "", "")
-    assert timer.active is True and f"{VIDEOS} videos" in source and "annotations.json" in source
+    assert timer.active is True and f"{VIDEOS + 1} videos" in source and "annotations.json" in source
     return token, finish(token)
 
 
 def test_table_and_figures_equal_the_evaluate_command(dataset, evaluated, first_run):
     stdout, ev, predictions = evaluated
     token, (_, status, table, summary, ap_figure, confusion, per_class, distribution, sweep) = first_run
-    assert f"{VIDEOS} videos: {VIDEOS} computed, 0 reused, 0 failed" in status
+    assert f"{VIDEOS + 1} videos: {VIDEOS} computed, 0 reused, 1 failed" in status
     assert len(table) == VIDEOS
+    assert "1 video could not be read: " in summary and "broken.mp4" in summary
 
     # accuracy and mAP: the table's "correct" column, the summary and the printed report
     assert table["correct"].mean() == pytest.approx(ev["accuracy"])
@@ -107,11 +109,11 @@ def test_a_restart_and_the_cli_recompute_nothing(dataset, first_run):
     out = finish(again)
     run = app.dataset_run.get_run(again)
     assert (run.progress[0].stats.computed, run.progress[0].stats.reused) == (0, VIDEOS)  # counted, not assumed
-    assert f"{VIDEOS} videos: 0 computed, {VIDEOS} reused" in out[1]
+    assert f"{VIDEOS + 1} videos: 0 computed, {VIDEOS} reused, 1 failed" in out[1]  # the broken file is retried
     # ... and the command line reads the same database
     done = run_wecl("batch", str(dataset))
     assert done.returncode == 0, done.stderr
-    assert f"{VIDEOS} videos: 0 computed, {VIDEOS} reused" in done.stdout
+    assert f"{VIDEOS + 1} videos: 0 computed, {VIDEOS} reused" in done.stdout
 
 
 def test_corrected_ground_truth_is_saved_with_a_backup(dataset, first_run, tmp_path):

@@ -95,7 +95,9 @@ class DatasetRun:
         self.workers = workers
         self.progress = [RunProgress(name, len(self.videos)) for name in self.names]
         self._thread: threading.Thread | None = None
-        self._store: ResultStore | None = None
+        # One connection for the worker and the pollers, opened here: opened lazily, two threads
+        # racing to open it would each get one, and SQLite refuses the second's WAL switch.
+        self.store = ResultStore(self.db_path)
         self._results: dict[int, tuple[float, dict[str, dict]]] = {}  # index -> (newest row read, results)
 
     @property
@@ -106,12 +108,6 @@ class DatasetRun:
         if len(self.annotation_paths) == 1:
             return self.annotation_paths[0]
         return next(p for p in self.annotation_paths if is_positions_file(p))
-
-    @property
-    def store(self) -> ResultStore:
-        if self._store is None:
-            self._store = ResultStore(self.db_path)
-        return self._store
 
     def start(self) -> "DatasetRun":
         if self._thread is None:

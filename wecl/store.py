@@ -65,7 +65,16 @@ class ResultStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # Switching to WAL does not wait for the busy timeout: another process (the app and
+        # `wecl batch` on one folder) opening the database at the same moment can make it fail.
+        for attempt in range(50):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:

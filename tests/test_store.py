@@ -1,0 +1,73 @@
+"""The results database opened while another handle writes (the app's worker and pollers, and
+`python -m wecl batch` on the same folder): every opener gets a working handle."""
+import threading
+
+from wecl.store import ResultStore
+
+CKPT = {"id": "ckpt", "revision": "r1"}
+
+
+def result(i: int) -> dict:
+    return {"checkpoint": CKPT, "theta": 0.5, "rounds": 1, "video": {"path": f"/v/{i}.mp4"}, "prediction": "joy"}
+
+
+def test_two_handles_opening_a_new_database_at_once(tmp_path):
+    # Switching a new database to WAL does not wait for SQLite's busy timeout: two connections
+    # doing it at the same moment failed with "database is locked" in about a third of the tries.
+    for trial in range(60):
+        path = tmp_path / f"t{trial}" / "results.sqlite"
+        barrier, errors = threading.Barrier(2), []
+
+        def open_and_write(i: int) -> None:
+            try:
+                barrier.wait()
+                store = ResultStore(path)
+                store.put(f"hash{i}", f"v{i}", result(i))
+                store.close()
+            except Exception as error:  # collected: a thread's exception would not fail the test
+                errors.append(repr(error))
+
+        threads = [threading.Thread(target=open_and_write, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], f"trial {trial}: {errors}"
+        assert len(ResultStore(path).results(CKPT, 0.5, 1)) == 2
+
+
+def test_opening_while_another_handle_writes(tmp_path):
+    path = tmp_path / "results.sqlite"
+    writer = ResultStore(path)
+    stop, errors = threading.Event(), []
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            writer.put(f"hash{i % 50}", f"v{i % 50}", result(i % 50))
+            i += 1
+
+    def open_and_read(i: int) -> None:
+        try:
+            store = ResultStore(path)
+            store.results(CKPT, 0.5, 1)
+            store.put(f"other{i}", f"o{i}", result(1000 + i))
+            store.close()
+        except Exception as error:  # collected: a thread's exception would not fail the test
+            errors.append(repr(error))
+
+    background = threading.Thread(target=write)
+    background.start()
+    try:
+        openers = [threading.Thread(target=open_and_read, args=(i,)) for i in range(40)]
+        for t in openers:
+            t.start()
+        for t in openers:
+            t.join()
+    finally:
+        stop.set()
+        background.join()
+    assert errors == []
+    found = ResultStore(path).results(CKPT, 0.5, 1)
+    assert {f"o{i}" for i in range(40)} <= set(found)
+    assert ResultStore(path).get("hash3", CKPT, 0.7, 1) is None  # theta is part of the key
