@@ -306,6 +306,12 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
             f"{len(run.videos)} videos in `{run.folder}` · ground truth: {source} · results: `{run.db_path}`")
 
 
+@user_errors
+def stop_dataset(token):
+    _dataset_run(token).stop()
+    gr.Info("Stopping after the video in hand: everything finished is kept, and Start continues from there.")
+
+
 def dataset_tables(run):
     """The table: one row per video, the second checkpoint's columns beside the first's."""
     tables = {name: dataset_view.video_table(run.results(i), run.ground_truth) for i, name in enumerate(run.names)}
@@ -436,7 +442,9 @@ def dataset_tab(choices, default: str) -> None:
                                        elem_id="ds-checkpoint")
             checkpoint_b = gr.Dropdown([("— none —", "")] + choices, value="", allow_custom_value=True,
                                        label="Compare with (optional)", elem_id="ds-checkpoint-b")
-            start = gr.Button("Start", variant="primary", elem_id="ds-start")
+            with gr.Row():
+                start = gr.Button("Start", variant="primary", elem_id="ds-start")
+                stop = gr.Button("Stop", variant="stop", elem_id="ds-stop")
     source = gr.Markdown(elem_id="ds-source")
     status = gr.Markdown(elem_id="ds-status")
     summary = gr.Markdown(elem_id="ds-summary")
@@ -468,6 +476,7 @@ def dataset_tab(choices, default: str) -> None:
     video_views = [heading, timeline_a, timeline_b, strip, gt_rows, comparison]
     start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b], [token, timer, source],
                 api_visibility="private")
+    stop.click(stop_dataset, token, None, api_visibility="private")
     timer.tick(poll_dataset, token, [timer, status, table, *aggregates], api_visibility="private",
                show_progress="hidden", concurrency_limit=4, concurrency_id="views")
     table.select(open_dataset_video, token, [vid, *video_views], api_visibility="private",

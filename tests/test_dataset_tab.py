@@ -186,3 +186,22 @@ def test_two_checkpoints_side_by_side(dataset, tiny_checkpoint):
     assert "wecl-synth-demo" in figure_a.layout.title.text and name in figure_b.layout.title.text
     assert views[3]["visible"] is True
     assert np.isfinite(table["confidence"]).all()
+
+
+def test_stop_keeps_what_is_done_and_start_continues(tmp_path):
+    folder = tmp_path / "videos"
+    generate(folder, 12, seed=22, duration_range=(4.0, 6.0))
+    token, _, _ = app.start_dataset(str(folder), None, "", "")
+    app.stop_dataset(token)
+    _, status, table, *_ = finish(token)
+    run = app.dataset_run.get_run(token)
+    first = run.progress[0].stats
+    assert run.progress[0].state == "stopped" and first.stopped, status
+    assert "stopped" in status and first.computed < 12 and len(table) == first.computed
+    again, _, _ = app.start_dataset(str(folder), None, "", "")
+    _, status, table, *_ = finish(again)
+    second = app.dataset_run.get_run(again).progress[0].stats
+    assert (second.reused, second.computed) == (first.computed, 12 - first.computed), status
+    assert len(table) == 12
+    with pytest.raises(app.gr.Error, match="no dataset loaded"):
+        app.stop_dataset(None)

@@ -8,6 +8,7 @@ killed run loses at most the videos in flight.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +40,7 @@ class BatchStats:
     computed: int = 0  # predictions made in this run
     reused: int = 0  # already in the database: nothing recomputed
     failed: int = 0
+    stopped: bool = False
     seconds: float = 0.0
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -55,8 +57,10 @@ def run_batch(
     rounds: int = 1,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> BatchStats:
-    """Predict every video not yet in `store` for this checkpoint; bad videos are recorded and skipped."""
+    """Predict every video not yet in `store` for this checkpoint; bad videos are recorded and skipped.
+    Setting `stop` ends the run after the video in hand (`stats.stopped`); what is done is kept."""
     checkpoint = model.checkpoint.to_json()
     theta = model.config.theta if theta is None else float(theta)
     stats = BatchStats(total=len(videos))
@@ -98,6 +102,12 @@ def run_batch(
 
         refill()
         while pending:
+            if stop is not None and stop.is_set():
+                stats.stopped = True
+                for _, _, job in pending:
+                    if isinstance(job, Future):
+                        job.cancel()
+                break
             path, digest, job = pending.popleft()
             refill()
             try:

@@ -47,7 +47,7 @@ class RunProgress:
     checkpoint: str
     total: int
     done: int = 0
-    state: str = "queued"  # queued | running | done | failed
+    state: str = "queued"  # queued | running | done | failed | stopped
     message: str = ""
     stats: BatchStats | None = None
     started: float = field(default_factory=time.monotonic)
@@ -55,6 +55,9 @@ class RunProgress:
     def line(self) -> str:
         if self.state == "failed":
             return f"**{self.checkpoint}**: failed: {self.message}"
+        if self.state == "stopped":
+            done = f" after {self.stats.computed} computed, {self.stats.reused} reused" if self.stats else ""
+            return f"**{self.checkpoint}**: stopped{done} ({self.done}/{self.total}); Start again to continue"
         if self.state == "done" and self.stats:
             s = self.stats
             rate = f", {s.videos_per_second:.2f} videos/s" if s.computed else ""
@@ -95,6 +98,7 @@ class DatasetRun:
         self.workers = workers
         self.progress = [RunProgress(name, len(self.videos)) for name in self.names]
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
         # One connection for the worker and the pollers, opened here: opened lazily, two threads
         # racing to open it would each get one, and SQLite refuses the second's WAL switch.
         self.store = ResultStore(self.db_path)
@@ -122,11 +126,20 @@ class DatasetRun:
             def tick(done: int, total: int, progress=progress) -> None:
                 progress.done, progress.total = done, total
 
+            if self._stop.is_set():  # stopped before this checkpoint began
+                progress.state, progress.stats = "stopped", BatchStats(total=len(self.videos), stopped=True)
+                continue
             try:
-                progress.stats = run_batch(self.videos, model, self.store, workers=self.workers, progress=tick)
-                progress.state = "done"
+                progress.stats = run_batch(self.videos, model, self.store, workers=self.workers, progress=tick,
+                                           stop=self._stop)
+                progress.state = "stopped" if progress.stats.stopped else "done"
             except Exception as error:  # shown in the app; the database keeps what was finished
                 progress.state, progress.message = "failed", f"{type(error).__name__}: {error}"
+
+    def stop(self) -> None:
+        """End the run after the video in hand; everything finished stays in the database, and a
+        new run of the same folder continues from there."""
+        self._stop.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run ends (or `timeout` s pass); True when it has ended."""
@@ -136,7 +149,7 @@ class DatasetRun:
 
     @property
     def finished(self) -> bool:
-        return all(p.state in ("done", "failed") for p in self.progress)
+        return all(p.state in ("done", "failed", "stopped") for p in self.progress)
 
     def fraction(self) -> float:
         total = sum(p.total for p in self.progress) or 1
