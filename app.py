@@ -423,6 +423,94 @@ print(result["prediction"], result["confidence"])
 # The UI
 
 
+def video_tab(choices, default: str, default_theta: float) -> None:
+    """One video: upload or example, checkpoint, θ and rounds; the prediction, the attention
+    timeline, the segment strip, and the tabs for segments, ground truth, downloads and the API."""
+    session = gr.State(None)
+    gt_set = gr.State(None)
+    gt_files = gr.File(label="Annotation file (ActivityNet JSON, split JSON, CSV, or position.txt + video list)",
+                       file_count="multiple", file_types=[".json", ".csv", ".txt"], render=False,
+                       elem_id="gt-file")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            video = gr.Video(label="Video", sources=["upload"], height=200, elem_id="video")
+            checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
+                                     info="from the registry, or type a Hub id owner/name@revision or a folder",
+                                     elem_id="checkpoint")
+            theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
+                              info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
+            rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds")
+            run = gr.Button("Run", variant="primary", elem_id="run")
+            rows = example_rows()
+            if rows:
+                gr.Examples(rows, inputs=[video, gt_files], label="Examples (their ground truth loads too)",
+                            example_labels=[Path(r[0]).stem for r in rows], elem_id="examples")
+            info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
+        with gr.Column(scale=3):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    summary = gr.Markdown("Upload a video or pick an example, then press **Run**.",
+                                          elem_id="prediction")
+                    notices = gr.Markdown(elem_id="notices")
+                probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
+            timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
+            gr.Markdown("**Segments**: one thumbnail each, erased ones framed in their round's colour",
+                        elem_id="strip-caption")
+            strip = gr.Image(show_label=False, type="numpy", interactive=False, elem_id="strip", height=270,
+                             buttons=["fullscreen"])
+    with gr.Tabs():
+        with gr.Tab("Segments"):
+            table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
+        with gr.Tab("Ground truth", elem_id="gt-tab"):
+            with gr.Row():
+                with gr.Column(scale=2):
+                    gt_files.render()
+                with gr.Column(scale=1):
+                    gt_video = gr.Dropdown([], label="Video id in the file", visible=False)
+                    clear = gr.Button("Clear ground truth")
+            gt_table = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
+                                    interactive=True, row_count=3, label="Ground-truth segments (s); edit freely",
+                                    elem_id="gt-table")
+            comparison_md = gr.Markdown()
+            comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
+                                      label="Best tIoU of each ground-truth segment with a detection")
+            export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
+            exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, visible=False)
+        with gr.Tab("Downloads"):
+            with gr.Row():
+                json_file = gr.File(label="Result JSON", interactive=False, height=90)
+                csv_file = gr.File(label="Segments CSV", interactive=False, height=90)
+            make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
+            with gr.Row():
+                annotated = gr.Video(label="Annotated video", interactive=False, height=380)
+                annotated_file = gr.File(label="Annotated MP4", interactive=False, height=90)
+        with gr.Tab("Result JSON"):
+            result_json = gr.JSON(label="Result", elem_id="result-json")
+        with gr.Tab("API"):
+            gr.Markdown(API_DOC)
+    view_outputs = [result_json, summary, notices, timeline, probabilities, strip, table, comparison,
+                    comparison_md, json_file, csv_file]
+    view_inputs = [session, theta, rounds, gt_table]
+    checkpoint.change(on_checkpoint, checkpoint, [info, theta], api_visibility="private")
+    run.click(
+        run_prediction, [video, checkpoint, theta, rounds], [result_json, session], api_name="predict",
+        concurrency_limit=1, concurrency_id="predict",
+    ).success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
+    gr.on([theta.input, theta.release, rounds.input, rounds.release], update_views, view_inputs, view_outputs,
+          api_visibility="private", trigger_mode="always_last", show_progress="hidden",
+          concurrency_limit=4, concurrency_id="views")
+    gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
+                    trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
+    gt_files.change(load_ground_truth, [gt_files, video], [gt_video, gt_table, gt_set], api_visibility="private")
+    video.change(match_loaded_ground_truth, [gt_set, video], [gt_video, gt_table], api_visibility="private")
+    gt_video.input(pick_ground_truth, [gt_set, gt_video], gt_table, api_visibility="private")
+    clear.click(lambda: ([], None, gr.update(visible=False)), None, [gt_table, gt_files, gt_video],
+                api_visibility="private")
+    export.click(export_ground_truth, [gt_table, video, session], exported, api_visibility="private")
+    make_video.click(render_video, view_inputs, [annotated, annotated_file], api_visibility="private",
+                     concurrency_limit=1, concurrency_id="render")
+
+
 def dataset_tab(choices, default: str) -> None:
     """The researchers' half: a folder of videos with its annotation file, through one or two
     checkpoints; the table, the aggregates, one video's timelines, and ground-truth editing."""
@@ -490,98 +578,15 @@ def build_app() -> gr.Blocks:
     choices, default = checkpoint_choices()
     default_theta = checkpoint_theta(default) or 0.7
     with gr.Blocks(title="WECL Explorer", fill_width=True, delete_cache=(3600, 3600)) as demo:
-        session = gr.State(None)
-        gt_set = gr.State(None)
         with gr.Row(equal_height=True):
             gr.Markdown("# WECL Explorer\nVideo emotion with cross-modal temporal erasing (CVPR 2023): "
                         "per-segment attention, the segments erased round by round, detections and ground truth.")
             gr.Markdown(f"**Device:** {device_label()}", elem_id="device")
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Video", elem_id="video-tab"):
-                gt_files = gr.File(label="Annotation file (ActivityNet JSON, split JSON, CSV, or position.txt + video list)",
-                                   file_count="multiple", file_types=[".json", ".csv", ".txt"], render=False,
-                                   elem_id="gt-file")
-                with gr.Row():
-                    with gr.Column(scale=1, min_width=320):
-                        video = gr.Video(label="Video", sources=["upload"], height=200, elem_id="video")
-                        checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
-                                                 info="from the registry, or type a Hub id owner/name@revision or a folder",
-                                                 elem_id="checkpoint")
-                        theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
-                                          info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
-                        rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds")
-                        run = gr.Button("Run", variant="primary", elem_id="run")
-                        rows = example_rows()
-                        if rows:
-                            gr.Examples(rows, inputs=[video, gt_files], label="Examples (their ground truth loads too)",
-                                        example_labels=[Path(r[0]).stem for r in rows], elem_id="examples")
-                        info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
-                    with gr.Column(scale=3):
-                        with gr.Row():
-                            with gr.Column(scale=3):
-                                summary = gr.Markdown("Upload a video or pick an example, then press **Run**.",
-                                                      elem_id="prediction")
-                                notices = gr.Markdown(elem_id="notices")
-                            probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
-                        timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
-                        gr.Markdown("**Segments**: one thumbnail each, erased ones framed in their round's colour",
-                                    elem_id="strip-caption")
-                        strip = gr.Image(show_label=False, type="numpy", interactive=False, elem_id="strip", height=270,
-                                         buttons=["fullscreen"])
-                with gr.Tabs():
-                    with gr.Tab("Segments"):
-                        table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
-                    with gr.Tab("Ground truth", elem_id="gt-tab"):
-                        with gr.Row():
-                            with gr.Column(scale=2):
-                                gt_files.render()
-                            with gr.Column(scale=1):
-                                gt_video = gr.Dropdown([], label="Video id in the file", visible=False)
-                                clear = gr.Button("Clear ground truth")
-                        gt_table = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
-                                                interactive=True, row_count=3, label="Ground-truth segments (s); edit freely",
-                                                elem_id="gt-table")
-                        comparison_md = gr.Markdown()
-                        comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
-                                                  label="Best tIoU of each ground-truth segment with a detection")
-                        export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
-                        exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, visible=False)
-                    with gr.Tab("Downloads"):
-                        with gr.Row():
-                            json_file = gr.File(label="Result JSON", interactive=False, height=90)
-                            csv_file = gr.File(label="Segments CSV", interactive=False, height=90)
-                        make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
-                        with gr.Row():
-                            annotated = gr.Video(label="Annotated video", interactive=False, height=380)
-                            annotated_file = gr.File(label="Annotated MP4", interactive=False, height=90)
-                    with gr.Tab("Result JSON"):
-                        result_json = gr.JSON(label="Result", elem_id="result-json")
-                    with gr.Tab("API"):
-                        gr.Markdown(API_DOC)
+                video_tab(choices, default, default_theta)
             with gr.Tab("Dataset", elem_id="dataset-tab"):
                 dataset_tab(choices, default)
-
-        view_outputs = [result_json, summary, notices, timeline, probabilities, strip, table, comparison,
-                        comparison_md, json_file, csv_file]
-        view_inputs = [session, theta, rounds, gt_table]
-        checkpoint.change(on_checkpoint, checkpoint, [info, theta], api_visibility="private")
-        run.click(
-            run_prediction, [video, checkpoint, theta, rounds], [result_json, session], api_name="predict",
-            concurrency_limit=1, concurrency_id="predict",
-        ).success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
-        gr.on([theta.input, theta.release, rounds.input, rounds.release], update_views, view_inputs, view_outputs,
-              api_visibility="private", trigger_mode="always_last", show_progress="hidden",
-              concurrency_limit=4, concurrency_id="views")
-        gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
-                        trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
-        gt_files.change(load_ground_truth, [gt_files, video], [gt_video, gt_table, gt_set], api_visibility="private")
-        video.change(match_loaded_ground_truth, [gt_set, video], [gt_video, gt_table], api_visibility="private")
-        gt_video.input(pick_ground_truth, [gt_set, gt_video], gt_table, api_visibility="private")
-        clear.click(lambda: ([], None, gr.update(visible=False)), None, [gt_table, gt_files, gt_video],
-                    api_visibility="private")
-        export.click(export_ground_truth, [gt_table, video, session], exported, api_visibility="private")
-        make_video.click(render_video, view_inputs, [annotated, annotated_file], api_visibility="private",
-                         concurrency_limit=1, concurrency_id="render")
     return demo
 
 
