@@ -17,7 +17,7 @@ from pathlib import Path
 from wecl.annotations import AnnotationSet, Segment, save_video_segments, write_annotations
 from wecl.batch import BatchStats, list_videos, run_batch
 from wecl.errors import WECLError
-from wecl.evaluate import theta_sweep
+from wecl.evaluate import score_sweep, sweep_predictions
 from wecl.groundtruth import is_positions_file, read_ground_truth
 from wecl.inference import Features, cached_features, load_model
 from wecl.model import WECL
@@ -103,6 +103,7 @@ class DatasetRun:
         # racing to open it would each get one, and SQLite refuses the second's WAL switch.
         self.store = ResultStore(self.db_path)
         self._results: dict[int, tuple[float, dict[str, dict]]] = {}  # index -> (newest row read, results)
+        self._sweeps: dict[int, tuple[float, dict]] = {}  # index -> (results version, theta -> predictions)
 
     @property
     def annotation_path(self) -> str | None:
@@ -188,10 +189,19 @@ class DatasetRun:
         return out
 
     def theta_sweep(self, index: int = 0) -> list[dict]:
-        features = {vid: f for vid, f in self.features(index).items() if vid in self.ground_truth}
-        if not features:
+        """Accuracy and mAP against theta (paper Fig. 3), over the videos with a result and ground
+        truth. The predictions at every theta are made once per set of results and kept, so a
+        ground-truth edit only scores them again."""
+        features = self.features(index)  # reads the results first, which sets their version
+        version = self._results.get(index, (0.0, {}))[0]
+        if index not in self._sweeps or self._sweeps[index][0] != version:
+            self._sweeps[index] = (version, sweep_predictions(self.models[index], features))
+        by_theta = self._sweeps[index][1]
+        truth = {vid: a for vid, a in self.ground_truth.items() if vid in features}
+        if not truth:
             return []
-        return theta_sweep(self.models[index], features, self.ground_truth)
+        kept = {theta: {vid: p for vid, p in preds.items() if vid in truth} for theta, preds in by_theta.items()}
+        return score_sweep(kept, truth, self.models[index].config.classes)
 
     def save_segments(self, vid: str, segments: list[Segment], label: str | None = None) -> str:
         """Write one video's corrected ground truth back to the annotation file (backup, lock,

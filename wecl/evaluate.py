@@ -125,9 +125,20 @@ def theta_sweep(model, features: dict, ground_truth: AnnotationSet, thetas: Sequ
 
     At inference the class comes from x_o (4.2), so accuracy does not move with theta here; Fig. 3's
     accuracy curve is over models *trained* with each theta (`scripts/ablation.py --theta`)."""
+    return score_sweep(sweep_predictions(model, features, thetas, rounds), ground_truth, model.config.classes)
+
+
+def sweep_predictions(model, features: dict, thetas: Sequence[float] = THETAS, rounds: int = 1) -> dict:
+    """theta -> the predictions at that theta: the costly half of a sweep, independent of the
+    ground truth (a caller that edits the ground truth keeps these and scores again)."""
+    return {theta: predict_features(model, features, theta, rounds) for theta in thetas}
+
+
+def score_sweep(predictions_by_theta: dict, ground_truth: AnnotationSet, classes: Sequence[str] | None = None) -> list[dict]:
+    """The rows of a theta sweep: accuracy and class-agnostic mAP of each theta's predictions."""
     rows = []
-    for theta in thetas:
-        result = score(predict_features(model, features, theta, rounds), ground_truth, model.config.classes)
+    for theta, predictions in predictions_by_theta.items():
+        result = score(predictions, ground_truth, classes)
         rows.append({"theta": theta, "accuracy": result["accuracy"], "mAP": result["mAP"]})
     return rows
 
