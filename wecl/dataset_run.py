@@ -47,7 +47,7 @@ class RunProgress:
     checkpoint: str
     total: int
     done: int = 0
-    state: str = "queued"  # queued | running | done | failed | stopped
+    state: str = "queued"  # queued | running | sweeping | done | failed | stopped
     message: str = ""
     stats: BatchStats | None = None
     started: float = field(default_factory=time.monotonic)
@@ -58,6 +58,8 @@ class RunProgress:
         if self.state == "stopped":
             done = f" after {self.stats.computed} computed, {self.stats.reused} reused" if self.stats else ""
             return f"**{self.checkpoint}**: stopped{done} ({self.done}/{self.total}); Start again to continue"
+        if self.state == "sweeping":
+            return f"**{self.checkpoint}**: {self.total} videos done; θ sweep on the cached features"
         if self.state == "done" and self.stats:
             s = self.stats
             rate = f", {s.videos_per_second:.2f} videos/s" if s.computed else ""
@@ -121,7 +123,7 @@ class DatasetRun:
         return self
 
     def _work(self) -> None:
-        for model, progress in zip(self.models, self.progress):
+        for index, (model, progress) in enumerate(zip(self.models, self.progress)):
             progress.state, progress.started = "running", time.monotonic()
 
             def tick(done: int, total: int, progress=progress) -> None:
@@ -133,7 +135,13 @@ class DatasetRun:
             try:
                 progress.stats = run_batch(self.videos, model, self.store, workers=self.workers, progress=tick,
                                            stop=self._stop)
-                progress.state = "stopped" if progress.stats.stopped else "done"
+                if progress.stats.stopped:
+                    progress.state = "stopped"
+                    continue
+                # The theta sweep runs every video at 11 thetas: here, not in the poll that shows it.
+                progress.state = "sweeping"
+                self.theta_sweep(index)
+                progress.state = "done"
             except Exception as error:  # shown in the app; the database keeps what was finished
                 progress.state, progress.message = "failed", f"{type(error).__name__}: {error}"
 
