@@ -14,6 +14,7 @@ import pytest
 
 from conftest import REPO, run_wecl
 from wecl.annotations import read_annotations
+from wecl.evaluate import theta_sweep
 from wecl.metrics import tiou_matrix
 from wecl.synth import generate
 
@@ -136,6 +137,13 @@ def test_corrected_ground_truth_is_saved_with_a_backup(dataset, first_run, tmp_p
     assert saved["database"][other] == original["database"][other]  # other videos untouched
     assert table.set_index("video").loc[vid, "GT segments"] == 2  # the table follows at once
     assert read_annotations(path)[vid].segments[1].end == 2.75
+    # the theta sweep (its predictions kept from the run) is scored against the new ground truth
+    run = app.dataset_run.get_run(token)
+    features = run.features(0)
+    truth = {v: a for v, a in read_annotations(path).items() if v in features}
+    expected = theta_sweep(run.models[0], features, truth)
+    sweep = {t.name: t for t in outputs[6].data}["wecl-synth-demo: mAP@0.1"]
+    assert list(sweep.y) == pytest.approx([r["mAP"]["0.1"] for r in expected])
 
     # a broken row is a message, and the file is left as it was
     with pytest.raises(app.gr.Error, match="row 1"):
