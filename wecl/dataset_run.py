@@ -150,12 +150,6 @@ class DatasetRun:
         new run of the same folder continues from there."""
         self._stop.set()
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the run ends (or `timeout` s pass); True when it has ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.finished
-
     @property
     def finished(self) -> bool:
         return all(p.state in ("done", "failed", "stopped") for p in self.progress)
