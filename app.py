@@ -94,7 +94,7 @@ def example_rows() -> list[list]:
     for folder in EXAMPLE_DIRS:
         if not folder.is_dir():
             continue
-        annotation = next((folder / n for n in ("annotations.json", "annotations.csv") if (folder / n).is_file()), None)
+        annotation = dataset_run.find_annotation_file(folder)
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 rows.append([str(path), [str(annotation)] if annotation else None])

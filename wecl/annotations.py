@@ -27,7 +27,7 @@ from wecl.errors import WECLError
 FORMATS = ("activitynet", "ekman-position", "csv", "split", "elan", "label-studio")
 READABLE_FORMATS = ("activitynet", "ekman-position", "csv", "split")
 CSV_HEADER = ("video", "start", "end", "label")
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".wmv", ".mpg", ".mpeg", ".m4v"}
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".wmv", ".mpg", ".mpeg", ".m4v", ".ogv", ".3gp"}
 # Label written where a format needs one and neither the segment nor the video has a label.
 FALLBACK_LABEL = "emotion"
 

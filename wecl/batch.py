@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from wecl.annotations import atomic_write_text, video_id
+from wecl.annotations import VIDEO_EXTENSIONS, atomic_write_text, video_id
 from wecl.errors import WECLError
 from wecl.evaluate import prediction_of, write_prediction_file
 from wecl.inference import cached_features, explain, prepare_inputs, run_backbones, store_features, video_hash
 from wecl.model import WECL
 from wecl.store import ResultStore
 
-VIDEO_EXTENSIONS = {".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ogv", ".3gp"}
 
 
 def list_videos(folder: str | Path) -> list[Path]:

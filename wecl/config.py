@@ -14,6 +14,14 @@ KINETICS_MEAN = (114.7748, 107.7354, 99.4750)
 MODALITIES = ("both", "visual", "audio")
 
 
+def cache_root() -> Path:
+    """What the project keeps on disk between runs (features, results of unwritable folders):
+    $WECL_CACHE, default ~/.cache/wecl."""
+    import os
+
+    return Path(os.environ.get("WECL_CACHE", "~/.cache/wecl")).expanduser()
+
+
 @dataclass
 class WECLConfig:
     classes: list[str]

@@ -9,12 +9,11 @@ The app polls `DatasetRun.status()`; everything it shows is computed from `resul
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from wecl.annotations import AnnotationSet, Segment, save_video_segments, write_annotations
+from wecl.annotations import AnnotationSet, Segment, save_video_segments, video_id, write_annotations
 from wecl.batch import BatchStats, list_videos, run_batch
 from wecl.errors import WECLError
 from wecl.evaluate import score_sweep, sweep_predictions
@@ -50,7 +49,6 @@ class RunProgress:
     state: str = "queued"  # queued | running | sweeping | done | failed | stopped
     message: str = ""
     stats: BatchStats | None = None
-    started: float = field(default_factory=time.monotonic)
 
     def line(self) -> str:
         if self.state == "failed":
@@ -82,6 +80,7 @@ class DatasetRun:
         self.videos = list_videos(self.folder)
         if not self.videos:
             raise WECLError(f"{folder}: no video files in this folder")
+        self._paths = {video_id(p.name): str(p) for p in self.videos}  # the ids results are stored under
         if annotation:
             paths = [annotation] if isinstance(annotation, (str, Path)) else list(annotation)
         else:
@@ -124,7 +123,7 @@ class DatasetRun:
 
     def _work(self) -> None:
         for index, (model, progress) in enumerate(zip(self.models, self.progress)):
-            progress.state, progress.started = "running", time.monotonic()
+            progress.state = "running"
 
             def tick(done: int, total: int, progress=progress) -> None:
                 progress.done, progress.total = done, total
@@ -194,12 +193,13 @@ class DatasetRun:
         """Accuracy and mAP against theta (paper Fig. 3), over the videos with a result and ground
         truth. The predictions at every theta are made once per set of results and kept, so a
         ground-truth edit only scores them again."""
-        features = self.features(index)  # reads the results first, which sets their version
+        self.results(index)  # brings the results, and so their version, up to date
         version = self._results.get(index, (0.0, {}))[0]
-        if index not in self._sweeps or self._sweeps[index][0] != version:
-            self._sweeps[index] = (version, sweep_predictions(self.models[index], features))
+        if index not in self._sweeps or self._sweeps[index][0] != version:  # features only when stale
+            self._sweeps[index] = (version, sweep_predictions(self.models[index], self.features(index)))
         by_theta = self._sweeps[index][1]
-        truth = {vid: a for vid, a in self.ground_truth.items() if vid in features}
+        swept = next(iter(by_theta.values()), {})
+        truth = {vid: a for vid, a in self.ground_truth.items() if vid in swept}
         if not truth:
             return []
         kept = {theta: {vid: p for vid, p in preds.items() if vid in truth} for theta, preds in by_theta.items()}
@@ -245,13 +245,11 @@ class DatasetRun:
         return written, problems
 
     def video_path(self, vid: str) -> str | None:
-        for path in self.videos:
-            if path.stem == vid:
-                return str(path)
-        return None
+        return self._paths.get(vid)
 
 
-_runs: dict[tuple, DatasetRun] = {}
+_runs: dict[tuple, DatasetRun] = {}  # the newest run of each (folder, checkpoints, device, annotation)
+_tokens: dict[str, tuple] = {}  # every token handed out -> its key: an old token finds the newest run
 _runs_lock = threading.Lock()
 
 
@@ -266,11 +264,13 @@ def start_run(folder: str | Path, checkpoints: list[str | None], annotation: str
         if run is not None and not run.finished:
             return run
         run = DatasetRun(folder, checkpoints, annotation, device)
-        _runs[key] = _runs[run.token] = run
+        _runs[key] = run  # a finished run of the same key is dropped, with its connection and cache
+        _tokens[run.token] = key
         return run.start()
 
 
 def get_run(token: str | None) -> DatasetRun | None:
-    """The run `start_run` returned with this token (the app keeps the token in a session)."""
+    """The newest run of the folder `start_run` returned this token for (the app keeps the token
+    in a session; a restart from another tab moves it on to the new run)."""
     with _runs_lock:
-        return _runs.get(token) if token else None
+        return _runs.get(_tokens.get(token)) if token else None

@@ -20,6 +20,7 @@ import torch
 from wecl import checkpoints
 from wecl.atomic import atomic_write
 from wecl.audio import mfcc_patches, read_audio
+from wecl.config import cache_root
 from wecl.detection import detect
 from wecl.erasing import erasing_rounds
 from wecl.errors import WECLError
@@ -35,7 +36,7 @@ _models: dict[tuple[str, str | None, str], WECL] = {}
 
 def cache_dir() -> Path:
     """Where features are kept on disk: $WECL_CACHE/features (default ~/.cache/wecl/features)."""
-    return Path(os.environ.get("WECL_CACHE", "~/.cache/wecl")).expanduser() / "features"
+    return cache_root() / "features"
 
 
 @dataclass

@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from wecl.config import cache_root
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     video_hash    TEXT NOT NULL,
@@ -42,7 +44,7 @@ def default_db(folder: str | Path) -> Path:
     if os.access(folder, os.W_OK):
         return folder / ".wecl" / "results.sqlite"
     name = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
-    return Path(os.environ.get("WECL_CACHE", "~/.cache/wecl")).expanduser() / "results" / f"{name}.sqlite"
+    return cache_root() / "results" / f"{name}.sqlite"
 
 
 # Bump when `inference.explain` gives different results for the same weights and settings (as
