@@ -623,10 +623,9 @@ def save_video_segments(path: PathLike, vid: str, segments: Sequence[Segment], *
     `label`/`duration` None keep the video's current ones.
     """
     path = Path(path)
-    text = _read_text(path) if path.exists() else None
-    fmt = detect_format(path, text) if text is not None else ("csv" if path.suffix.lower() == ".csv" else "activitynet")
     with _locked_save(path):
         text = _read_text(path) if path.exists() else None
+        fmt = detect_format(path, text) if text is not None else ("csv" if path.suffix.lower() == ".csv" else "activitynet")
         if fmt == "activitynet":
             data = _load_json(path, text) if text else {"database": {}}
             database = _top_object(data, path, text or "", "database")
