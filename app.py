@@ -48,6 +48,8 @@ DATASET_ROOTS = [Path(p).expanduser().resolve() for p in os.environ.get("WECL_DA
 # thread count is per calling thread, so each handler sets its own.
 BACKBONE_THREADS = torch.get_num_threads()
 HEAD_THREADS = 1
+KEYFRAME_CHOICES = [("eq. 9: A*v ≥ θ and A*a ≥ θ (the paper's)", "eq9"),
+                    ("fused: mean A* ≥ θ, every erasing round", "fused")]
 STRIP_COLUMNS = 5  # thumbnails per row: two rows of five keep T = 10 readable
 log = logging.getLogger("wecl.app")
 
@@ -156,9 +158,10 @@ def clean_outputs(max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
 @gpu
 @user_errors
 def run_prediction(video: str | None, checkpoint: str | None, theta: float | None, rounds: float | None,
-                   progress=gr.Progress()):
-    """The `/predict` endpoint: (video, checkpoint, theta, rounds) -> result JSON (DESIGN.md §10).
-    An empty checkpoint is the registry default."""
+                   keyframes: str | None = "eq9", progress=gr.Progress()):
+    """The `/predict` endpoint: (video, checkpoint, theta, rounds, keyframes) -> result JSON
+    (DESIGN.md §10). An empty checkpoint is the registry default; keyframes "eq9" (the paper's) or
+    "fused"."""
     if not video:
         raise WECLError("no video: upload one or pick an example first")
     rounds = int(rounds or 1)
@@ -169,7 +172,8 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
     progress(0.0, desc="loading the checkpoint")
     model = inference.load_model(spec, device=DEVICE)
     try:
-        result = inference.predict(video, model, theta, rounds, progress=lambda f, d: progress(f, desc=d))
+        result = inference.predict(video, model, theta, rounds, progress=lambda f, d: progress(f, desc=d),
+                                   keyframe_rule=keyframes or None)
     except WECLError as error:  # name the upload by its file name, not by Gradio's cache path
         raise WECLError(str(error).replace(str(video), Path(video).name)) from None
     return result.json, {"video": str(video), "checkpoint": spec, "features": result.features}
@@ -183,11 +187,11 @@ def _truth_or_warn(rows, duration: float):
         return []
 
 
-def compute_views(session: dict, theta: float, rounds: int, gt_rows) -> tuple:
+def compute_views(session: dict, theta: float, rounds: int, keyframes: str | None, gt_rows) -> tuple:
     """Every view of one prediction from cached features: explain() and the plots, no I/O."""
     torch.set_num_threads(HEAD_THREADS)
     model = inference.load_model(session["checkpoint"], device=DEVICE)
-    result = inference.explain(session["features"], model, theta, int(rounds)).json
+    result = inference.explain(session["features"], model, theta, int(rounds), keyframes or None).json
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])
     comparison = groundtruth.compare(truth, result)
     return (
@@ -204,10 +208,10 @@ def compute_views(session: dict, theta: float, rounds: int, gt_rows) -> tuple:
 
 
 @user_errors
-def update_views(session, theta, rounds, gt_rows, request: gr.Request = None):
+def update_views(session, theta, rounds, keyframes, gt_rows, request: gr.Request = None):
     if not session:
         return (gr.skip(),) * 11
-    result, *views = compute_views(session, theta, rounds, gt_rows)
+    result, *views = compute_views(session, theta, rounds, keyframes, gt_rows)
     folder = session_dir(request)
     stem = video_id(session["video"])
     json_path, csv_path = folder / f"{stem}.wecl.json", folder / f"{stem}.segments.csv"
@@ -263,10 +267,10 @@ def export_ground_truth(gt_rows, video, session, request: gr.Request = None):
 
 
 @user_errors
-def render_video(session, theta, rounds, gt_rows, request: gr.Request = None, progress=gr.Progress()):
+def render_video(session, theta, rounds, keyframes, gt_rows, request: gr.Request = None, progress=gr.Progress()):
     if not session:
         raise WECLError("run a prediction first")
-    result, *_ = compute_views(session, theta, rounds, gt_rows)
+    result, *_ = compute_views(session, theta, rounds, keyframes, gt_rows)
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])
     out = session_dir(request) / f"{video_id(session['video'])}.annotated.mp4"
     render.render_annotated(session["video"], result, out, truth, progress=lambda f, d: progress(f, desc=d))
@@ -285,7 +289,7 @@ def _dataset_run(token):
 
 
 @user_errors
-def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None):
+def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None, keyframes: str | None = "eq9"):
     folder = (folder or "").strip()
     if not folder:
         raise WECLError("no folder: type the path of a folder of videos")
@@ -298,7 +302,7 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     if second and second != (specs[0] or checkpoints.registry()["default"]):
         specs.append(second)
     paths = [files] if isinstance(files, str) else list(files or [])
-    run = dataset_run.start_run(folder, specs, paths or None, DEVICE)
+    run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=keyframes or "eq9")
     source = f"`{run.annotation_path}`" if run.annotation_path else "none: every video is listed, nothing is scored (add segments below)"
     if paths:
         source += " (an uploaded copy: **Save** changes this copy, **Export** downloads it)"
@@ -330,11 +334,11 @@ def dataset_aggregates(run) -> tuple:
     first = scores[run.names[0]]
     return (
         dataset_view.scores_markdown(scores) + note,
-        dataset_view.ap_curve_figure(scores),
+        dataset_view.ap_curve_figure(scores, run.keyframe_rule),
         dataset_view.confusion_figure(first),
         dataset_view.per_class_accuracy_figure(scores),
         dataset_view.attention_distribution_figure(inside, outside),
-        dataset_view.theta_sweep_figure(sweeps),
+        dataset_view.theta_sweep_figure(sweeps, run.keyframe_rule),
     )
 
 
@@ -404,8 +408,9 @@ def export_dataset_ground_truth(token, request: gr.Request = None):
 
 
 API_DOC = """
-The prediction is the endpoint **`/predict`**: `(video, checkpoint, theta, rounds)` → the result
-JSON (see the README, "API"). An empty checkpoint means the registry default.
+The prediction is the endpoint **`/predict`**: `(video, checkpoint, theta, rounds, keyframes)` → the
+result JSON (see the README, "API"). An empty checkpoint means the registry default; keyframes is
+`"eq9"` (the paper's, the default) or `"fused"`.
 
 ```python
 from gradio_client import Client, handle_file
@@ -413,7 +418,7 @@ from gradio_client import Client, handle_file
 # download_files=False keeps the JSON as sent: otherwise gradio_client mistakes
 # result["video"] (a dict with a "path" key) for a file and replaces it with a local path.
 client = Client("http://127.0.0.1:7860/", download_files=False)
-result = client.predict(handle_file("clip.mp4"), "", 0.7, 1, api_name="/predict")
+result = client.predict(handle_file("clip.mp4"), "", 0.7, 1, "eq9", api_name="/predict")
 print(result["prediction"], result["confidence"])
 ```
 """
@@ -439,7 +444,10 @@ def video_tab(choices, default: str, default_theta: float) -> None:
                                      elem_id="checkpoint")
             theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
                               info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
-            rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds")
+            rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds",
+                               info="rounds > 1 explore what the model turns to next; they change the "
+                                    "detections only under the fused rule")
+            keyframes = gr.Radio(KEYFRAME_CHOICES, value="eq9", label="Keyframes (detections)", elem_id="keyframes")
             run = gr.Button("Run", variant="primary", elem_id="run")
             rows = example_rows()
             if rows:
@@ -490,13 +498,13 @@ def video_tab(choices, default: str, default_theta: float) -> None:
             gr.Markdown(API_DOC)
     view_outputs = [result_json, summary, notices, timeline, probabilities, strip, table, comparison,
                     comparison_md, json_file, csv_file]
-    view_inputs = [session, theta, rounds, gt_table]
+    view_inputs = [session, theta, rounds, keyframes, gt_table]
     checkpoint.change(on_checkpoint, checkpoint, [info, theta], api_visibility="private")
     run.click(
-        run_prediction, [video, checkpoint, theta, rounds], [result_json, session], api_name="predict",
+        run_prediction, [video, checkpoint, theta, rounds, keyframes], [result_json, session], api_name="predict",
         concurrency_limit=1, concurrency_id="predict",
     ).success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
-    gr.on([theta.input, theta.release, rounds.input, rounds.release], update_views, view_inputs, view_outputs,
+    gr.on([theta.input, theta.release, rounds.input, rounds.release, keyframes.input], update_views, view_inputs, view_outputs,
           api_visibility="private", trigger_mode="always_last", show_progress="hidden",
           concurrency_limit=4, concurrency_id="views")
     gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
@@ -530,6 +538,8 @@ def dataset_tab(choices, default: str) -> None:
                                        elem_id="ds-checkpoint")
             checkpoint_b = gr.Dropdown([("— none —", "")] + choices, value="", allow_custom_value=True,
                                        label="Compare with (optional)", elem_id="ds-checkpoint-b")
+            ds_keyframes = gr.Radio(KEYFRAME_CHOICES, value="eq9", label="Keyframes (detections)",
+                                    elem_id="ds-keyframes")
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="ds-start")
                 stop = gr.Button("Stop", variant="stop", elem_id="ds-stop")
@@ -562,7 +572,7 @@ def dataset_tab(choices, default: str) -> None:
             distribution = gr.Plot(show_label=False, elem_id="ds-attention")
     aggregates = [summary, ap_curve, confusion, per_class, distribution, sweep]
     video_views = [heading, timeline_a, timeline_b, strip, gt_rows, comparison]
-    start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b], [token, timer, source],
+    start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b, ds_keyframes], [token, timer, source],
                 api_visibility="private")
     stop.click(stop_dataset, token, None, api_visibility="private")
     timer.tick(poll_dataset, token, [timer, status, table, *aggregates], api_visibility="private",

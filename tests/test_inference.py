@@ -58,11 +58,11 @@ def check_result_json(data: dict, model, has_audio: bool) -> None:
         span = raw.max() - raw.min()
         expected = (raw - raw.min()) / span if span > 0 else np.zeros_like(raw)
         assert np.allclose(norm, expected, atol=1e-5)
-    # detections are the runs of keyframes (erased, or fused A* >= theta), on the segments' time axis
+    # detections (default rule: eq. 9) are the runs of round 0's keyframes, on the segments' time axis
+    assert data["keyframe_rule"] == "eq9"
     starts = {s["start"] for s in segs}
     ends = {s["end"] for s in segs}
-    fused = [np.mean([s["visual_attention_norm"]] + ([s["audio_attention_norm"]] if has_audio else [])) for s in segs]
-    key = [s["erased_round"] is not None or f >= theta for s, f in zip(segs, fused)]
+    key = [s["erased_round"] == 0 for s in segs]
     runs = sum(1 for i, k in enumerate(key) if k and (i == 0 or not key[i - 1]))
     assert len(data["detections"]) == runs
     for d in data["detections"]:

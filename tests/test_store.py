@@ -8,7 +8,7 @@ CKPT = {"id": "ckpt", "revision": "r1"}
 
 
 def result(i: int) -> dict:
-    return {"checkpoint": CKPT, "theta": 0.5, "rounds": 1, "video": {"path": f"/v/{i}.mp4"}, "prediction": "joy"}
+    return {"checkpoint": CKPT, "theta": 0.5, "rounds": 1, "keyframe_rule": "eq9", "video": {"path": f"/v/{i}.mp4"}, "prediction": "joy"}
 
 
 def test_two_handles_opening_a_new_database_at_once(tmp_path):
@@ -33,7 +33,7 @@ def test_two_handles_opening_a_new_database_at_once(tmp_path):
         for t in threads:
             t.join()
         assert errors == [], f"trial {trial}: {errors}"
-        assert len(ResultStore(path).results(CKPT, 0.5, 1)) == 2
+        assert len(ResultStore(path).results(CKPT, 0.5, 1, "eq9")) == 2
 
 
 def test_opening_while_another_handle_writes(tmp_path):
@@ -50,7 +50,7 @@ def test_opening_while_another_handle_writes(tmp_path):
     def open_and_read(i: int) -> None:
         try:
             store = ResultStore(path)
-            store.results(CKPT, 0.5, 1)
+            store.results(CKPT, 0.5, 1, "eq9")
             store.put(f"other{i}", f"o{i}", result(1000 + i))
             store.close()
         except Exception as error:  # collected: a thread's exception would not fail the test
@@ -68,6 +68,8 @@ def test_opening_while_another_handle_writes(tmp_path):
         stop.set()
         background.join()
     assert errors == []
-    found = ResultStore(path).results(CKPT, 0.5, 1)
+    found = ResultStore(path).results(CKPT, 0.5, 1, "eq9")
     assert {f"o{i}" for i in range(40)} <= set(found)
-    assert ResultStore(path).get("hash3", CKPT, 0.7, 1) is None  # theta is part of the key
+    assert ResultStore(path).get("hash3", CKPT, 0.5, 1, "eq9") is not None
+    assert ResultStore(path).get("hash3", CKPT, 0.7, 1, "eq9") is None  # theta is part of the key
+    assert ResultStore(path).get("hash3", CKPT, 0.5, 1, "fused") is None  # and so is the keyframe rule

@@ -116,3 +116,73 @@ def test_push_to_hub_offline_and_without_token(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))
     with pytest.raises(WECLError, match="no Hugging Face token"):
         push_to_hub(tmp_path, "someone/wecl-test")
+
+
+def _relabel(store, ids: set[str], classes: list[str]) -> None:
+    """Give the videos `ids` of a feature store another label (the next class), in place."""
+    from wecl.atomic import atomic_write
+
+    for path in (store / "features").glob("*.npz"):
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(str(arrays["meta"]))
+        if meta["video_id"] in ids:
+            meta["label"] = classes[(classes.index(meta["label"]) + 1) % len(classes)]
+            arrays["meta"] = np.array(json.dumps(meta))
+            atomic_write(path, lambda tmp, arrays=arrays: np.savez(tmp, **arrays))
+
+
+@pytest.mark.slow
+def test_selection_never_sees_the_test_labels(setup, tmp_path):
+    """Two stores whose only difference is the test videos' labels train to byte-identical weights,
+    with the best epoch chosen on a held-out part of training; test figures come once, apart."""
+    import shutil
+
+    data, source = setup / "data", setup / "source"
+    store = tmp_path / "store"
+    assert main(["extract", str(data), "--out", str(store), "--checkpoint", str(source), "--views", "2"]) == 0
+    table = load_table(store)
+    # an official-style split file: training and "validation", which is the test half (1:1 like Ekman-6)
+    test_ids = {vid for c in CLASSES for vid in [v for v, lbl in zip(table.ids, table.labels) if lbl == c][::2]}
+    split = {"labels": CLASSES, "database": {vid: {"subset": "validation" if vid in test_ids else "training",
+                                                   "annotations": {"label": label}}
+                                             for vid, label in zip(table.ids, table.labels)}}
+    split_file = tmp_path / "split01.json"
+    split_file.write_text(json.dumps(split))
+    relabelled = tmp_path / "store-relabelled"
+    shutil.copytree(store, relabelled)
+    _relabel(relabelled, test_ids, CLASSES)
+    assert [load_table(relabelled).labels[i] != table.labels[i] for i in range(len(table.ids))] == \
+        [vid in test_ids for vid in table.ids]
+
+    args = ["--split", str(split_file), "--epochs", "6", "--optimizer", "adam", "--lr", "3e-3", "--batch-size", "4",
+            "--holdout", "0.25", "--quiet"]
+    runs = []
+    for name, features in (("a", store), ("b", relabelled)):
+        assert main(["train", str(features), "--out", str(tmp_path / name), *args, "--select", "map"]) == 0
+        runs.append(tmp_path / name)
+    weights = [(run / "model.safetensors").read_bytes() for run in runs]
+    assert weights[0] == weights[1]
+    summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
+    for s in summaries:
+        (r,) = s["runs"]
+        assert r["selection"].startswith("held-out part of training") and r["val_videos"] == 4
+        assert r["train_videos"] == 4 and r["test_videos"] == 8 and "test_accuracy" in r
+        assert "warning" not in s
+    # the test figures do see the labels: the relabelled store scores differently on them
+    assert summaries[0]["runs"][0]["test_accuracy"] != summaries[1]["runs"][0]["test_accuracy"]
+    rows = list(csv.DictReader(open(runs[0] / "train_log.csv")))
+    assert all(r["selection"].startswith("held-out part of training") and r["empty_keyframes"] != "" for r in rows)
+    card = (runs[0] / "README.md").read_text()
+    assert "held-out part of training" in card and "test accuracy" in card
+
+    # the official code's protocol only when asked for, and labelled in the log, summary and card
+    on_test = tmp_path / "on-test"
+    assert main(["train", str(store), "--out", str(on_test), *args, "--select-on-test"]) == 0
+    assert "test subset" in json.loads((on_test / "summary.json").read_text())["warning"]
+    assert all("official code's protocol" in r["selection"] for r in csv.DictReader(open(on_test / "train_log.csv")))
+    assert "Selected on the test subset" in (on_test / "README.md").read_text()
+    # keeping the last epoch needs no selection videos at all
+    last = tmp_path / "last"
+    assert main(["train", str(store), "--out", str(last), *args, "--select", "last"]) == 0
+    assert json.loads((last / "summary.json").read_text())["runs"][0]["selection"] == "last epoch"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from wecl.annotations import VIDEO_EXTENSIONS, atomic_write_text, video_id
+from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.evaluate import prediction_of, write_prediction_file
 from wecl.inference import cached_features, explain, prepare_inputs, run_backbones, store_features, video_hash
@@ -57,11 +58,13 @@ def run_batch(
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
+    keyframe_rule: str | None = None,
 ) -> BatchStats:
     """Predict every video not yet in `store` for this checkpoint; bad videos are recorded and skipped.
     Setting `stop` ends the run after the video in hand (`stats.stopped`); what is done is kept."""
     checkpoint = model.checkpoint.to_json()
     theta = model.config.theta if theta is None else float(theta)
+    rule = check_rule(model.config.keyframe_rule if keyframe_rule is None else keyframe_rule)
     stats = BatchStats(total=len(videos))
     start = time.perf_counter()
     progress = progress or (lambda done, total: None)
@@ -73,7 +76,7 @@ def run_batch(
             stats.failed += 1
             stats.failures[str(path)] = f"{path}: cannot read ({error.strerror})"
             continue
-        if store.get(digest, checkpoint, theta, rounds) is not None:
+        if store.get(digest, checkpoint, theta, rounds, rule) is not None:
             stats.reused += 1
         else:
             todo.append((path, digest))
@@ -83,7 +86,7 @@ def run_batch(
     def record_failure(path: Path, message: str) -> None:
         stats.failed += 1
         stats.failures[str(path)] = message
-        store.fail(str(path), checkpoint, theta, rounds, message)
+        store.fail(str(path), checkpoint, theta, rounds, rule, message)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: deque[tuple[Path, str, Future | object]] = deque()
@@ -115,7 +118,7 @@ def run_batch(
                     store_features(str(path), model, features)
                 else:
                     features = job
-                result = explain(features, model, theta, rounds).json
+                result = explain(features, model, theta, rounds, rule).json
                 result["video"]["path"] = str(path)
                 result["video_id"] = video_id(path.name)
                 store.put(digest, result["video_id"], result)

@@ -179,6 +179,25 @@ def training_notice(config: WECLConfig) -> str | None:
     return note.replace("**", "") or None
 
 
+def is_paper_model(config: WECLConfig) -> bool:
+    """All of Table 2's modules on (both modalities, intra, inter, erasing) at the paper's theta 0.7."""
+    return (config.modalities == "both" and config.intra and config.inter and config.erasing
+            and config.theta == 0.7 and config.keyframe_rule == "eq9")
+
+
+def switches_markdown(config: WECLConfig) -> str:
+    """The Table 2 switches, theta and the keyframe rule as a table, and whether that is the paper's model."""
+    on = lambda x: "on" if x else "**off**"  # noqa: E731
+    rows = [("modalities", config.modalities if config.modalities == "both" else f"**{config.modalities}**"),
+            ("intra-modal relation (eq. 1-4)", on(config.intra)), ("inter-modal relation (eq. 5-6)", on(config.inter)),
+            ("temporal erasing (eq. 9, 12)", on(config.erasing)),
+            ("theta", f"{config.theta:g}" if config.theta == 0.7 else f"**{config.theta:g}** (paper: 0.7)"),
+            ("keyframes", config.keyframe_rule if config.keyframe_rule == "eq9" else f"**{config.keyframe_rule}** (paper: eq9)")]
+    verdict = ("This is the paper's full model." if is_paper_model(config)
+               else "This is **not** the paper's full model: the settings in bold differ from it.")
+    return "| switch | setting |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n\n" + verdict
+
+
 def model_card(config: WECLConfig, metrics: dict | None = None, data: str | None = None) -> str:
     """A Hub model card: front matter, what the checkpoint is, its training status and config."""
     lines = [
@@ -199,6 +218,7 @@ def model_card(config: WECLConfig, metrics: dict | None = None, data: str | None
         lines += [config.description, ""]
     if TRAINING_NOTES.get(config.training):
         lines += [TRAINING_NOTES[config.training], ""]
+    lines += ["## Switches (paper Table 2)", "", switches_markdown(config), ""]
     if data:
         lines += ["## Training data", "", data, ""]
     if metrics:

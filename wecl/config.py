@@ -9,9 +9,12 @@ from typing import Any
 
 from wecl.errors import WECLError
 
-# Hara et al.'s 3D-ResNets-PyTorch expect 0-255 pixels minus the Kinetics mean, std 1.
-KINETICS_MEAN = (114.7748, 107.7354, 99.4750)
+# Hara et al.'s 3D-ResNets-PyTorch expect 0-255 pixels minus a mean, std 1. Their Kinetics weights
+# were trained with `get_mean(norm_value=1, dataset="activitynet")`: this is the ActivityNet mean.
+ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)
 MODALITIES = ("both", "visual", "audio")
+# Which segments are keyframes (detections are their maximal runs); see `wecl.detection`.
+KEYFRAME_RULES = ("eq9", "fused")
 
 
 def cache_root() -> Path:
@@ -35,7 +38,7 @@ class WECLConfig:
     segments: int = 10
     frames_per_segment: int = 16
     frame_size: int = 112
-    pixel_mean: tuple[float, float, float] = KINETICS_MEAN
+    pixel_mean: tuple[float, float, float] = ACTIVITYNET_MEAN
     pixel_std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     # Audio: mono at `sample_rate` -> MFCC over the whole track -> T patches -> 224x224, the
     # 1-channel patch repeated to 3 channels so ImageNet-layout weights load unchanged.
@@ -48,6 +51,8 @@ class WECLConfig:
     relation_dim: int | None = None
     dropout: float = 0.5
     theta: float = 0.7
+    # "eq9" (the paper's keyframes, the default) or "fused" (mean of the modalities >= theta).
+    keyframe_rule: str = "eq9"
     # Table 2 switches: one model, every row a config.
     modalities: str = "both"
     intra: bool = True
@@ -71,6 +76,8 @@ class WECLConfig:
             problems.append("the inter-modal relation needs both modalities")
         if not 0.0 <= self.theta <= 1.0:
             problems.append(f"theta must lie in [0, 1], not {self.theta}")
+        if self.keyframe_rule not in KEYFRAME_RULES:
+            problems.append(f"keyframe_rule must be one of {KEYFRAME_RULES}, not {self.keyframe_rule!r}")
         if self.segments < 1 or self.frames_per_segment < 1:
             problems.append("segments and frames_per_segment must be positive")
         if problems:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from wecl.annotations import AnnotationSet, Segment, save_video_segments, video_id, write_annotations
 from wecl.batch import BatchStats, list_videos, run_batch
+from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.evaluate import score_sweep, sweep_predictions
 from wecl.groundtruth import is_positions_file, read_ground_truth
@@ -75,7 +76,8 @@ class DatasetRun:
     """
 
     def __init__(self, folder: str | Path, checkpoints: list[str | None], annotation: str | list[str] | None = None,
-                 device: str = "auto", db: str | Path | None = None, workers: int = 2):
+                 device: str = "auto", db: str | Path | None = None, workers: int = 2, keyframe_rule: str = "eq9"):
+        self.keyframe_rule = check_rule(keyframe_rule)
         self.folder = Path(folder).expanduser().resolve()
         self.videos = list_videos(self.folder)
         if not self.videos:
@@ -133,7 +135,7 @@ class DatasetRun:
                 continue
             try:
                 progress.stats = run_batch(self.videos, model, self.store, workers=self.workers, progress=tick,
-                                           stop=self._stop)
+                                           stop=self._stop, keyframe_rule=self.keyframe_rule)
                 if progress.stats.stopped:
                     progress.state = "stopped"
                     continue
@@ -163,7 +165,7 @@ class DatasetRun:
     def results(self, index: int = 0) -> dict[str, dict]:
         """video id -> result JSON of checkpoint `index`, for this folder's videos only."""
         model = self.models[index]
-        key = (model.checkpoint.to_json(), model.config.theta, 1)
+        key = (model.checkpoint.to_json(), model.config.theta, 1, self.keyframe_rule)
         seen, cached = self._results.get(index, (0.0, {}))
         latest = self.store.latest(*key)
         if latest > seen:  # read only what was written since the last call (a poll per second)
@@ -176,7 +178,7 @@ class DatasetRun:
     def failures(self, index: int = 0) -> dict[str, str]:
         wanted = {str(v) for v in self.videos}
         model = self.models[index]
-        failures = self.store.failures(model.checkpoint.to_json(), model.config.theta, 1)
+        failures = self.store.failures(model.checkpoint.to_json(), model.config.theta, 1, self.keyframe_rule)
         return {p: m for p, m in failures.items() if p in wanted}
 
     def features(self, index: int = 0) -> dict[str, Features]:
@@ -196,7 +198,7 @@ class DatasetRun:
         self.results(index)  # brings the results, and so their version, up to date
         version = self._results.get(index, (0.0, {}))[0]
         if index not in self._sweeps or self._sweeps[index][0] != version:  # features only when stale
-            self._sweeps[index] = (version, sweep_predictions(self.models[index], self.features(index)))
+            self._sweeps[index] = (version, sweep_predictions(self.models[index], self.features(index), keyframe_rule=self.keyframe_rule))
         by_theta = self._sweeps[index][1]
         swept = next(iter(by_theta.values()), {})
         truth = {vid: a for vid, a in self.ground_truth.items() if vid in swept}
@@ -248,22 +250,22 @@ class DatasetRun:
         return self._paths.get(vid)
 
 
-_runs: dict[tuple, DatasetRun] = {}  # the newest run of each (folder, checkpoints, device, annotation)
+_runs: dict[tuple, DatasetRun] = {}  # the newest run of each (folder, checkpoints, device, annotation, rule)
 _tokens: dict[str, tuple] = {}  # every token handed out -> its key: an old token finds the newest run
 _runs_lock = threading.Lock()
 
 
 def start_run(folder: str | Path, checkpoints: list[str | None], annotation: str | list[str] | None = None,
-              device: str = "auto") -> DatasetRun:
+              device: str = "auto", keyframe_rule: str = "eq9") -> DatasetRun:
     """Start (or join) the run for this folder and these checkpoints: two browser tabs pointing at
     the same folder share one background run instead of computing everything twice."""
     key = (str(Path(folder).expanduser().resolve()), tuple(str(c or "") for c in checkpoints), device,
-           str(annotation or ""))
+           str(annotation or ""), keyframe_rule)
     with _runs_lock:
         run = _runs.get(key)
         if run is not None and not run.finished:
             return run
-        run = DatasetRun(folder, checkpoints, annotation, device)
+        run = DatasetRun(folder, checkpoints, annotation, device, keyframe_rule=keyframe_rule)
         _runs[key] = run  # a finished run of the same key is dropped, with its connection and cache
         _tokens[run.token] = key
         return run.start()

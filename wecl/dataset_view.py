@@ -14,9 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from wecl.annotations import AnnotationSet
+from wecl.detection import RULE_TITLES
 from wecl.evaluate import ALPHAS, prediction_of, score
 from wecl.groundtruth import compare
-from wecl.plots import timeline_figure
+from wecl.plots import settings_title, timeline_figure
 
 COLUMNS = ["video", "ground truth", "predicted", "confidence", "correct", "GT segments",
            "detected segments", "best tIoU", "attention in GT"]
@@ -109,8 +110,9 @@ def video_timelines(results: Mapping[str, dict | None], truth) -> list[go.Figure
             figures.append(go.Figure().update_layout(title=f"{name}: no result for this video", height=120))
             continue
         fig = timeline_figure(result, truth)
-        fig.update_layout(title=dict(text=f"{name}: {result['prediction']} ({result['confidence']:.0%})", x=0.01,
-                                     font=dict(size=13)), height=330, margin=dict(t=60))
+        fig.update_layout(title=dict(text=f"{name}: {result['prediction']} ({result['confidence']:.0%})<br>"
+                                          f"<sup>{settings_title(result)}</sup>", x=0.01,
+                                     font=dict(size=13)), height=340, margin=dict(t=70))
         figures.append(fig)
     return figures
 
@@ -144,7 +146,7 @@ def attention_samples(results: Mapping[str, dict], ground_truth: AnnotationSet) 
 
 # --- figures --------------------------------------------------------------------------------
 
-def ap_curve_figure(scores: Mapping[str, dict], per_class: bool = True) -> go.Figure:
+def ap_curve_figure(scores: Mapping[str, dict], keyframe_rule: str, per_class: bool = True) -> go.Figure:
     """AP against tIoU: class-agnostic (the paper's) for each named run, and per class (dotted)."""
     fig = go.Figure()
     for name, s in scores.items():
@@ -158,7 +160,7 @@ def ap_curve_figure(scores: Mapping[str, dict], per_class: bool = True) -> go.Fi
                 keys = sorted(aps, key=float)
                 fig.add_trace(go.Scatter(x=[float(a) for a in keys], y=[aps[a] for a in keys], mode="lines",
                                          line=dict(dash="dot"), name=f"{name}: {cls}"))
-    fig.update_layout(title="AP against tIoU", xaxis_title="tIoU threshold α", yaxis_title="AP",
+    fig.update_layout(title=f"AP against tIoU · {RULE_TITLES[keyframe_rule]}", xaxis_title="tIoU threshold α", yaxis_title="AP",
                       yaxis_range=[0, 1.02], height=360, margin=dict(l=50, r=20, t=50, b=40))
     return fig
 
@@ -195,7 +197,7 @@ def attention_distribution_figure(inside: list[float], outside: list[float]) -> 
     return fig
 
 
-def theta_sweep_figure(sweeps: Mapping[str, list[dict]]) -> go.Figure:
+def theta_sweep_figure(sweeps: Mapping[str, list[dict]], keyframe_rule: str) -> go.Figure:
     """Accuracy and class-agnostic mAP@0.5/0.1 against theta (paper Fig. 3) for each named run."""
     fig = go.Figure()
     for name, rows in sweeps.items():
@@ -204,6 +206,6 @@ def theta_sweep_figure(sweeps: Mapping[str, list[dict]]) -> go.Figure:
         for alpha in ("0.1", "0.5"):
             fig.add_trace(go.Scatter(x=thetas, y=[(r["mAP"] or {}).get(alpha) for r in rows], mode="lines+markers",
                                      line=dict(dash="dash"), name=f"{name}: mAP@{alpha}"))
-    fig.update_layout(title="Accuracy and mAP against θ", xaxis_title="θ", yaxis_range=[0, 1.02], height=360,
+    fig.update_layout(title=f"Accuracy and mAP against θ · {RULE_TITLES[keyframe_rule]}", xaxis_title="θ", yaxis_range=[0, 1.02], height=360,
                       margin=dict(l=50, r=20, t=50, b=40))
     return fig

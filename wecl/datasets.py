@@ -2,7 +2,8 @@
 
 Layouts (DESIGN.md section 6):
 - "split": the official split JSON `{"labels", "database": {id: {"subset", "annotations":
-  {"label"}}}}` with videos under `<root>/<label>/<id>.<ext>` (Ekman-6, VideoEmotion-8).
+  {"label"}}}}` with videos under `<root>/<label>/<id>.<ext>` (Ekman-6, VideoEmotion-8); its
+  "validation" half is the test set when the file has no "testing" (`split_file_subsets`).
 - "caer": CAER's folders `<root>/<train|validation|test>/<Class>/<clip>.avi`.
 - "csv": a plain list `path,label[,split]` (header row; paths relative to the CSV's folder).
 - "activitynet": a folder of videos `<dir>/<id>.<ext>` and an ActivityNet `annotations.json`
@@ -70,8 +71,8 @@ class Dataset:
         return self.subset("training")
 
     def test_items(self) -> list[VideoItem]:
-        """Held-out videos: "testing" if there are any, else "validation" (the official split
-        files call their test half "validation"); a dataset without subsets is all test."""
+        """Held-out videos: "testing" if there are any, else "validation"; a dataset without
+        subsets is all test. (An official split file's test half is read as "testing".)"""
         if all(item.subset is None for item in self.items):
             return list(self.items)
         return self.subset("testing") or self.subset("validation")
@@ -87,6 +88,19 @@ def normalise_subset(value: str | None, where: str) -> str | None:
         return SUBSETS[value.strip().lower()]
     except KeyError:
         raise WECLError(f"{where}: unknown subset {value!r} (use training, validation or testing)") from None
+
+
+def split_file_subsets(anns: AnnotationSet, where: str | os.PathLike) -> dict[str, str | None]:
+    """Video id -> normalised subset of an official split file.
+
+    The official code's split files (VideoEmotion-8's 2:1, Ekman-6's 1:1) hold only "training" and
+    "validation", and the code reports its figures on that "validation" half: it is the test set,
+    so such a file is read as training + testing. Model selection then never sees it
+    (`wecl.train` holds out part of training instead). A file that names all three is read as it is."""
+    subsets = {vid: normalise_subset(a.subset, f"{where}: video {vid!r}") for vid, a in anns.items()}
+    if "testing" not in subsets.values():
+        subsets = {vid: "testing" if s == "validation" else s for vid, s in subsets.items()}
+    return subsets
 
 
 def _find_video(folder: Path, stem: str) -> Path | None:
@@ -140,6 +154,7 @@ def read_split(split_file: str | os.PathLike, root: str | os.PathLike | None = N
     anns = read_annotations(split_file, "split")
     classes = read_class_names(split_file, "split")
     _check_labels(split_file, classes, anns)
+    subsets = split_file_subsets(anns, split_file)
     items, missing = [], []
     for vid, ann in anns.items():
         if ann.label is None:
@@ -148,7 +163,7 @@ def read_split(split_file: str | os.PathLike, root: str | os.PathLike | None = N
         if path is None:
             missing.append(vid)
             continue
-        items.append(VideoItem(vid, path, ann.label, normalise_subset(ann.subset, f"{split_file}: video {vid!r}")))
+        items.append(VideoItem(vid, path, ann.label, subsets[vid]))
     return Dataset(split_file.stem, "split", classes, items, {}, missing)
 
 

@@ -1,7 +1,62 @@
-"""Weakly supervised detection (paper 4.5): keyframe runs -> segments in seconds with a score."""
+"""Weakly supervised detection (paper 4.5): keyframes -> maximal runs -> segments in seconds with a score.
+
+Which segments are keyframes is a named rule, part of every result, cache key and figure title:
+
+- "eq9" (default): the paper's keyframes, E_t = 1 iff A*_v,t >= theta and A*_a,t >= theta (eq. 9)
+  on one pass of the heads over the full video: exactly the segments erased in round 0, the set
+  the loss of eq. 12 trains as x_k. A modality that does not count (a video without sound, a
+  single-modality model) does not veto. Further erasing rounds never change these detections.
+- "fused": a segment counts when the mean of the modalities' A* reaches theta (so a cue carried
+  by one modality alone can be detected), taken from the round that erased it, or from the last
+  round for a segment never erased, and every erased segment counts. With more erasing rounds it
+  grows: the rule that says rounds change detections. It always contains the eq. 9 keyframes.
+"""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from wecl.config import KEYFRAME_RULES
+
+RULE_TITLES = {
+    "eq9": "keyframes: eq. 9 (A*v ≥ θ and A*a ≥ θ)",
+    "fused": "keyframes: fused (mean A* ≥ θ, every erasing round)",
+}
+Attention = tuple[np.ndarray | None, np.ndarray | None]  # (visual, audio) A* per segment; NaN: gone
+
+
+def check_rule(rule: str) -> str:
+    from wecl.errors import WECLError
+
+    if rule not in KEYFRAME_RULES:
+        raise WECLError(f"keyframe rule must be one of {', '.join(KEYFRAME_RULES)}, not {rule!r}")
+    return rule
+
+
+def fused_attention(attention: Attention) -> np.ndarray:
+    """Per segment, the mean A* of the modalities that count (0 where none is finite)."""
+    present = [np.asarray(x, np.float64) for x in attention if x is not None]
+    stacked = np.stack(present)
+    finite = np.isfinite(stacked)
+    total = np.where(finite, stacked, 0.0).sum(0)
+    count = finite.sum(0)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def keyframes(rule: str, rounds: Sequence[Attention], erased_round: np.ndarray, theta: float) -> tuple[np.ndarray, np.ndarray]:
+    """(keyframe mask (T,), attention (T,) that scores them) under `rule`.
+
+    `rounds`: per erasing round, the normalised attention mapped back to the original segments
+    (`erasing.erasing_rounds`' "attention", with None for a modality that does not count);
+    `erased_round`: (T,) the round that erased each segment, -1 for never."""
+    erased_round = np.asarray(erased_round)
+    if check_rule(rule) == "eq9":
+        return erased_round == 0, fused_attention(rounds[0])
+    last = len(rounds) - 1
+    per_round = [fused_attention(a) for a in rounds]
+    fused = np.array([per_round[r if r >= 0 else last][i] for i, r in enumerate(erased_round)], np.float64)
+    return (fused >= theta) | (erased_round >= 0), fused
 
 
 def keyframe_runs(mask: np.ndarray) -> list[tuple[int, int]]:

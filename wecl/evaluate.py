@@ -29,6 +29,7 @@ from wecl.annotations import (
     read_predictions,
     write_predictions,
 )
+from wecl.detection import RULE_TITLES
 from wecl.errors import WECLError
 from wecl.metrics import ALPHAS, class_agnostic_map, classification_report, frame_transformer_recall, per_class_map
 
@@ -42,14 +43,15 @@ def prediction_of(result_json: dict, video_id: str) -> VideoAnnotation:
     return VideoAnnotation(video_id, result_json["video"]["duration"], result_json["prediction"], None, segments)
 
 
-def predict_table(model, table, indices: Sequence[int], theta: float | None = None, rounds: int = 1):
+def predict_table(model, table, indices: Sequence[int], theta: float | None = None, rounds: int = 1,
+                  keyframe_rule: str | None = None):
     """Predictions and ground truth of videos of a feature store (view 0), heads only."""
     from wecl.inference import explain
 
     predictions, gt = {}, {}
     for i in indices:
         vid = table.ids[i]
-        predictions[vid] = prediction_of(explain(table.features(i), model, theta, rounds).json, vid)
+        predictions[vid] = prediction_of(explain(table.features(i), model, theta, rounds, keyframe_rule).json, vid)
         gt[vid] = VideoAnnotation(vid, table.infos[i].duration, table.labels[i], table.subsets[i],
                                   [Segment(s, e, lbl) for s, e, lbl in table.segments[i]])
     return predictions, gt
@@ -71,10 +73,11 @@ def dataset_features(model, dataset, items, progress: Callable[[int], None] | No
     return {"features": features, "errors": errors}
 
 
-def predict_features(model, features: dict, theta: float | None = None, rounds: int = 1) -> AnnotationSet:
+def predict_features(model, features: dict, theta: float | None = None, rounds: int = 1,
+                     keyframe_rule: str | None = None) -> AnnotationSet:
     from wecl.inference import explain
 
-    return {vid: prediction_of(explain(f, model, theta, rounds).json, vid) for vid, f in features.items()}
+    return {vid: prediction_of(explain(f, model, theta, rounds, keyframe_rule).json, vid) for vid, f in features.items()}
 
 
 def _clean(value):
@@ -120,18 +123,19 @@ def score(predictions: AnnotationSet, ground_truth: AnnotationSet, classes: Sequ
 
 
 def theta_sweep(model, features: dict, ground_truth: AnnotationSet, thetas: Sequence[float] = THETAS,
-                rounds: int = 1) -> list[dict]:
+                rounds: int = 1, keyframe_rule: str | None = None) -> list[dict]:
     """Accuracy and class-agnostic mAP against theta on cached features (paper Fig. 3).
 
     At inference the class comes from x_o (4.2), so accuracy does not move with theta here; Fig. 3's
     accuracy curve is over models *trained* with each theta (`scripts/ablation.py --theta`)."""
-    return score_sweep(sweep_predictions(model, features, thetas, rounds), ground_truth, model.config.classes)
+    return score_sweep(sweep_predictions(model, features, thetas, rounds, keyframe_rule), ground_truth, model.config.classes)
 
 
-def sweep_predictions(model, features: dict, thetas: Sequence[float] = THETAS, rounds: int = 1) -> dict:
+def sweep_predictions(model, features: dict, thetas: Sequence[float] = THETAS, rounds: int = 1,
+                      keyframe_rule: str | None = None) -> dict:
     """theta -> the predictions at that theta: the costly half of a sweep, independent of the
     ground truth (a caller that edits the ground truth keeps these and scores again)."""
-    return {theta: predict_features(model, features, theta, rounds) for theta in thetas}
+    return {theta: predict_features(model, features, theta, rounds, keyframe_rule) for theta in thetas}
 
 
 def score_sweep(predictions_by_theta: dict, ground_truth: AnnotationSet, classes: Sequence[str] | None = None) -> list[dict]:
@@ -180,6 +184,9 @@ def format_report(result: dict) -> str:
     """The human summary printed by `python -m wecl evaluate`."""
     pct = lambda x: "  n/a" if x is None else f"{100 * x:5.1f}"  # noqa: E731
     lines = [f"videos: {result['videos']}"]
+    if result.get("keyframe_rule"):
+        lines.append(f"detections: theta {result['theta']:g}, {result['rounds']} erasing round(s), "
+                     f"{RULE_TITLES[result['keyframe_rule']]}")
     if result.get("accuracy") is not None:
         lines.append(f"accuracy: {pct(result['accuracy'])} %")
         lines.append("per-class accuracy: " + ", ".join(f"{c} {pct(v)}" for c, v in result["per_class_accuracy"].items()))

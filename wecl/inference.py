@@ -21,7 +21,7 @@ from wecl import checkpoints
 from wecl.atomic import atomic_write
 from wecl.audio import mfcc_patches, read_audio
 from wecl.config import cache_root
-from wecl.detection import detect
+from wecl.detection import check_rule, detect, keyframes
 from wecl.erasing import erasing_rounds
 from wecl.errors import WECLError
 from wecl.model import WECL
@@ -274,10 +274,13 @@ def _floats(values) -> list[float | None]:
     return [None if v is None or not np.isfinite(v) else float(v) for v in values]
 
 
-def explain(features: Features, model: WECL, theta: float | None = None, rounds: int = 1) -> Result:
-    """The heads, the erasing rounds and the detections on cached features (no decode, no backbone)."""
+def explain(features: Features, model: WECL, theta: float | None = None, rounds: int = 1,
+            keyframe_rule: str | None = None) -> Result:
+    """The heads, the erasing rounds and the detections on cached features (no decode, no backbone).
+    theta and keyframe_rule None mean the checkpoint's."""
     c = model.config
     theta = c.theta if theta is None else float(theta)
+    rule = check_rule(c.keyframe_rule if keyframe_rule is None else keyframe_rule)
     if not 0.0 <= theta <= 1.0:
         raise WECLError(f"theta must lie in [0, 1], not {theta}")
     if rounds < 1:
@@ -302,7 +305,6 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     raw_a = None if head.audio_attention is None else head.audio_attention[0].cpu().numpy()
     norm_v, norm_a = (None if a is None else a.cpu().numpy() for a in out["attention"][0])
     erased = out["erased_round"].numpy()
-    t = len(features.spans)
     segments = []
     for i, (s, e) in enumerate(features.spans):
         segments.append({
@@ -313,21 +315,12 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
             "audio_attention_norm": None if norm_a is None else float(norm_a[i]),
             "erased_round": None if erased[i] < 0 else int(erased[i]),
         })
-    # Detection (DESIGN.md 5): the fused normalised attention (mean of the modalities that count:
-    # audio only when the video has sound) of each segment, taken from the round in which it was
-    # erased, or from the last round for a segment never erased; keyframes are the segments whose
-    # fused attention reaches theta. Every erased segment is one (both modalities >= theta), and
-    # so is a segment that only one modality points at strongly (a cue heard in the dark).
-    fused = np.zeros(t)
-    last = len(out["attention"]) - 1
-    for i in range(t):
-        r = int(erased[i]) if erased[i] >= 0 else last
-        v, a = out["attention"][r]
-        values = [x[i].item() for x in (v, a if features.info.has_audio else None) if x is not None]
-        values = [x for x in values if np.isfinite(x)]
-        fused[i] = np.mean(values) if values else 0.0
-    keyframes = (fused >= theta) | (erased >= 0)
-    detections = detect(features.spans, keyframes, fused, float(probs[best]), c.classes[best])
+    # Detection (DESIGN.md 5, `wecl.detection`): keyframes by the named rule, eq. 9 by default.
+    # Audio counts when the video has sound (and is all there is for an audio-only model).
+    counted = [(v, a if features.info.has_audio or v is None else None) for v, a in out["attention"]]
+    counted = [tuple(None if x is None else x.cpu().numpy() for x in pair) for pair in counted]
+    mask, scored = keyframes(rule, counted, erased, theta)
+    detections = detect(features.spans, mask, scored, float(probs[best]), c.classes[best])
     notices = []
     if not features.info.has_audio:
         notices.append("This video has no audio track: the audio input is silence and erasing follows the visual attention alone.")
@@ -346,6 +339,7 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
         "confidence": float(probs[best]),
         "theta": theta,
         "rounds": rounds,
+        "keyframe_rule": rule,
         "segments": segments,
         "detections": detections,
         "rounds_attention": [
@@ -368,6 +362,7 @@ def predict(
     rounds: int = 1,
     device: str = "auto",
     progress: Progress | None = None,
+    keyframe_rule: str | None = None,
 ) -> Result:
     """Run WECL on one video. `model`: a loaded WECL, a checkpoint (Hub id, folder) or None for the
     default. theta None means the checkpoint's. The result's JSON form is DESIGN.md section 10."""
@@ -376,4 +371,4 @@ def predict(
     features = features_for(str(video), model, progress)
     if progress:
         progress(0.95, "heads and erasing")
-    return explain(features, model, theta, rounds)
+    return explain(features, model, theta, rounds, keyframe_rule)

@@ -132,14 +132,20 @@ class WECL(nn.Module):
         """Eq. 12: CE(x_o, y) + CE(x_k, y) + CE(x_l, y); only CE(x_o, y) when erasing is off.
 
         x_k is the video made of the keyframes (E = 1), x_l the video of the left segments (E = 0),
-        both resampled to T segments (see `erasing.resample_indices`)."""
+        both resampled to T segments (see `erasing.resample_indices`). A video without keyframes
+        has x_k = x_l = x_o (nothing to erase), so its loss degenerates to 3 CE(x_o, y): the count
+        of such videos is returned too, as "empty_keyframes" (not part of the loss)."""
         out = self(visual, audio)
         parts = {"original": F.cross_entropy(out.logits, labels)}
+        empty = torch.zeros((), dtype=torch.long)
         if self.config.erasing:
             with torch.no_grad():
                 mask = self.erase_mask(out, audio_present=audio_present)
+                empty = (~mask.any(dim=-1)).sum()
             for name, keep in (("keyframes", mask), ("left", ~mask)):
                 branch = self(*(None if f is None else select_segments(f, keep) for f in (visual, audio)))
                 parts[name] = F.cross_entropy(branch.logits, labels)
-        return sum(parts.values()), parts
+        total = sum(parts.values())
+        parts["empty_keyframes"] = empty
+        return total, parts
 

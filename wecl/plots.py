@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
 from wecl.annotations import Segment
+from wecl.detection import RULE_TITLES
 
 VISUAL_COLOR = "#2563eb"
 AUDIO_COLOR = "#f59e0b"
@@ -105,7 +106,8 @@ def timeline_figure(result: dict, ground_truth: Sequence[Segment] = ()) -> go.Fi
                                 font=dict(size=11, color="#b45309")))
     layout = dict(
         template="plotly_white", height=400, barmode="overlay", bargap=0,
-        margin=dict(l=60, r=20, t=40, b=40), hovermode="closest",
+        title=dict(text=settings_title(result), x=0.01, font=dict(size=12)),
+        margin=dict(l=60, r=20, t=60, b=40), hovermode="closest",
         legend=dict(orientation="h", x=1, y=1.02, xanchor="right", yanchor="bottom", font=dict(size=11)),
         xaxis=dict(title="time (s)", range=[0, duration], anchor="y2", showgrid=True),
         yaxis=dict(title="attention A*", range=[0, 1.05], domain=[0.32, 1.0]),
@@ -114,6 +116,13 @@ def timeline_figure(result: dict, ground_truth: Sequence[Segment] = ()) -> go.Fi
         annotations=annotations,
     )
     return go.Figure(data=traces, layout=layout)
+
+
+def settings_title(result: dict) -> str:
+    """What the detections of a result depend on, for figure titles: θ, rounds and the keyframe rule."""
+    rounds = result.get("rounds", 1)
+    return (f"θ = {float(result['theta']):.2f} · {rounds} erasing round{'s' if rounds != 1 else ''} · "
+            f"{RULE_TITLES[result.get('keyframe_rule', 'eq9')]}")
 
 
 def probabilities_figure(result: dict) -> go.Figure:
@@ -222,7 +231,7 @@ def prediction_markdown(result: dict) -> str:
         f"θ = {result['theta']:.2f}, {result['rounds']} erasing round{'s' if result['rounds'] != 1 else ''}: "
         f"{len(erased)} of {len(result['segments'])} segments erased ({seconds:.1f} s of "
         f"{result['video']['duration']:.1f} s), {len(result['detections'])} detection"
-        f"{'s' if len(result['detections']) != 1 else ''}.",
+        f"{'s' if len(result['detections']) != 1 else ''} ({RULE_TITLES[result.get('keyframe_rule', 'eq9')]}).",
     ]
     return "\n\n".join(lines)
 

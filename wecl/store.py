@@ -1,5 +1,5 @@
 """The results database of dataset runs: SQLite (standard library), one row per prediction, keyed
-by video content hash + checkpoint id + revision (with theta, rounds and the result version), so a
+by video content hash + checkpoint id + revision (with theta, rounds, keyframe rule and the result version), so a
 restarted run resumes and nothing is computed twice. A local checkpoint folder has no revision; its
 weights' SHA-256 stands in.
 """
@@ -49,14 +49,14 @@ def default_db(folder: str | Path) -> Path:
 
 # Bump when `inference.explain` gives different results for the same weights and settings (as
 # when the detection rule changed), so that stored results of the old code are not reused.
-RESULT_VERSION = 2
+RESULT_VERSION = 3
 
 
-def revision_key(checkpoint: dict, theta: float, rounds: int) -> str:
+def revision_key(checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> str:
     """The checkpoint part of the key: its Hub revision, or its weights' hash for a folder, plus
-    the settings a result depends on (theta, erasing rounds) and the result version."""
+    the settings a result depends on (theta, erasing rounds, keyframe rule) and the result version."""
     weights = checkpoint.get("revision") or f"sha256:{checkpoint.get('fingerprint', '')}"
-    return f"{weights}|theta={float(theta):g}|rounds={int(rounds)}|v{RESULT_VERSION}"
+    return f"{weights}|theta={float(theta):g}|rounds={int(rounds)}|keyframes={keyframe_rule}|v{RESULT_VERSION}"
 
 
 class ResultStore:
@@ -82,17 +82,17 @@ class ResultStore:
     def close(self) -> None:
         self._db.close()
 
-    def get(self, video_hash: str, checkpoint: dict, theta: float, rounds: int) -> dict | None:
+    def get(self, video_hash: str, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> dict | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT result FROM predictions WHERE video_hash=? AND checkpoint_id=? AND revision=?",
-                (video_hash, checkpoint["id"], revision_key(checkpoint, theta, rounds)),
+                (video_hash, checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule)),
             ).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, video_hash: str, video_id: str, result: dict) -> None:
         ckpt = result["checkpoint"]
-        key = revision_key(ckpt, result["theta"], result["rounds"])
+        key = revision_key(ckpt, result["theta"], result["rounds"], result["keyframe_rule"])
         with self._lock, self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -102,35 +102,35 @@ class ResultStore:
             self._db.execute("DELETE FROM failures WHERE video_path=? AND checkpoint_id=? AND revision=?",
                              (result["video"]["path"], ckpt["id"], key))
 
-    def fail(self, video_path: str, checkpoint: dict, theta: float, rounds: int, message: str) -> None:
+    def fail(self, video_path: str, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str, message: str) -> None:
         with self._lock, self._db:
             self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
-                             (video_path, checkpoint["id"], revision_key(checkpoint, theta, rounds), message, time.time()))
+                             (video_path, checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), message, time.time()))
 
-    def results(self, checkpoint: dict, theta: float, rounds: int, since: float = 0.0) -> dict[str, dict]:
+    def results(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str, since: float = 0.0) -> dict[str, dict]:
         """video id -> result JSON for one checkpoint at these settings; with `since`, only the
         rows written at or after that time (`created`), so a poller need not re-read everything."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT video_id, result FROM predictions WHERE checkpoint_id=? AND revision=? AND created>=? "
                 "ORDER BY video_id",
-                (checkpoint["id"], revision_key(checkpoint, theta, rounds), since),
+                (checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), since),
             ).fetchall()
         return {vid: json.loads(text) for vid, text in rows}
 
-    def latest(self, checkpoint: dict, theta: float, rounds: int) -> float:
+    def latest(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> float:
         """When the newest row of this checkpoint at these settings was written (0 if none)."""
         with self._lock:
             row = self._db.execute(
                 "SELECT MAX(created) FROM predictions WHERE checkpoint_id=? AND revision=?",
-                (checkpoint["id"], revision_key(checkpoint, theta, rounds)),
+                (checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule)),
             ).fetchone()
         return row[0] or 0.0
 
-    def failures(self, checkpoint: dict, theta: float, rounds: int) -> dict[str, str]:
+    def failures(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> dict[str, str]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT video_path, message FROM failures WHERE checkpoint_id=? AND revision=?",
-                (checkpoint["id"], revision_key(checkpoint, theta, rounds)),
+                (checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule)),
             ).fetchall()
         return dict(rows)

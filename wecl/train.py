@@ -3,9 +3,16 @@
 The backbones are frozen (4.2), so training reads the feature store of `wecl.extract`: each step
 takes a random stored view of every video in the mini-batch (view 0 centred, the others random
 clip positions and crops: the paper's augmentation) and optimises `WECL.loss` =
-CE(x_o) + CE(x_k) + CE(x_l). Paper defaults: mini-batch SGD, batch 32, lr 2e-4. The best epoch on
-the held-out subset is saved as a complete checkpoint (the source checkpoint's backbones + the
-trained heads) with a model card; every epoch goes to a CSV log.
+CE(x_o) + CE(x_k) + CE(x_l). Paper defaults: mini-batch SGD, batch 32, lr 2e-4. The best epoch
+is saved as a complete checkpoint (the source checkpoint's backbones + the trained heads) with a
+model card; every epoch goes to a CSV log.
+
+Model selection never sees the test subset (`plan_selection`): the best epoch is chosen on the
+validation subset, or, for a split of training and testing only (Ekman-6 1:1, VideoEmotion-8
+2:1), on a seeded, class-balanced part of training held out from it; `--select last` keeps the
+last epoch. Test figures are computed once, after selection, and reported apart. The official
+code's "best epoch on test" protocol exists only as `--select-on-test`, labelled as such in the
+log, the summary and the model card.
 """
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ import torch.nn.functional as F
 from wecl import checkpoints
 from wecl.annotations import atomic_write_text, read_annotations
 from wecl.config import WECLConfig
-from wecl.datasets import normalise_subset
+from wecl.datasets import split_file_subsets
 from wecl.errors import WECLError
 from wecl.extract import FeatureTable, load_table
 from wecl.inference import backbone_key
@@ -35,7 +42,10 @@ from wecl.model import WECL
 # The paper's optimisation (4.2). SGD's momentum is not given there; 0.9 is the usual choice.
 PAPER_DEFAULTS = {"optimizer": "sgd", "batch_size": 32, "lr": 2e-4, "momentum": 0.9}
 LOG_COLUMNS = ["split", "seed", "epoch", "train_loss", "loss_original", "loss_keyframes", "loss_left", "train_accuracy",
-               "val_loss", "val_accuracy", "val_mAP@0.1", "val_mAP@0.3", "val_mAP@0.5", "lr", "seconds"]
+               "empty_keyframes", "selection", "val_loss", "val_accuracy", "val_mAP@0.1", "val_mAP@0.3", "val_mAP@0.5",
+               "lr", "seconds"]
+SELECT = ("accuracy", "map", "last")
+ON_TEST = "testing (the official code's protocol: test figures are optimistic)"
 
 
 @dataclass
@@ -56,23 +66,43 @@ class TrainOptions:
     dropout: float | None = None
     views: int | None = None  # stored views to sample from; None: all
     seed: int = 0
-    restarts: int = 1  # train from seeds seed .. seed+restarts-1, keep the best on the held-out set
+    restarts: int = 1  # train from seeds seed .. seed+restarts-1, keep the best on the selection videos
     device: str = "auto"
-    select: str = "accuracy"  # which held-out figure picks the best epoch: "accuracy" or "map"
+    select: str = "accuracy"  # the figure that picks the best epoch, "accuracy" or "map"; "last": the last epoch
+    holdout: float = 0.1  # share of training held out for selection when the split has no validation subset
+    select_on_test: bool = False  # the official code's protocol (best epoch on test), labelled everywhere
     description: str = ""
+
+
+@dataclass
+class Selection:
+    """Which videos train, which pick the best epoch, which test (indices into a FeatureTable)."""
+
+    train: list[int]
+    select: list[int]  # empty: keep the last epoch
+    test: list[int]
+    source: str  # "validation", "held-out part of training", ON_TEST or "last epoch"
+
+    def describe(self) -> str:
+        if not self.select:
+            return "the last epoch (no selection)"
+        return f"best epoch on {len(self.select)} videos: {self.source}"
 
 
 @dataclass
 class RunResult:
     split: str
     best_epoch: int
-    metrics: dict  # held-out figures of the best epoch
+    metrics: dict  # figures of the best epoch on the selection videos ("val_*")
     history: list[dict]
     model: WECL
     train_videos: int
-    val_videos: int
+    val_videos: int  # selection videos
     folder: Path | None = None
     seed: int = 0
+    test_metrics: dict = field(default_factory=dict)  # "test_*", computed once after selection
+    test_videos: int = 0
+    selection: str = "validation"
 
 
 @dataclass
@@ -144,7 +174,8 @@ def _tensors(table: FeatureTable, config: WECLConfig, device: torch.device):
     return v, a, present
 
 
-def held_out_metrics(model: WECL, table: FeatureTable, indices: list[int], theta: float | None = None) -> dict:
+def held_out_metrics(model: WECL, table: FeatureTable, indices: list[int], theta: float | None = None,
+                     prefix: str = "val_") -> dict:
     """Loss and accuracy of x_o on view 0, and class-agnostic mAP of the detections (if ground truth)."""
     from wecl.evaluate import predict_table, score
 
@@ -159,9 +190,9 @@ def held_out_metrics(model: WECL, table: FeatureTable, indices: list[int], theta
         loss = float(F.cross_entropy(out.logits, labels))
     predictions, gt = predict_table(model, table, indices, theta)
     report = score(predictions, gt, table.classes)
-    metrics = {"val_loss": loss, "val_accuracy": report["accuracy"]}
+    metrics = {f"{prefix}loss": loss, f"{prefix}accuracy": report["accuracy"]}
     for alpha, value in (report.get("mAP") or {}).items():
-        metrics[f"val_mAP@{alpha}"] = value
+        metrics[f"{prefix}mAP@{alpha}"] = value
     return metrics
 
 
@@ -182,12 +213,13 @@ def train_split(
     table: FeatureTable,
     source: WECL,
     opts: TrainOptions,
-    train_idx: list[int],
-    val_idx: list[int],
+    plan: Selection,
     split: str = "default",
     log: Callable[[dict], None] | None = None,
 ) -> RunResult:
-    """Train fresh heads on `train_idx`; keep the epoch that does best on `val_idx` (last if none)."""
+    """Train fresh heads on `plan.train`; keep the epoch that does best on `plan.select` (the last
+    epoch if none); then, once, the figures of that epoch on `plan.test`."""
+    train_idx, val_idx = plan.train, plan.select
     if not train_idx:
         raise WECLError(f"split {split}: no training videos in the feature store")
     unknown = sorted({table.labels[i] for i in train_idx + val_idx} - set(table.classes))
@@ -211,7 +243,7 @@ def train_split(
         model.train()
         order = rng.permutation(train_idx)
         sums = {"train_loss": 0.0, "loss_original": 0.0, "loss_keyframes": 0.0, "loss_left": 0.0}
-        correct = 0
+        correct = empty = 0
         for b in range(0, len(order), opts.batch_size):
             idx = torch.as_tensor(order[b : b + opts.batch_size], device=device)
             view = torch.as_tensor(rng.integers(n_views, size=len(idx)), device=device)
@@ -226,12 +258,16 @@ def train_split(
             for name in ("original", "keyframes", "left"):
                 if name in parts:
                     sums[f"loss_{name}"] += parts[name].item() * n
+            empty += int(parts["empty_keyframes"])
             with torch.no_grad():
                 model.eval()
                 correct += int((model(xv, xa).logits.argmax(-1) == labels[idx]).sum())
                 model.train()
         row = {"split": split, "seed": opts.seed, "epoch": epoch, **{k: s / len(order) for k, s in sums.items()},
-               "train_accuracy": correct / len(order), "lr": optimizer.param_groups[0]["lr"]}
+               "train_accuracy": correct / len(order), "lr": optimizer.param_groups[0]["lr"],
+               # videos whose eq. 9 keyframe set was empty: their loss was 3 CE(x_o) (eq. 12 degenerates)
+               "empty_keyframes": empty if config.erasing else None,
+               "selection": "last epoch" if not val_idx else f"{plan.source} ({len(val_idx)} videos)"}
         if not config.erasing:
             row["loss_keyframes"] = row["loss_left"] = None
         metrics = held_out_metrics(model, table, val_idx)
@@ -244,21 +280,57 @@ def train_split(
             best, best_state, best_epoch = metrics, copy.deepcopy(model.state_dict()), epoch
     model.load_state_dict(best_state)
     model.eval()
+    # Test figures once, after selection: they never pick an epoch (unless --select-on-test said so).
+    test = held_out_metrics(model, table, plan.test, prefix="test_")
     model.to("cpu")
-    return RunResult(split, best_epoch, best or {}, history, model, len(train_idx), len(val_idx), seed=opts.seed)
+    return RunResult(split, best_epoch, best or {}, history, model, len(train_idx), len(val_idx), seed=opts.seed,
+                     test_metrics=test, test_videos=len(plan.test), selection=plan.source if val_idx else "last epoch")
 
 
 def split_subsets(path: str | os.PathLike) -> dict[str, str]:
-    """Video id -> "training" / "validation" / "testing" from an official split file."""
-    anns = read_annotations(path, "split")
-    return {vid: normalise_subset(a.subset, f"{path}: video {vid!r}") for vid, a in anns.items()}
+    """Video id -> "training" / "validation" / "testing" from an official split file (whose
+    "validation" half is the test set when it has no "testing": `datasets.split_file_subsets`)."""
+    return split_file_subsets(read_annotations(path, "split"), path)
 
 
-def _indices(table: FeatureTable, subsets: list[str | None]) -> tuple[list[int], list[int]]:
+def holdout(table: FeatureTable, train: list[int], share: float, seed: int) -> list[int]:
+    """A seeded, class-balanced share of the training videos, held out for model selection. It
+    depends only on the training videos' labels and the seed, never on the test subset."""
+    rng = np.random.default_rng([seed, 20230601])
+    held = []
+    for label in sorted({table.labels[i] for i in train}, key=str):
+        members = [i for i in train if table.labels[i] == label]
+        n = int(round(share * len(members)))
+        if len(members) >= 2:
+            held += [members[j] for j in rng.permutation(len(members))[: max(1, min(n, len(members) - 1))]]
+    return sorted(held)
+
+
+def plan_selection(table: FeatureTable, subsets: list[str | None], opts: TrainOptions) -> Selection:
+    """Training, selection and test videos of one split (see the module docstring)."""
+    if opts.select not in SELECT:
+        raise WECLError(f"--select must be one of {', '.join(SELECT)}, not {opts.select!r}")
     train = [i for i, s in enumerate(subsets) if s == "training"]
-    tests = [i for i, s in enumerate(subsets) if s == "testing"]
     vals = [i for i, s in enumerate(subsets) if s == "validation"]
-    return train, tests or vals
+    tests = [i for i, s in enumerate(subsets) if s == "testing"]
+    if opts.select == "last":
+        if opts.select_on_test:
+            raise WECLError("--select last keeps the last epoch; it cannot also select on the test subset")
+        return Selection(train, [], tests, "last epoch")
+    if opts.select_on_test:
+        if not tests:
+            raise WECLError("--select-on-test: this split has no testing subset")
+        return Selection(train, tests, tests, ON_TEST)
+    if vals:
+        return Selection(train, vals, tests, "validation")
+    if not 0.0 < opts.holdout < 1.0:
+        raise WECLError(f"--holdout must lie strictly between 0 and 1, not {opts.holdout}")
+    held = holdout(table, train, opts.holdout, opts.seed)
+    if not held:
+        raise WECLError(f"no validation subset, and too few training videos ({len(train)}) to hold some out for "
+                        "selection; use --select last")
+    kept = [i for i in train if i not in set(held)]
+    return Selection(kept, held, tests, f"held-out part of training ({opts.holdout:.0%}, seed {opts.seed})")
 
 
 class CsvLog:
@@ -282,9 +354,12 @@ class CsvLog:
 def model_card(result: RunResult, table: FeatureTable, opts: TrainOptions, source_id: str, split_file: str | None) -> str:
     c = result.model.config
     ds = table.manifest["dataset"]
+    chosen = (f"best epoch chosen on {result.val_videos} videos: {result.selection}" if result.val_videos
+              else "the last epoch kept (no selection)")
     data = (f"Dataset **{ds['name']}** ({ds['layout']} layout), classes {', '.join(table.classes)}; "
             f"split `{result.split}`" + (f" from `{split_file}`" if split_file else "")
-            + f": {result.train_videos} training videos, best epoch chosen on {result.val_videos} validation videos. "
+            + f": {result.train_videos} training videos, {chosen}"
+            + (f"; {result.test_videos} test videos, scored once after selection" if result.test_videos else "") + ". "
             f"Features from the frozen backbones of `{source_id}` ({table.visual.shape[1] if table.visual is not None else 1} "
             "stored views per video: centred + random clip positions/crops).")
     paper = all(getattr(opts, k) == v for k, v in PAPER_DEFAULTS.items() if k != "momentum")
@@ -295,9 +370,18 @@ def model_card(result: RunResult, table: FeatureTable, opts: TrainOptions, sourc
                 + ("These are the paper's settings (4.2: mini-batch SGD, batch 32, lr 2e-4)." if paper else
                    "The paper trains with mini-batch SGD, batch 32, lr 2e-4 (4.2, the defaults of "
                    "`python -m wecl train`); this run changed them so that it trains in minutes on a CPU."))
-    metrics = {"validation videos": result.val_videos, "best epoch": result.best_epoch, "seed": result.seed}
-    metrics.update({k.replace("val_", "validation "): v for k, v in result.metrics.items()})
+    on_test = result.selection == ON_TEST
+    selection_name = "test (selection)" if on_test else "selection"
+    metrics = {"selection": result.selection, "selection videos": result.val_videos, "best epoch": result.best_epoch,
+               "seed": result.seed}
+    metrics.update({k.replace("val_", f"{selection_name} "): v for k, v in result.metrics.items()})
+    if result.test_videos and not on_test:
+        metrics["test videos"] = result.test_videos
+        metrics.update({k.replace("test_", "test "): v for k, v in result.test_metrics.items()})
     card = checkpoints.model_card(c, metrics, data)
+    if on_test:
+        card = card.replace("## Metrics", "## Metrics\n\n**Selected on the test subset** (`--select-on-test`, the "
+                            "official code's protocol): these test figures chose the epoch, so they are optimistic.", 1)
     return card.replace("## Metrics", "## Training\n\n" + training + "\n\n## Metrics", 1)
 
 
@@ -323,7 +407,13 @@ def train(
     try:
         for name, split_file, subsets in splits:
             subset_list = table.subsets if subsets is None else [subsets.get(vid) for vid in table.ids]
-            train_idx, val_idx = _indices(table, subset_list)
+            plan = plan_selection(table, subset_list, opts)
+            if opts.restarts > 1 and not plan.select:
+                raise WECLError("--restarts keeps the best run on the selection videos; with --select last there are none")
+            echo(f"[{name}] {len(plan.train)} training videos; {plan.describe()}; {len(plan.test)} test videos")
+            if plan.source == ON_TEST:
+                echo(f"[{name}] WARNING: the best epoch is chosen on the TEST subset (--select-on-test, the official "
+                     "code's protocol): its test figures are optimistic and not comparable to a test-blind run")
 
             def show(row, name=name):
                 log(row)
@@ -333,12 +423,15 @@ def train(
             result = None
             for restart in range(max(1, opts.restarts)):
                 # Attention learning (eq. 7) depends on the initialisation: restarts keep the best.
-                trial = train_split(table, source, replace(opts, seed=opts.seed + restart), train_idx, val_idx, name, show)
+                trial = train_split(table, source, replace(opts, seed=opts.seed + restart), plan, name, show)
                 if result is None or _better(trial.metrics, result.metrics, opts.select):
                     result = trial
             folder = out_dir if len(splits) == 1 else out_dir / name
             result.folder = folder
             checkpoints.save(result.model, folder, model_card(result, table, opts, source_id, split_file))
+            if result.test_metrics:
+                echo(f"[{name}] test ({result.test_videos} videos, once, after selection): "
+                     + ", ".join(f"{k} {v:.3f}" for k, v in result.test_metrics.items() if isinstance(v, float)))
             runs.append(result)
     finally:
         log.close()
@@ -348,19 +441,27 @@ def train(
 
 
 def summarise(runs: list[RunResult], opts: TrainOptions) -> dict:
-    """Per-split best figures and their mean ± std (VideoEmotion-8 reports the mean of ten splits)."""
-    keys = sorted({k for r in runs for k in r.metrics})
+    """Per-split figures of the selected epoch, on the selection videos ("val_*") and on the test
+    subset ("test_*"), and their mean ± std (VideoEmotion-8 reports the mean of ten splits)."""
+    figures = [{**r.metrics, **r.test_metrics} for r in runs]
+    keys = sorted({k for f in figures for k in f})
     mean_std = {}
     for k in keys:
-        values = [r.metrics[k] for r in runs if r.metrics.get(k) is not None and not math.isnan(r.metrics[k])]
+        values = [f[k] for f in figures if f.get(k) is not None and not math.isnan(f[k])]
         if values:
             mean_std[k] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
-    return {
+    summary = {
         "options": asdict(opts),
+        "selection": sorted({r.selection for r in runs}),
         "runs": [{"split": r.split, "seed": r.seed, "best_epoch": r.best_epoch, "folder": str(r.folder), "train_videos": r.train_videos,
-                  "val_videos": r.val_videos, **r.metrics} for r in runs],
+                  "selection": r.selection, "val_videos": r.val_videos, "test_videos": r.test_videos, **f}
+                 for r, f in zip(runs, figures)],
         "mean_std": mean_std,
     }
+    if opts.select_on_test:
+        summary["warning"] = ("selected on the test subset (--select-on-test, the official code's protocol): "
+                              "the test figures chose the epoch and are optimistic")
+    return summary
 
 
 def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None) -> str:

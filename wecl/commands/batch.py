@@ -14,6 +14,9 @@ def register(sub) -> None:
     p.add_argument("--db", default=None, help="results database (default: FOLDER/.wecl/results.sqlite)")
     p.add_argument("--theta", type=float, default=None)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--keyframes", default=None, choices=["eq9", "fused"],
+                   help="keyframe rule of the detections: eq9 (the paper's, A*v and A*a >= theta) or fused "
+                        "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
     p.add_argument("--workers", type=int, default=2, help="decode workers")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(run=run)
@@ -28,12 +31,13 @@ def run(args) -> int:
     videos = list_videos(args.folder)
     model = load_model(args.checkpoint, args.revision, args.device)
     theta = model.config.theta if args.theta is None else args.theta
+    rule = args.keyframes or model.config.keyframe_rule
     store = ResultStore(args.db or default_db(args.folder))
     try:
         with bar(len(videos), "batch") as tick:
-            stats = run_batch(videos, model, store, theta, args.rounds, args.workers, lambda d, t: tick(d))
+            stats = run_batch(videos, model, store, theta, args.rounds, args.workers, lambda d, t: tick(d), keyframe_rule=rule)
         wanted = {str(v) for v in videos}
-        results = {vid: r for vid, r in store.results(model.checkpoint.to_json(), theta, args.rounds).items() if r["video"]["path"] in wanted}
+        results = {vid: r for vid, r in store.results(model.checkpoint.to_json(), theta, args.rounds, rule).items() if r["video"]["path"] in wanted}
         write_outputs(results, args.out, args.activitynet)
     finally:
         store.close()

@@ -13,7 +13,10 @@ def register(sub) -> None:
     p.add_argument("--root", default=None, help="video root of a split file")
     p.add_argument("--subset", default=None, help="only this subset (default: every video of the dataset)")
     p.add_argument("--theta", type=float, default=None, help="detection threshold (default: the checkpoint's)")
-    p.add_argument("--rounds", type=int, default=1, help="erasing rounds whose keyframes count as detections")
+    p.add_argument("--rounds", type=int, default=1, help="erasing rounds (change detections only with --keyframes fused)")
+    p.add_argument("--keyframes", default=None, choices=["eq9", "fused"],
+                   help="keyframe rule of the detections: eq9 (the paper's, A*v and A*a >= theta) or fused "
+                        "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
     p.add_argument("--ground-truth", default=None, metavar="GT", help="ground-truth annotation file (any readable format)")
     p.add_argument("--predictions", default=None, metavar="PRED", help="ActivityNet results JSON to score against GT")
     p.add_argument("--format", default=None, choices=["activitynet", "ekman-position", "csv", "split"], help="GT format")
@@ -59,16 +62,17 @@ def run(args) -> int:
         for vid, message in got["errors"].items():
             print(f"skipped {vid}: {message}", file=sys.stderr)
         gt = ground_truth(dataset, [i for i in items if i.video_id in got["features"]])
-        predictions = ev.predict_features(model, got["features"], args.theta, args.rounds)
+        predictions = ev.predict_features(model, got["features"], args.theta, args.rounds, args.keyframes)
         result = ev.score(predictions, gt, model.config.classes)
         result["checkpoint"] = model.checkpoint.to_json() if getattr(model, "checkpoint", None) else None
         result["theta"] = model.config.theta if args.theta is None else args.theta
         result["rounds"] = args.rounds
+        result["keyframe_rule"] = args.keyframes or model.config.keyframe_rule
         if args.predictions_out:
             ev.write_prediction_file(predictions, args.predictions_out)
             print(f"wrote predictions to {args.predictions_out}")
         if args.theta_sweep:
-            sweep = ev.theta_sweep(model, got["features"], gt, rounds=args.rounds)
+            sweep = ev.theta_sweep(model, got["features"], gt, rounds=args.rounds, keyframe_rule=args.keyframes)
             result["theta_sweep"] = sweep
     print(ev.format_report(result))
     if sweep:

@@ -10,7 +10,11 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", default=None, help="Hub repo id (owner/name[@revision]) or folder; default: the project's")
     p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
     p.add_argument("--theta", type=float, default=None, help="erasing threshold in [0, 1]; default: the checkpoint's (0.7)")
-    p.add_argument("--rounds", type=int, default=1, help="erasing rounds to run (1 = the paper's single erasing)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="erasing rounds to run (1 = the paper's single erasing; more only change detections with --keyframes fused)")
+    p.add_argument("--keyframes", default=None, choices=["eq9", "fused"],
+                   help="keyframe rule of the detections: eq9 (the paper's, A*v and A*a >= theta) or fused "
+                        "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the result JSON here ('-' for stdout)")
     p.set_defaults(run=run)
@@ -22,7 +26,8 @@ def summary(result) -> str:
     lines = [
         f"{v['path']}: {v['duration']:.1f} s, {v['width']}x{v['height']} at {v['fps']:.1f} fps, "
         + ("with audio" if v["has_audio"] else "no audio"),
-        f"prediction: {j['prediction']} ({j['confidence']:.1%})   theta {j['theta']:.2f}, {j['rounds']} round(s)",
+        f"prediction: {j['prediction']} ({j['confidence']:.1%})   theta {j['theta']:.2f}, {j['rounds']} round(s), "
+        f"keyframes {j['keyframe_rule']}",
         "segment   seconds        visual  audio  erased",
     ]
     fmt = lambda x: "   -  " if x is None else f"{x:6.2f}"  # noqa: E731
@@ -44,7 +49,7 @@ def run(args) -> int:
     from wecl.inference import load_model, predict
 
     model = load_model(args.checkpoint, args.revision, args.device)
-    result = predict(args.video, model, theta=args.theta, rounds=args.rounds)
+    result = predict(args.video, model, theta=args.theta, rounds=args.rounds, keyframe_rule=args.keyframes)
     if args.json_out == "-":
         json.dump(result.json, sys.stdout, indent=2)
         print()

@@ -25,7 +25,14 @@ def register(sub) -> None:
     p.add_argument("--relation-dim", type=int, default=None, help="d_k of the relations (default: the source's; none = C)")
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--views", type=int, default=None, help="stored views to sample from (default: all)")
-    p.add_argument("--select", default="accuracy", choices=["accuracy", "map"], help="held-out figure that picks the best epoch")
+    p.add_argument("--select", default="accuracy", choices=["accuracy", "map", "last"],
+                   help="figure that picks the best epoch on the selection videos (never the test subset), or "
+                        "'last' to keep the last epoch")
+    p.add_argument("--holdout", type=float, default=0.1,
+                   help="without a validation subset: share of training held out (seeded, class-balanced) to select on")
+    p.add_argument("--select-on-test", action="store_true",
+                   help="the official code's protocol: pick the best epoch on the TEST subset (labelled as such; "
+                        "its test figures are optimistic)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--restarts", type=int, default=1, help="train from seeds SEED..SEED+N-1 and keep the best on the held-out set")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -47,13 +54,15 @@ def run(args) -> int:
         weight_decay=args.weight_decay, modalities=args.modalities, intra=not args.no_intra,
         inter=not args.no_inter and args.modalities == "both", erasing=not args.no_erasing, theta=args.theta,
         relation_dim=args.relation_dim, dropout=args.dropout, views=args.views, seed=args.seed, restarts=args.restarts, device=args.device,
-        select=args.select, description=args.description,
+        select=args.select, holdout=args.holdout, select_on_test=args.select_on_test, description=args.description,
     )
     echo = None if args.quiet else (lambda line: print(line, file=sys.stderr))
     result = train(args.store, args.out, opts, args.split, echo)
     for run_ in result.runs:
-        figs = ", ".join(f"{k} {v:.4f}" for k, v in run_.metrics.items() if isinstance(v, float))
-        print(f"split {run_.split}: best epoch {run_.best_epoch}: {figs} -> {run_.folder}")
+        figs = ", ".join(f"{k} {v:.4f}" for k, v in {**run_.metrics, **run_.test_metrics}.items() if isinstance(v, float))
+        print(f"split {run_.split}: epoch {run_.best_epoch} ({run_.selection}): {figs} -> {run_.folder}")
+    if result.summary.get("warning"):
+        print(f"WARNING: {result.summary['warning']}")
     if len(result.runs) > 1:
         for k, v in result.summary["mean_std"].items():
             print(f"{k}: {v['mean']:.4f} ± {v['std']:.4f} over {v['n']} splits")
