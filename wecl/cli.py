@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "wecl.commands.convert",
     "wecl.commands.calibrate",
     "wecl.commands.synth",
+    "wecl.commands.splits",
     "wecl.commands.extract",
     "wecl.commands.train",
     "wecl.commands.evaluate",

@@ -22,6 +22,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from wecl.annotations import (
     VIDEO_EXTENSIONS,
     AnnotationSet,
@@ -271,6 +273,45 @@ def open_dataset(spec: str | os.PathLike, layout: str | None = None, root: str |
     if layout == "csv":
         return read_csv_list(spec)
     raise WECLError(f"unknown dataset layout {layout!r} (known: {', '.join(LAYOUTS)})")
+
+
+def class_folder_videos(root: str | os.PathLike) -> dict[str, list[str]]:
+    """Class -> sorted video ids of a `<root>/<label>/<id>.<ext>` tree (VideoEmotion-8, Ekman-6)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise WECLError(f"{root}: no such folder")
+    classes, seen = {}, {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        ids = sorted(p.stem for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+        for vid in ids:
+            if vid in seen:
+                raise WECLError(f"{root}: video id {vid!r} is in both {seen[vid]}/ and {folder.name}/; ids must be unique")
+            seen[vid] = folder.name
+        if ids:
+            classes[folder.name] = ids
+    if len(classes) < 2:
+        raise WECLError(f"{root}: expected one folder of videos per class, found {len(classes)} with videos")
+    return classes
+
+
+def make_splits(root: str | os.PathLike, ratio: tuple[int, int], count: int, seed: int = 0) -> list[dict]:
+    """`count` seeded train:test splits of a class-folder tree, class by class in `ratio`
+    (VideoEmotion-8: ten 2:1 splits; Ekman-6: one 1:1), as split files in the official format with
+    explicit "training" and "testing" subsets. Split j depends only on the file names, the seed and j."""
+    if count < 1 or min(ratio) < 1:
+        raise WECLError(f"splits need a positive count and ratio, not {count} and {ratio[0]}:{ratio[1]}")
+    classes = class_folder_videos(root)
+    splits = []
+    for j in range(count):
+        rng = np.random.default_rng([seed, j])
+        database = {}
+        for label, ids in classes.items():
+            order = rng.permutation(len(ids))
+            n_train = int(round(len(ids) * ratio[0] / sum(ratio)))
+            for rank, k in enumerate(order):
+                database[ids[k]] = {"subset": "training" if rank < n_train else "testing", "annotations": {"label": label}}
+        splits.append({"labels": list(classes), "database": dict(sorted(database.items()))})
+    return splits
 
 
 def ground_truth(dataset: Dataset, items: list[VideoItem] | None = None) -> AnnotationSet:

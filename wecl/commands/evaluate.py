@@ -17,7 +17,9 @@ def register(sub) -> None:
     p.add_argument("--keyframes", default=None, choices=["eq9", "fused"],
                    help="keyframe rule of the detections: eq9 (the paper's, A*v and A*a >= theta) or fused "
                         "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
-    p.add_argument("--ground-truth", default=None, metavar="GT", help="ground-truth annotation file (any readable format)")
+    p.add_argument("--ground-truth", default=None, metavar="GT",
+                   help="ground-truth annotation file (any readable format): scored against --predictions, or, with "
+                        "--dataset, the temporal ground truth of the dataset's videos (e.g. Ekman-6's position.txt)")
     p.add_argument("--predictions", default=None, metavar="PRED", help="ActivityNet results JSON to score against GT")
     p.add_argument("--format", default=None, choices=["activitynet", "ekman-position", "csv", "split"], help="GT format")
     p.add_argument("--video-list", default=None, help="video list of an ekman-position GT file")
@@ -34,7 +36,7 @@ def run(args) -> int:
     from wecl import evaluate as ev
 
     sweep = None
-    if args.predictions or args.ground_truth:
+    if args.predictions or (args.ground_truth and not args.dataset):
         if not (args.predictions and args.ground_truth):
             raise WECLError("scoring files needs both --ground-truth GT and --predictions PRED")
         if args.dataset or args.theta_sweep:
@@ -62,6 +64,16 @@ def run(args) -> int:
         for vid, message in got["errors"].items():
             print(f"skipped {vid}: {message}", file=sys.stderr)
         gt = ground_truth(dataset, [i for i in items if i.video_id in got["features"]])
+        if args.ground_truth:  # temporal ground truth from its own file, for these videos only
+            from dataclasses import replace
+
+            from wecl.annotations import read_annotations
+
+            segments = read_annotations(args.ground_truth, args.format, video_list=args.video_list)
+            gt = {vid: replace(ann, segments=list(segments[vid].segments)) if vid in segments else ann
+                  for vid, ann in gt.items()}
+            print(f"ground-truth segments of {sum(1 for vid in gt if vid in segments)} of {len(gt)} videos "
+                  f"from {args.ground_truth}", file=sys.stderr)
         predictions = ev.predict_features(model, got["features"], args.theta, args.rounds, args.keyframes)
         result = ev.score(predictions, gt, model.config.classes)
         result["checkpoint"] = model.checkpoint.to_json() if getattr(model, "checkpoint", None) else None
