@@ -68,8 +68,12 @@ def test_predict_endpoint_returns_the_result_json(client, tmp_path):
     result = client.predict(handle_file(str(video)), "", 0.5, 2, api_name="/predict")
     check_result(result, 3.0)
     assert result["video"]["has_audio"] is True
-    assert result["theta"] == 0.5 and result["rounds"] == 2
+    assert result["theta"] == 0.5 and result["rounds"] == 2 and result["keyframe_rule"] == "eq9"
     assert result["notices"], "the default checkpoint is untrained or synthetic: a notice is expected"
+    fused = client.predict(handle_file(str(video)), "", 0.5, 2, "fused", api_name="/predict")
+    assert fused["keyframe_rule"] == "fused" and fused["segments"] == result["segments"]
+    inside = lambda d, ds: any(d["start"] >= e["start"] and d["end"] <= e["end"] for e in ds)  # noqa: E731
+    assert all(inside(d, fused["detections"]) for d in result["detections"])
 
 
 def test_bad_upload_is_an_error_message_and_the_app_keeps_serving(client, tmp_path):

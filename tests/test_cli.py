@@ -41,7 +41,10 @@ def test_predict_writes_summary_and_json(media, tiny_checkpoint, tmp_path):
     assert len([line for line in done.stdout.splitlines() if "-" in line and line.strip()[:1].isdigit()]) == 10
     assert f"wrote {out}" in done.stdout
     data = json.loads(out.read_text())
-    assert data["classes"] == CLASSES and data["theta"] == 0.5
+    assert data["classes"] == CLASSES and data["theta"] == 0.5 and data["keyframe_rule"] == "eq9"
+    assert "keyframes eq9" in done.stdout
+    fused = run_wecl("predict", video, "--checkpoint", tiny_checkpoint, "--json", "-", "--keyframes", "fused")
+    assert fused.returncode == 0 and json.loads(fused.stdout)["keyframe_rule"] == "fused"
     assert data["prediction"] in done.stdout
     assert data["checkpoint"]["id"] == str(tiny_checkpoint.resolve())
     assert len(data["segments"]) == 10 and data["segments"][-1]["end"] == data["video"]["duration"]
