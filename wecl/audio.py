@@ -76,7 +76,8 @@ def mfcc(waveform: np.ndarray, sample_rate: int, n_mfcc: int, hop: int) -> np.nd
     frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::hop]
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
     power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2  # (frames, 1 + n_fft // 2)
-    mel = mel_filters(sample_rate) @ power.T.astype(np.float32)
+    # einsum, not BLAS: OpenBLAS's result depends on its thread count, which follows the CPU affinity.
+    mel = np.einsum("mf,tf->mt", mel_filters(sample_rate), power.astype(np.float32), optimize=False)
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     db = np.maximum(db, db.max() - 80.0)
     return scipy.fft.dct(db, axis=0, type=2, norm="ortho")[:n_mfcc].astype(np.float32)

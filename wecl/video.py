@@ -125,8 +125,12 @@ class _FrameCursor:
     def _next(self, target: float | None = None):
         # Far before the target, frames no other frame refers to are not decoded at all; the
         # decoder is back to every frame a margin before the target (frame threads lag a few).
-        far = target is not None and self.ahead is not None and self.ahead[0] < target - SKIP_MARGIN_S
-        self.stream.codec_context.skip_frame = "NONREF" if far else "DEFAULT"
+        # The margin must also cover the packets already queued under the last setting: one per frame
+        # thread (their number follows the CPUs this process may use) plus the reorder delay.
+        cc = self.stream.codec_context
+        margin = max(SKIP_MARGIN_S, (cc.thread_count + cc.reorder_depth + 1) / self.info.fps)
+        far = target is not None and self.ahead is not None and self.ahead[0] < target - margin
+        cc.skip_frame = "NONREF" if far else "DEFAULT"
         for frame in self.decoder:
             if frame.pts is not None:
                 return frame.pts * self.time_base, frame
