@@ -310,3 +310,21 @@ def test_invalid_segment_is_refused_before_writing(tmp_path):
 def test_write_into_missing_folder_is_a_wecl_error(tmp_path):
     with pytest.raises(WECLError, match="cannot write"):
         atomic_write_text(tmp_path / "no" / "such" / "dir.txt", "x")
+
+
+def test_reading_is_linear_in_the_file_size(tmp_path):
+    """Line numbers are searched for only when an error is reported: 8,000 videos read in well under
+    the minute that a per-video search of the whole text took (the bound leaves room for a slow CI)."""
+    import time
+
+    db = {f"video_{i:05d}": {"duration": 10.0, "subset": "training",
+                             "annotations": [{"segment": [1.0, 2.0], "label": "joy"}]} for i in range(8000)}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps({"database": db}, indent=2))
+    start = time.perf_counter()
+    assert len(read_annotations(path)) == 8000
+    assert time.perf_counter() - start < 10
+    db["video_07000"]["annotations"][0]["segment"] = [3, 1]
+    path.write_text(json.dumps({"database": db}, indent=2))
+    with pytest.raises(WECLError, match=r"line \d+: video \"video_07000\" annotation 1 ends before it starts"):
+        read_annotations(path)

@@ -76,8 +76,9 @@ def majority_label(segments: Iterable[Segment]) -> str | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
-def _fail(path: PathLike, problem: str, line: int | None = None) -> NoReturn:
-    where = f"{path}, line {line}" if line is not None else str(path)
+def _fail(path: PathLike, problem: str, line: "int | _JsonLine | None" = None) -> NoReturn:
+    line = None if line is None else str(line)  # a _JsonLine is searched for only now
+    where = f"{path}, line {line}" if line else str(path)
     raise WECLError(f"{where}: {problem}")
 
 
@@ -150,13 +151,25 @@ def _load_json(path: PathLike, text: str) -> Any:
         _fail(path, f"not valid JSON: {exc.msg} (column {exc.colno})", exc.lineno)
 
 
-def _json_line(text: str, key: str) -> int | None:
-    """The line where a video's key first appears, so structural errors point somewhere useful."""
-    for needle in (json.dumps(key, ensure_ascii=False), json.dumps(key)):
-        at = text.find(needle)
-        if at >= 0:
-            return text.count("\n", 0, at) + 1
-    return None
+class _JsonLine:
+    """The line where a video's key first appears, so structural errors point somewhere useful.
+    Searched for only when an error names it (`str()`): searching for every video would make
+    reading a file quadratic in its size (8,000 videos: over a minute)."""
+
+    __slots__ = ("text", "key")
+
+    def __init__(self, text: str, key: str):
+        self.text, self.key = text, key
+
+    def __str__(self) -> str:
+        for needle in (json.dumps(self.key, ensure_ascii=False), json.dumps(self.key)):
+            at = self.text.find(needle)
+            if at >= 0:
+                return str(self.text.count("\n", 0, at) + 1)
+        return ""
+
+
+_json_line = _JsonLine
 
 
 def _json_segment(item: Any, path: PathLike, line: int | None, what: str, need_score: bool) -> Segment:
