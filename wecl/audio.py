@@ -22,23 +22,32 @@ N_FFT = 512
 N_MELS = 128
 
 
-def read_audio(path: str, sample_rate: int) -> np.ndarray | None:
-    """Decode the first audio stream to mono float32 at `sample_rate`; None when there is none."""
+def read_audio(path: str, sample_rate: int, max_seconds: float | None = None) -> np.ndarray | None:
+    """Decode the first audio stream to mono float32 at `sample_rate`; None when there is none.
+
+    With `max_seconds` (the video's duration) decoding stops there: an audio track far longer than
+    the picture (1 s of video over 1 h of sound) costs no more than the picture's length of it."""
+    limit = None if max_seconds is None else int(np.ceil(max_seconds * sample_rate))
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-            chunks = []
+            chunks, total = [], 0
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                    total += chunks[-1].size
+                if limit is not None and total >= limit:
+                    break
+            else:
+                for out in resampler.resample(None):
+                    chunks.append(out.to_ndarray().reshape(-1))
     except av.FFmpegError as error:
         raise WECLError(f"{path}: cannot decode its audio ({error})") from None
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    waveform = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    return waveform if limit is None else waveform[:limit]
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:

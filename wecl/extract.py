@@ -86,7 +86,7 @@ def decode_video(item: VideoItem, config: WECLConfig, views: int, seed: int) -> 
             frames.append(prepare_frames(clips.frames, c.pixel_mean, c.pixel_std))
     patches = None
     if c.uses_audio:
-        waveform = read_audio(str(item.path), c.sample_rate) if info.has_audio else None
+        waveform = read_audio(str(item.path), c.sample_rate, info.duration) if info.has_audio else None
         info.has_audio = waveform is not None and waveform.size > 0
         patches = mfcc_patches(waveform, c.sample_rate, spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
     return DecodedVideo(item, info, spans, frames, patches, time.perf_counter() - start)

@@ -143,7 +143,7 @@ def prepare_inputs(video: str, config, progress: Progress | None = None, rng: np
     if c.uses_audio:
         progress(0.2, "audio: MFCC")
         start = time.perf_counter()
-        waveform = read_audio(video, c.sample_rate) if clips.info.has_audio else None
+        waveform = read_audio(video, c.sample_rate, clips.info.duration) if clips.info.has_audio else None
         clips.info.has_audio = waveform is not None and waveform.size > 0
         patches = mfcc_patches(waveform, c.sample_rate, clips.spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
         timings["audio"] = time.perf_counter() - start

@@ -19,6 +19,10 @@ from wecl.errors import WECLError
 
 MAX_DURATION_S = float(os.environ.get("WECL_MAX_DURATION", 3600))
 MAX_SIDE_PX = int(os.environ.get("WECL_MAX_SIDE", 8192))
+# A picture longer than this many times its height (or the reverse) is refused: the short side is
+# resized to 112 px, so an 8192x2 stream would become 458,752 px wide frames.
+MAX_ASPECT = float(os.environ.get("WECL_MAX_ASPECT", 8))
+THUMBNAIL_BOX = 224  # a thumbnail's long side, at most
 # Continue decoding forward instead of seeking when the next clip starts less than this ahead.
 SEEK_GAP_S = 1.5
 SKIP_MARGIN_S = 1.0
@@ -42,7 +46,7 @@ class Clips:
     info: VideoInfo
     spans: list[tuple[float, float]]  # each segment's (start, end) in seconds; they tile [0, duration]
     frames: np.ndarray  # (T, k, size, size, 3) uint8 RGB
-    thumbnails: list[np.ndarray]  # one per segment: its middle frame, short side `size`, uncropped
+    thumbnails: list[np.ndarray]  # one per segment: its middle frame, uncropped, long side <= THUMBNAIL_BOX
 
 
 def segment_spans(duration: float, segments: int) -> list[tuple[float, float]]:
@@ -83,6 +87,8 @@ def _probe(container, path: str, max_duration: float) -> VideoInfo:
         raise WECLError(f"{path}: the video stream has no picture size; the file is damaged")
     if max(width, height) > MAX_SIDE_PX:
         raise WECLError(f"{path}: {width}x{height} pixels exceeds the maximum side of {MAX_SIDE_PX} px")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise WECLError(f"{path}: a {width}x{height} picture is too elongated (more than {MAX_ASPECT:g}:1)")
     return VideoInfo(path, duration, fps if fps > 0 else 25.0, width, height, bool(container.streams.audio))
 
 
@@ -110,6 +116,12 @@ def _to_rgb(frame, size: int, rotation: int) -> np.ndarray:
                            format="rgb24", interpolation="AREA")
     # Display matrices rotate counter-clockwise by `rotation` degrees.
     return np.ascontiguousarray(np.rot90(rgb, k=(rotation // 90) % 4))
+
+
+def _thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """The frame scaled down (every n-th pixel) until its long side fits THUMBNAIL_BOX."""
+    step = -(-max(rgb.shape[:2]) // THUMBNAIL_BOX)
+    return np.ascontiguousarray(rgb[::step, ::step]) if step > 1 else rgb
 
 
 class _FrameCursor:
@@ -185,7 +197,7 @@ def read_clips(
                         converted[shown_time] = _to_rgb(frame, size, int(frame.rotation or 0))
                     rgb = converted[shown_time]
                     if j == k // 2:
-                        thumbnails.append(rgb)
+                        thumbnails.append(_thumbnail(rgb))
                     if crop is None:  # one crop per clip, so the k frames stay aligned
                         h, w = rgb.shape[:2]
                         crop = ((h - size) // 2, (w - size) // 2) if rng is None else \

@@ -1,0 +1,74 @@
+"""Hostile media a public Space must survive with bounded memory and time: a picture thousands of
+pixels long and two high, a second of video over an hour of sound. Each gives a message or a
+bounded result, and the next request is served as usual."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, ffmpeg
+from wecl.audio import read_audio
+from wecl.errors import WECLError
+from wecl.inference import predict
+from wecl.video import THUMBNAIL_BOX, read_clips
+
+
+def test_an_elongated_picture_is_refused(tmp_path):
+    path = tmp_path / "strip.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=red:size=8192x2:rate=10:duration=2", "-c:v", "libx264", "-preset",
+           "ultrafast", path)
+    assert path.stat().st_size < 50_000
+    with pytest.raises(WECLError, match="too elongated"):
+        read_clips(str(path), 10, 4)
+
+
+@pytest.mark.slow
+def test_thumbnails_fit_a_fixed_box(tmp_path, tiny_model):
+    path = tmp_path / "wide.mp4"  # 7:1, just under the limit
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1400x200:rate=10:duration=2", "-c:v", "libx264", "-preset",
+           "ultrafast", "-pix_fmt", "yuv420p", path)
+    result = predict(path, tiny_model)
+    thumbs = result.features.thumbnails
+    assert max(thumbs.shape[1:3]) <= THUMBNAIL_BOX and thumbs.shape[2] > thumbs.shape[1]
+    assert thumbs.nbytes < 10 * THUMBNAIL_BOX * THUMBNAIL_BOX * 3
+
+
+@pytest.fixture(scope="module")
+def long_sound(tmp_path_factory):
+    """1 s of video over 1 h of 4 kHz sound, in a .mov."""
+    path = tmp_path_factory.mktemp("hostile") / "long_sound.mov"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=1", "-f", "lavfi", "-i",
+           "sine=f=440:sample_rate=4000:duration=3600", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt",
+           "yuv420p", "-c:a", "aac", "-b:a", "8k", path)
+    return path
+
+
+@pytest.mark.slow
+def test_sound_is_read_only_as_long_as_the_picture(long_sound):
+    waveform = read_audio(str(long_sound), 16000, max_seconds=1.0)
+    assert waveform.size == 16000
+
+
+@pytest.mark.slow
+def test_a_long_sound_under_a_short_picture_stays_small(long_sound, tiny_checkpoint, tmp_path):
+    """The whole prediction in a fresh process: its peak memory stays near an ordinary one's."""
+    code = ("import resource, sys; from wecl.inference import predict; "
+            "r = predict(sys.argv[1], sys.argv[2]); "
+            "print(r.json['video']['duration'], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", code, str(long_sound), str(tiny_checkpoint)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    duration, peak_kb = done.stdout.split()
+    assert float(duration) == pytest.approx(1.0, abs=0.2)
+    assert int(peak_kb) < 1_200_000, f"peak RSS {int(peak_kb) / 1024:.0f} MB"  # was 5 GB
+
+
+def test_the_next_request_is_served(media, tiny_model, tmp_path):
+    path = tmp_path / "strip.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=red:size=4096x4:rate=10:duration=1", "-c:v", "libx264", "-preset",
+           "ultrafast", path)
+    with pytest.raises(WECLError):
+        predict(path, tiny_model)
+    assert predict(media("av"), tiny_model).json["video"]["has_audio"] is True
