@@ -72,3 +72,41 @@ def test_the_next_request_is_served(media, tiny_model, tmp_path):
     with pytest.raises(WECLError):
         predict(path, tiny_model)
     assert predict(media("av"), tiny_model).json["video"]["has_audio"] is True
+
+
+def _junk_checkpoint(folder, **config):
+    """A checkpoint folder whose config.json (written as is, unchecked) sits over junk weights."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    from conftest import tiny_config
+
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({**tiny_config().to_dict(), **config}))
+    save_file({"junk": torch.zeros(4)}, str(folder / "model.safetensors"))
+    return folder
+
+
+def test_a_config_beyond_the_limits_is_refused(tmp_path):
+    from wecl import checkpoints
+
+    folder = _junk_checkpoint(tmp_path / "wide", visual_width=8.0, visual_depth=101)
+    with pytest.raises(WECLError, match=r"visual_width must lie in \[0.0625, 2.0\]"):
+        checkpoints.load(folder)
+
+
+@pytest.mark.slow
+def test_junk_weights_are_refused_before_the_model_is_built(tmp_path):
+    """A config at the width limit over junk weights: refused from the file's header, in a fresh
+    process whose peak memory shows nothing was allocated (the model would be 1.4 GB)."""
+    folder = _junk_checkpoint(tmp_path / "big", visual_width=2.0, visual_depth=101, audio_width=2.0, audio_depth=50)
+    code = ("import resource, sys\nfrom wecl import checkpoints\nfrom wecl.errors import WECLError\n"
+            "try:\n    checkpoints.load(sys.argv[1])\nexcept WECLError as e:\n    print(e)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    message, peak_kb = done.stdout.strip().splitlines()
+    assert "does not match its weights" in message and "missing keys" in message
+    assert int(peak_kb) < 700_000, f"peak RSS {int(peak_kb) / 1024:.0f} MB"

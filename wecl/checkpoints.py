@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from wecl.atomic import atomic_write
@@ -122,28 +122,39 @@ def load(spec: str | os.PathLike | None = None, revision: str | None = None):
         if not (folder / name).is_file():
             raise WECLError(f"checkpoint {ident}: {name} is missing")
     config = WECLConfig.load(folder / "config.json")
+    weights = folder / "model.safetensors"
+    # Shapes first, memory after: the model's shapes come from a build on the meta device (no
+    # storage) and the file's from its header, so a config asking for huge backbones over junk
+    # weights is refused before a byte is allocated.
     try:
-        model = WECL(config)
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in WECL(config).state_dict().items()}
     except ValueError as error:
         raise WECLError(f"checkpoint {ident}: config.json describes no valid model ({error})") from None
-    weights = folder / "model.safetensors"
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            header = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+    except (SafetensorError, OSError, RuntimeError, ValueError) as error:
+        raise WECLError(f"checkpoint {ident}: cannot read model.safetensors ({error})") from None
+    mismatch = _mismatch(expected, header)
+    if mismatch:
+        raise WECLError(f"checkpoint {ident}: config.json does not match its weights: {mismatch}")
+    model = WECL(config)
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError, RuntimeError, ValueError) as error:
         raise WECLError(f"checkpoint {ident}: cannot read model.safetensors ({error})") from None
-    mismatch = _mismatch(model.state_dict(), state)
-    if mismatch:
-        raise WECLError(f"checkpoint {ident}: config.json does not match its weights: {mismatch}")
     model.load_state_dict(state, strict=True)
     model.eval()
     model.checkpoint = CheckpointRef(ident, resolved, folder, file_sha256(weights))
     return model
 
 
-def _mismatch(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], shown: int = 3) -> str:
+def _mismatch(expected: dict[str, tuple], got: dict[str, tuple], shown: int = 3) -> str:
+    """What differs between two {key: shape} maps, in a sentence (empty when nothing does)."""
     missing = sorted(set(expected) - set(got))
     unexpected = sorted(set(got) - set(expected))
-    shapes = [k for k in expected if k in got and tuple(expected[k].shape) != tuple(got[k].shape)]
+    shapes = [k for k in expected if k in got and expected[k] != got[k]]
     parts = []
     for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape differs for", shapes)):
         if keys:

@@ -13,6 +13,11 @@ from wecl.errors import WECLError
 # were trained with `get_mean(norm_value=1, dataset="activitynet")`: this is the ActivityNet mean.
 ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)
 MODALITIES = ("both", "visual", "audio")
+# (field, low, high): what a config may ask for. The paper's model is depth 101/50, width 1, T 10,
+# k 16, 112 px frames, 224 px MFCC patches.
+LIMITS = (("visual_width", 0.0625, 2.0), ("audio_width", 0.0625, 2.0), ("segments", 1, 64),
+          ("frames_per_segment", 1, 64), ("frame_size", 16, 448), ("audio_patch_size", 16, 448),
+          ("relation_dim", 1, 4096), ("n_mfcc", 1, 128), ("sample_rate", 1000, 96000), ("mfcc_hop", 16, 4096))
 # Which segments are keyframes (detections are their maximal runs); see `wecl.detection`.
 KEYFRAME_RULES = ("eq9", "fused")
 
@@ -80,6 +85,12 @@ class WECLConfig:
             problems.append(f"keyframe_rule must be one of {KEYFRAME_RULES}, not {self.keyframe_rule!r}")
         if self.segments < 1 or self.frames_per_segment < 1:
             problems.append("segments and frames_per_segment must be positive")
+        # Bounds on everything that sizes memory, so that no config.json (anyone's Hub repo) can
+        # ask for more than a large real model needs.
+        for name, low, high in LIMITS:
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and low <= value <= high):
+                problems.append(f"{name} must lie in [{low}, {high}], not {value!r}")
         if problems:
             raise WECLError("invalid WECL config: " + "; ".join(problems))
 
