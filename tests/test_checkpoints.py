@@ -143,3 +143,23 @@ def test_repo_not_in_cache_offline_in_process():
     message = str(error.value)
     assert "owner/definitely-not-cached@main" in message
     assert "not in the local Hub cache" in message and "local folder" in message
+
+
+def test_one_model_per_checkpoint_however_it_is_spelled(tiny_checkpoint, monkeypatch):
+    """20 spellings of one folder share one loaded model; the cache keeps a few models at most."""
+    import os
+
+    from wecl import inference
+
+    monkeypatch.chdir(tiny_checkpoint.parent)
+    name = tiny_checkpoint.name
+    spellings = [name, f"./{name}", f"{name}/", f"./{name}/", str(tiny_checkpoint)] + \
+        ["/".join(["."] * n + [name]) for n in range(2, 17)]
+    assert len(set(spellings)) == 20
+    models = {id(inference.load_model(s, device="cpu")) for s in spellings}
+    assert len(models) == 1
+    before = len(inference._models)
+    assert before <= inference.MODEL_CACHE_SIZE
+    os.utime(tiny_checkpoint / "model.safetensors")  # new weights in place: loaded again
+    assert id(inference.load_model(name, device="cpu")) not in models
+    assert len(inference._models) <= inference.MODEL_CACHE_SIZE

@@ -115,9 +115,13 @@ def file_sha256(path: Path) -> str:
 
 def load(spec: str | os.PathLike | None = None, revision: str | None = None):
     """Load a WECL model (on the CPU, in eval mode) and its `CheckpointRef`."""
+    return load_resolved(*resolve(spec, revision))
+
+
+def load_resolved(folder: Path, ident: str, resolved: str | None):
+    """`load` on what `resolve` found: (local folder, id, resolved revision)."""
     from wecl.model import WECL
 
-    folder, ident, resolved = resolve(spec, revision)
     for name in ("config.json", "model.safetensors"):
         if not (folder / name).is_file():
             raise WECLError(f"checkpoint {ident}: {name} is missing")

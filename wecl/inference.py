@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,10 @@ Progress = Callable[[float, str], None]
 MEMORY_CACHE_SIZE = 32
 _memory: OrderedDict[tuple[str, str], "Features"] = OrderedDict()
 _file_hashes: dict[tuple[str, int, int], str] = {}
-_models: dict[tuple[str, str | None, str], WECL] = {}
+MODEL_CACHE_SIZE = 4
+_models: OrderedDict[tuple, WECL] = OrderedDict()  # (folder, revision, weights size, mtime, device)
+_hub_specs: OrderedDict[tuple, tuple] = OrderedDict()  # (Hub id, revision) -> what `resolve` found
+_models_lock = threading.Lock()
 
 
 def cache_dir() -> Path:
@@ -63,13 +67,45 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
+def _resolve(checkpoint: str | None, revision: str | None) -> tuple[Path, str, str | None]:
+    """`checkpoints.resolve`, remembered for Hub ids (each call would ask the Hub again); a local
+    folder is resolved every time, which is cheap and follows a changed file."""
+    spec = (str(checkpoint or ""), revision)
+    with _models_lock:
+        if spec in _hub_specs:
+            _hub_specs.move_to_end(spec)
+            return _hub_specs[spec]
+    found = checkpoints.resolve(checkpoint, revision)
+    if found[2] is not None:  # from the Hub
+        with _models_lock:
+            _hub_specs[spec] = found
+            while len(_hub_specs) > 64:
+                _hub_specs.popitem(last=False)
+    return found
+
+
 def load_model(checkpoint: str | None = None, revision: str | None = None, device: str = "auto") -> WECL:
-    """Load (once per process) a checkpoint onto a device; None is the project's default."""
+    """Load a checkpoint onto a device, once: None is the project's default. Models are kept by
+    what they are (resolved folder, revision, weights file size and time), not by how they were
+    named, so `./x`, `x/` and `././x` share one copy; at most MODEL_CACHE_SIZE are kept (LRU)."""
     dev = resolve_device(device)
-    key = (str(checkpoint or ""), revision, str(dev))
-    if key not in _models:
-        _models[key] = WECL.from_pretrained(checkpoint, revision).to(dev)
-    return _models[key]
+    folder, ident, resolved = _resolve(checkpoint, revision)
+    try:
+        stat = (folder / "model.safetensors").stat()
+    except OSError:
+        raise WECLError(f"checkpoint {ident}: model.safetensors is missing") from None
+    key = (str(folder), resolved, stat.st_size, stat.st_mtime_ns, str(dev))
+    with _models_lock:
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
+    model = checkpoints.load_resolved(folder, ident, resolved).to(dev)
+    with _models_lock:
+        model = _models.setdefault(key, model)  # two threads loading at once keep one copy
+        _models.move_to_end(key)
+        while len(_models) > MODEL_CACHE_SIZE:
+            _models.popitem(last=False)
+    return model
 
 
 def video_hash(path: str) -> str:
