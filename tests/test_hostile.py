@@ -110,3 +110,27 @@ def test_junk_weights_are_refused_before_the_model_is_built(tmp_path):
     message, peak_kb = done.stdout.strip().splitlines()
     assert "does not match its weights" in message and "missing keys" in message
     assert int(peak_kb) < 700_000, f"peak RSS {int(peak_kb) / 1024:.0f} MB"
+
+
+def test_an_overlong_checkpoint_name_is_a_message():
+    from wecl import checkpoints
+
+    for name in ("x" * 5000, "a" * 300, "./" + "b" * 300 + "/c"):
+        with pytest.raises(WECLError, match="checkpoint"):
+            checkpoints.resolve(name)
+
+
+def test_a_dataset_folder_too_big_to_walk_is_a_message(tmp_path, monkeypatch):
+    from wecl import batch
+
+    for i in range(30):
+        (tmp_path / f"d{i}").mkdir()
+        (tmp_path / f"d{i}" / "clip.mp4").write_bytes(b"")
+    (tmp_path / ".wecl").mkdir()
+    (tmp_path / ".wecl" / "hidden.mp4").write_bytes(b"")
+    assert len(batch.list_videos(tmp_path)) == 30  # hidden folders are left out
+    monkeypatch.setattr(batch, "MAX_SCANNED", 40)
+    with pytest.raises(WECLError, match="more than 40 files and folders"):
+        batch.list_videos(tmp_path)
+    with pytest.raises(WECLError, match="no such folder|cannot open"):
+        batch.list_videos(tmp_path / ("y" * 300))

@@ -8,6 +8,7 @@ killed run loses at most the videos in flight.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -26,12 +27,28 @@ from wecl.store import ResultStore
 
 
 
+MAX_SCANNED = int(os.environ.get("WECL_MAX_SCANNED", 200_000))  # files and folders looked at, at most
+
+
 def list_videos(folder: str | Path) -> list[Path]:
-    """Video files under `folder` (recursively), by extension, in a stable order."""
+    """Video files under `folder` (recursively, hidden folders such as .wecl left out), by
+    extension, in a stable order. Unreadable sub-folders are skipped; a tree of more than
+    MAX_SCANNED entries (a dataset folder of "/") is refused with a message, not walked for minutes."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise WECLError(f"{folder}: no such folder")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    try:
+        if not folder.is_dir():
+            raise WECLError(f"{str(folder)[:200]}: no such folder")
+    except OSError as error:  # a name too long, a loop of links
+        raise WECLError(f"{str(folder)[:200]}: cannot open this folder ({error.strerror})") from None
+    found, scanned = [], 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        scanned += len(dirs) + len(files)
+        if scanned > MAX_SCANNED:
+            raise WECLError(f"{folder}: more than {MAX_SCANNED:,} files and folders below it; "
+                            "point at the dataset's own folder")
+        found += [Path(root) / f for f in files if Path(f).suffix.lower() in VIDEO_EXTENSIONS]
+    return sorted(p for p in found if p.is_file())
 
 
 @dataclass

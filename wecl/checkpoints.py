@@ -21,6 +21,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
 REGISTRY = CHECKPOINTS_DIR / "registry.json"
 FILES = ("config.json", "model.safetensors", "README.md")
+MAX_SPEC_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,22 @@ def resolve(spec: str | os.PathLike | None, revision: str | None = None) -> tupl
     """Find a checkpoint's files: -> (local folder, id, resolved revision). None is the default."""
     if spec is None or str(spec).strip() == "":
         spec = default_checkpoint()
+    if len(str(spec)) > MAX_SPEC_LENGTH or (revision and len(revision) > MAX_SPEC_LENGTH):
+        raise WECLError(f"checkpoint {str(spec)[:60]!r}…: a name of {len(str(spec))} characters is no "
+                        "checkpoint (a Hub id or a folder path is shorter)")
     if registry_entry(str(spec)) is not None:
         entry = registry_entry(str(spec))
         spec = str(PROJECT_ROOT / entry["path"]) if entry.get("path") else entry["repo_id"]
         revision = revision or entry.get("revision")
     spec, revision = parse_spec(str(spec), revision)
     path = Path(spec).expanduser()
-    if path.is_dir():
-        return path.resolve(), str(path.resolve()), None
-    if path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+    try:
+        if path.is_dir():
+            return path.resolve(), str(path.resolve()), None
+        exists = path.exists()
+    except OSError as error:  # a component too long, a loop of links, no permission
+        raise WECLError(f"checkpoint {spec[:80]!r}: cannot open it ({error.strerror})") from None
+    if exists or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise WECLError(f"checkpoint {spec!r}: no such folder")
     return _download(spec, revision)
 

@@ -218,7 +218,7 @@ def train_split(
     log: Callable[[dict], None] | None = None,
 ) -> RunResult:
     """Train fresh heads on `plan.train`; keep the epoch that does best on `plan.select` (the last
-    epoch if none); then, once, the figures of that epoch on `plan.test`."""
+    epoch if none). `plan.test` is not touched here: `train` scores it once, after every choice."""
     train_idx, val_idx = plan.train, plan.select
     if not train_idx:
         raise WECLError(f"split {split}: no training videos in the feature store")
@@ -280,11 +280,9 @@ def train_split(
             best, best_state, best_epoch = metrics, copy.deepcopy(model.state_dict()), epoch
     model.load_state_dict(best_state)
     model.eval()
-    # Test figures once, after selection: they never pick an epoch (unless --select-on-test said so).
-    test = held_out_metrics(model, table, plan.test, prefix="test_")
     model.to("cpu")
     return RunResult(split, best_epoch, best or {}, history, model, len(train_idx), len(val_idx), seed=opts.seed,
-                     test_metrics=test, test_videos=len(plan.test), selection=plan.source if val_idx else "last epoch")
+                     test_videos=len(plan.test), selection=plan.source if val_idx else "last epoch")
 
 
 def split_subsets(path: str | os.PathLike) -> dict[str, str]:
@@ -329,7 +327,7 @@ def plan_selection(table: FeatureTable, subsets: list[str | None], opts: TrainOp
     if not held:
         raise WECLError(f"no validation subset, and too few training videos ({len(train)}) to hold some out for "
                         "selection; use --select last")
-    kept = [i for i in train if i not in set(held)]
+    kept = sorted(set(train) - set(held))
     return Selection(kept, held, tests, f"held-out part of training ({opts.holdout:.0%}, seed {opts.seed})")
 
 
@@ -426,6 +424,9 @@ def train(
                 trial = train_split(table, source, replace(opts, seed=opts.seed + restart), plan, name, show)
                 if result is None or _better(trial.metrics, result.metrics, opts.select):
                     result = trial
+            # Test figures once, after the epoch and the restart are chosen: they never choose
+            # anything (unless --select-on-test said so).
+            result.test_metrics = held_out_metrics(result.model, table, plan.test, prefix="test_")
             folder = out_dir if len(splits) == 1 else out_dir / name
             result.folder = folder
             checkpoints.save(result.model, folder, model_card(result, table, opts, source_id, split_file))
