@@ -1,6 +1,5 @@
 """Saving edited annotations: backup, atomic replace, concurrent saves, a kill in the middle."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -188,7 +188,7 @@ def test_two_checkpoints_side_by_side(dataset, tiny_checkpoint):
     assert f"**{name}**" in status and "**wecl-synth-demo**" in status
     assert f"predicted ({name})" in table.columns and len(table) == VIDEOS
     assert any(line.startswith(f"| {name}") for line in summary.splitlines())
-    assert {f"wecl-synth-demo: class-agnostic", f"{name}: class-agnostic"} <= {t.name for t in ap_figure.data}
+    assert {"wecl-synth-demo: class-agnostic", f"{name}: class-agnostic"} <= {t.name for t in ap_figure.data}
     views = app._dataset_video_views(app.dataset_run.get_run(token), "synth_21_0000")
     figure_a, figure_b = views[2], views[3]["value"]
     assert "wecl-synth-demo" in figure_a.layout.title.text and name in figure_b.layout.title.text
