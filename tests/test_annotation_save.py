@@ -157,3 +157,28 @@ def test_a_process_killed_while_saving_one_video_leaves_a_whole_file(tmp_path):
         assert [(s.start, s.end) for s in annotations["v00007"].segments] in ([(1.0, 2.0)], [(2.0, 3.0)],
                                                                               [(1.0 + j, 2.0 + j) for j in range(5)])
         assert len(annotations["v00008"].segments) == 5
+
+
+def test_csv_save_keeps_every_column_and_the_older_versions(tmp_path):
+    """A CSV with columns of its own (annotator, confidence): saving one video changes that video's
+    rows only; other videos keep every cell, an unchanged segment keeps its extra cells, and
+    several saves keep several backups."""
+    path = tmp_path / "gt.csv"
+    path.write_text("video,start,end,label,annotator,confidence\n"
+                    "a,1.0,2.0,joy,ann,0.9\n"
+                    "b,0.5,1.5,anger,bob,0.7\n"
+                    "a,3.0,4.0,joy,ann,0.8\n"
+                    "c,,,sadness,cat,\n")
+    original = path.read_text()
+    save_video_segments(path, "a", [Segment(1.0, 2.0, "joy"), Segment(5.0, 6.0, "joy")])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "video,start,end,label,annotator,confidence"
+    assert "b,0.5,1.5,anger,bob,0.7" in lines and "c,,,sadness,cat," in lines
+    assert "a,1.0,2.0,joy,ann,0.9" in lines  # unchanged start: its annotator and confidence stay
+    assert "a,5.0,6.0,joy,," in lines and not any(line.startswith("a,3.0") for line in lines)
+    assert backup_path(path).read_text() == original
+    first = path.read_text()
+    save_video_segments(path, "b", [Segment(0.5, 2.0, "anger")])
+    assert "b,0.5,2.0,anger,bob,0.7" in path.read_text().splitlines()
+    assert backup_path(path).read_text() == first and backup_path(path, 1).read_text() == original
+    assert read_annotations(path)["a"].segments == [Segment(1.0, 2.0, "joy"), Segment(5.0, 6.0, "joy")]

@@ -418,6 +418,49 @@ def _csv_row(row: list[str], col: dict[str, int], width: int, path: PathLike, li
     segments[vid].append(Segment(s, e, label))
 
 
+def _csv_with_video(path: PathLike, text: str, vid: str, segments: Sequence[Segment], label: str | None) -> str:
+    """The CSV text with one video's segment rows replaced and everything else kept: the header
+    as written (every column, also ones this project does not know, such as `annotator`), other
+    videos' rows cell for cell, and, for a segment whose start is unchanged, its extra cells."""
+    _read_csv(path, text)  # the file must be valid before we edit it
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader)
+    col = {c: [h.strip().lower() for h in header].index(c) for c in CSV_HEADER}
+    width = len(header)
+    kept: list = []
+    label_row, by_start, at = None, {}, None
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if row[col["video"]].strip() != vid:
+            kept.append(row)
+            continue
+        at = len(kept) if at is None else at  # the video's rows go where its first one was
+        if not row[col["start"]].strip() and not row[col["end"]].strip():
+            label_row = row
+        else:
+            by_start.setdefault(float(row[col["start"]]), row)
+    rows = []
+    current_label = label if label is not None else (label_row[col["label"]].strip() if label_row else None)
+    if label_row is not None or not segments or (current_label and current_label != majority_label(segments)):
+        row = list(label_row or [""] * width)
+        row[col["video"]], row[col["start"]], row[col["end"]] = vid, "", ""
+        row[col["label"]] = current_label or ""
+        rows.append(row)
+    for seg in segments:
+        row = list(by_start.get(seg.start, [""] * width)) + [""] * width
+        row = row[:width]
+        row[col["video"]], row[col["start"]], row[col["end"]] = vid, _fmt_number(seg.start), _fmt_number(seg.end)
+        row[col["label"]] = seg.label or ""
+        rows.append(row)
+    at = len(kept) if at is None else at
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(kept[:at] + rows + kept[at:])
+    return out.getvalue()
+
+
 def _csv_text(annotations: Mapping[str, VideoAnnotation]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -589,22 +632,37 @@ def write_annotations(annotations: Mapping[str, VideoAnnotation], path: PathLike
     atomic_write_text(path, text)
 
 
-def backup_path(path: PathLike) -> Path:
-    """Where `save_annotations` keeps the previous version of an annotation file."""
+BACKUPS = 5  # versions kept: <name>.bak (the previous one), <name>.bak.1 (the one before), ...
+
+
+def backup_path(path: PathLike, age: int = 0) -> Path:
+    """Where `save_annotations` keeps the previous version of an annotation file (`age` 0), and
+    the versions before it (1 .. BACKUPS - 1)."""
     path = Path(path)
-    return path.with_name(path.name + ".bak")
+    return path.with_name(path.name + ".bak" + (f".{age}" if age else ""))
+
+
+def _keep_backup(path: Path) -> None:
+    """Shift the backups one age older (the oldest falls off) and keep the current file as `.bak`:
+    a second save no longer loses what the first one replaced."""
+    for age in range(BACKUPS - 1, 0, -1):
+        older = backup_path(path, age - 1)
+        if older.exists():
+            os.replace(older, backup_path(path, age))
+    atomic_write_text(backup_path(path), _read_text(path))
 
 
 @contextmanager
 def _locked_save(path: Path):
-    """Hold an exclusive lock on the file's folder, and keep the current file as `<name>.bak`."""
+    """Hold an exclusive lock on the file's folder, and keep the current file as `<name>.bak`
+    (older versions as `<name>.bak.1` .. `.bak.4`)."""
     import fcntl
 
     folder = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
         if path.exists():
-            atomic_write_text(backup_path(path), _read_text(path))
+            _keep_backup(path)
         yield
     finally:
         fcntl.flock(folder, fcntl.LOCK_UN)
@@ -632,8 +690,9 @@ def save_video_segments(path: PathLike, vid: str, segments: Sequence[Segment], *
     The file is read, changed and written under `save_annotations`' lock (with its backup and
     atomic replace), so two people saving different videos of one file keep both edits. An
     ActivityNet JSON keeps every key it had (top-level "labels", the video's own extra keys,
-    other videos untouched); a CSV or positions file is rewritten from its parsed content.
-    `label`/`duration` None keep the video's current ones.
+    other videos untouched); a CSV keeps every column and every row of other videos, and a
+    segment's extra cells when its start is unchanged (`_csv_with_video`); a positions file is
+    rewritten from its parsed content. `label`/`duration` None keep the video's current ones.
     """
     path = Path(path)
     with _locked_save(path):
@@ -659,6 +718,11 @@ def save_video_segments(path: PathLike, vid: str, segments: Sequence[Segment], *
             check = _read_json(path, _json_text(data))  # what we write must read back
             _check_for_writing(check, path)
             atomic_write_text(path, _json_text(data))
+            return
+        if fmt == "csv" and text:
+            new_text = _csv_with_video(path, text, vid, segments, label)
+            _check_for_writing(_read_csv(path, new_text), path)  # what we write must read back
+            atomic_write_text(path, new_text)
             return
         annotations = read_annotations(path, fmt, video_list=video_list) if text else {}
         current = annotations.get(vid) or VideoAnnotation(vid, duration)
