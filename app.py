@@ -600,11 +600,18 @@ def build_app() -> gr.Blocks:
     return demo
 
 
+def served_files() -> list[str]:
+    """The bundled example and sample files, one by one, as they are at start-up: a folder would
+    also serve what appears in it later (`.bak` backups of a Save, the `.wecl/` results database)."""
+    return [str(p) for folder in EXAMPLE_DIRS if folder.is_dir() for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith(".") and ".bak" not in p.suffixes]
+
+
 def launch_options() -> dict:
     """What `launch()` needs beyond the address: upload limit, served folders, look."""
     return dict(
         max_file_size=MAX_FILE_SIZE,
-        allowed_paths=[str(d) for d in EXAMPLE_DIRS if d.is_dir()],
+        allowed_paths=served_files(),
         theme=gr.themes.Soft(), css=CSS, show_error=True,
     )
 

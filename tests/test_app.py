@@ -108,3 +108,35 @@ def test_registry_default_is_read_at_run_time():
     assert default == checkpoints.registry()["default"]
     assert default in [value for _, value in choices]
     assert "loaded when you press Run" in app.checkpoint_info("someone/some-model@v1")
+
+
+def test_backups_and_the_results_database_are_never_served(app_url):
+    """Only the bundled files that existed at start-up are served: not a Save's `.bak`, not the
+    dataset tab's `.wecl/results.sqlite` that appear next to them later."""
+    import shutil
+    import urllib.error
+    import urllib.request
+
+    samples = ROOT / "assets" / "samples"
+    video = sorted(samples.glob("*.mp4"))[0]
+    made = [samples / "annotations.json.bak.test", samples / ".wecl" / "results-test.sqlite"]
+    new_folder = not made[1].parent.exists()
+    made[1].parent.mkdir(exist_ok=True)
+    try:
+        for path in made:
+            path.write_bytes(b"private")
+
+        def status(path) -> int:
+            try:
+                with urllib.request.urlopen(f"{app_url}gradio_api/file={path}") as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        assert status(video) == 200
+        assert [status(p) for p in made] == [403, 403]
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
+        if new_folder:
+            shutil.rmtree(made[1].parent, ignore_errors=True)
