@@ -73,3 +73,38 @@ def test_opening_while_another_handle_writes(tmp_path):
     assert ResultStore(path).get("hash3", CKPT, 0.5, 1, "eq9") is not None
     assert ResultStore(path).get("hash3", CKPT, 0.7, 1, "eq9") is None  # theta is part of the key
     assert ResultStore(path).get("hash3", CKPT, 0.5, 1, "fused") is None  # and so is the keyframe rule
+
+
+def test_a_row_committed_late_with_an_early_clock_is_still_polled(tmp_path, monkeypatch):
+    """The poll asks for rows after the newest it saw, by commit order, not by wall-clock time."""
+    import time as clock
+
+    store = ResultStore(tmp_path / "results.sqlite")
+    store.put("h1", "v1", result(1))
+    seen = store.latest(CKPT, 0.5, 1, "eq9")
+    monkeypatch.setattr(clock, "time", lambda: 1.0)  # a writer whose clock is far behind
+    store.put("h2", "v2", result(2))
+    assert set(store.results(CKPT, 0.5, 1, "eq9", since=seen)) == {"v2"}
+    assert store.latest(CKPT, 0.5, 1, "eq9") > seen
+
+
+def test_a_database_from_before_row_numbers_opens_and_keeps_its_rows(tmp_path):
+    import json
+    import sqlite3
+
+    from wecl.store import revision_key
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE predictions (video_hash TEXT NOT NULL, checkpoint_id TEXT NOT NULL, revision TEXT NOT NULL, "
+               "video_id TEXT NOT NULL, video_path TEXT NOT NULL, result TEXT NOT NULL, created REAL NOT NULL, "
+               "PRIMARY KEY (video_hash, checkpoint_id, revision))")
+    db.execute("INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
+               ("h0", "ckpt", revision_key(CKPT, 0.5, 1, "eq9"), "v0", "/v/0.mp4", json.dumps(result(0)), 5.0))
+    db.commit()
+    db.close()
+    store = ResultStore(path)
+    assert set(store.results(CKPT, 0.5, 1, "eq9")) == {"v0"}
+    seen = store.latest(CKPT, 0.5, 1, "eq9")
+    store.put("h1", "v1", result(1))
+    assert set(store.results(CKPT, 0.5, 1, "eq9", since=seen)) == {"v1"}

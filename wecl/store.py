@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     video_path    TEXT NOT NULL,
     result        TEXT NOT NULL,
     created       REAL NOT NULL,
+    seq           INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (video_hash, checkpoint_id, revision)
 );
 CREATE TABLE IF NOT EXISTS failures (
@@ -78,6 +79,12 @@ class ResultStore:
                     raise
                 time.sleep(0.1)
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(predictions)")}
+        if "seq" not in columns:  # a database written before rows were numbered
+            with self._db:
+                self._db.execute("ALTER TABLE predictions ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+                self._db.execute("UPDATE predictions SET seq = rowid")
+        self._db.execute("CREATE INDEX IF NOT EXISTS predictions_seq ON predictions (checkpoint_id, revision, seq)")
 
     def close(self) -> None:
         self._db.close()
@@ -94,8 +101,11 @@ class ResultStore:
         ckpt = result["checkpoint"]
         key = revision_key(ckpt, result["theta"], result["rounds"], result["keyframe_rule"])
         with self._lock, self._db:
+            # seq: one more than any row so far, computed inside the write transaction (SQLite has
+            # one writer at a time), so rows are numbered in the order they were committed.
             self._db.execute(
-                "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, "
+                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM predictions))",
                 (video_hash, ckpt["id"], key, video_id, result["video"]["path"],
                  json.dumps(result), time.time()),
             )
@@ -107,22 +117,24 @@ class ResultStore:
             self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
                              (video_path, checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), message, time.time()))
 
-    def results(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str, since: float = 0.0) -> dict[str, dict]:
-        """video id -> result JSON for one checkpoint at these settings; with `since`, only the
-        rows written at or after that time (`created`), so a poller need not re-read everything."""
+    def results(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str, since: int = 0) -> dict[str, dict]:
+        """video id -> result JSON for one checkpoint at these settings; with `since` (a `latest()`
+        value), only the rows committed after it, so a poller need not re-read everything. Rows
+        are numbered in commit order, not stamped with a clock: a row committed late is never
+        missed for having an early time stamp."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT video_id, result FROM predictions WHERE checkpoint_id=? AND revision=? AND created>=? "
+                "SELECT video_id, result FROM predictions WHERE checkpoint_id=? AND revision=? AND seq>? "
                 "ORDER BY video_id",
                 (checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), since),
             ).fetchall()
         return {vid: json.loads(text) for vid, text in rows}
 
-    def latest(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> float:
-        """When the newest row of this checkpoint at these settings was written (0 if none)."""
+    def latest(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> int:
+        """The number of the newest row of this checkpoint at these settings (0 if none)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT MAX(created) FROM predictions WHERE checkpoint_id=? AND revision=?",
+                "SELECT MAX(seq) FROM predictions WHERE checkpoint_id=? AND revision=?",
                 (checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule)),
             ).fetchone()
         return row[0] or 0.0
