@@ -43,11 +43,11 @@ MAX_ROUNDS = 4
 # Space (SPACE_ID set) only the bundled assets unless that is set; anywhere on a local machine.
 DATASET_ROOTS = [Path(p).expanduser().resolve() for p in os.environ.get("WECL_DATASET_ROOTS", "").split(os.pathsep) if p] \
     or ([ROOT / "assets"] if os.environ.get("SPACE_ID") else [])
-# Heads on T cached feature vectors are a few ms on one thread; with every core they spin against a
-# backbone run or any other load (measured: 4 ms vs 360 ms on a busy 2-core CPU). Torch's OpenMP
-# thread count is per calling thread, so each handler sets its own.
-BACKBONE_THREADS = torch.get_num_threads()
-HEAD_THREADS = 1
+# Torch's thread count is set once per process (WECL_THREADS, default every core), never per
+# request: torch.set_num_threads also sets MKL's count, which is process-wide, so a request setting
+# 1 for its heads would drop a running backbone or dataset worker to one thread.
+BACKBONE_THREADS = int(os.environ.get("WECL_THREADS", 0)) or torch.get_num_threads()
+torch.set_num_threads(BACKBONE_THREADS)
 KEYFRAME_CHOICES = [("eq. 9: A*v ≥ θ and A*a ≥ θ (the paper's)", "eq9"),
                     ("fused: mean A* ≥ θ, every erasing round", "fused")]
 STRIP_COLUMNS = 5  # thumbnails per row: two rows of five keep T = 10 readable
@@ -168,7 +168,6 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
     if not 1 <= rounds <= MAX_ROUNDS:
         raise WECLError(f"rounds must lie in 1..{MAX_ROUNDS}, not {rounds}")
     spec = (checkpoint or "").strip() or None
-    torch.set_num_threads(BACKBONE_THREADS)
     progress(0.0, desc="loading the checkpoint")
     model = inference.load_model(spec, device=DEVICE)
     try:
@@ -189,7 +188,6 @@ def _truth_or_warn(rows, duration: float):
 
 def compute_views(session: dict, theta: float, rounds: int, keyframes: str | None, gt_rows) -> tuple:
     """Every view of one prediction from cached features: explain() and the plots, no I/O."""
-    torch.set_num_threads(HEAD_THREADS)
     model = inference.load_model(session["checkpoint"], device=DEVICE)
     result = inference.explain(session["features"], model, theta, int(rounds), keyframes or None).json
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])
@@ -353,7 +351,6 @@ def poll_dataset(token):
     table = dataset_tables(run)
     if not finished:
         return (gr.Timer(active=True), status, table, *(gr.skip(),) * 6)
-    torch.set_num_threads(HEAD_THREADS)
     return (gr.Timer(active=False), status, table, *dataset_aggregates(run))
 
 
@@ -381,7 +378,6 @@ def open_dataset_video(token, evt: gr.SelectData):
     vid = str(row[0]) if row else None
     if not vid or run.video_path(vid) is None:
         return (gr.skip(),) * 7
-    torch.set_num_threads(HEAD_THREADS)
     return _dataset_video_views(run, vid)
 
 

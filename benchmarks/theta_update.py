@@ -27,7 +27,7 @@ def main() -> int:
     parser.add_argument("video", nargs="?", default=str(ROOT / "assets" / "examples" / "synth_99_0000.mp4"))
     parser.add_argument("--checkpoint", default=None, help="default: the registry's default checkpoint")
     parser.add_argument("--repeat", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for the update (the app uses 1)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: every core, as the app)")
     args = parser.parse_args()
 
     model = inference.load_model(args.checkpoint)
@@ -35,8 +35,9 @@ def main() -> int:
     features = inference.features_for(args.video, model)
     print(f"features ({features.source}): {time.perf_counter() - start:.2f} s, once per video")
     truth = [groundtruth.Segment(1.0, 2.5, "x"), groundtruth.Segment(4.0, 6.0, "x")]
-    # As in the app: the heads run on one thread (app.HEAD_THREADS); see --threads.
-    torch.set_num_threads(args.threads)
+    # As in the app: one thread count for the whole process (WECL_THREADS); see --threads.
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     stages: dict[str, list[float]] = {}
 

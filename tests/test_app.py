@@ -140,3 +140,29 @@ def test_backups_and_the_results_database_are_never_served(app_url):
             path.unlink(missing_ok=True)
         if new_folder:
             shutil.rmtree(made[1].parent, ignore_errors=True)
+
+
+def test_requests_never_change_the_process_thread_count(client, tmp_path):
+    """A prediction and a θ update (in Gradio's worker threads) leave torch's and MKL's thread
+    counts as the app set them once at start-up: a running backbone is never dropped to one thread."""
+    import re
+    import threading
+
+    import torch
+    from gradio_client import handle_file
+
+    sys.path.insert(0, str(ROOT))
+    import app
+
+    video = make_video(tmp_path / "threads.mp4", 2.0)
+    client.predict(handle_file(str(video)), "", 0.5, 1, "eq9", api_name="/predict")
+    from wecl import inference
+
+    model = inference.load_model(None)
+    session = {"video": str(video), "checkpoint": None, "features": inference.features_for(str(video), model)}
+    worker = threading.Thread(target=app.compute_views, args=(session, 0.3, 2, "eq9", []))
+    worker.start()
+    worker.join()
+    info = torch.__config__.parallel_info()
+    counts = {name: int(n) for name, n in re.findall(r"(at::get_num_threads|mkl_get_max_threads)\(\) : (\d+)", info)}
+    assert counts and set(counts.values()) == {app.BACKBONE_THREADS}, info
