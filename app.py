@@ -39,10 +39,7 @@ OUTPUT_MAX_AGE_S = 6 * 3600
 MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")
 DEVICE = os.environ.get("WECL_DEVICE", "auto")
 MAX_ROUNDS = 4
-# Folders the dataset tab may open: WECL_DATASET_ROOTS (os.pathsep-separated); on a Hugging Face
-# Space (SPACE_ID set) only the bundled assets unless that is set; anywhere on a local machine.
-DATASET_ROOTS = [Path(p).expanduser().resolve() for p in os.environ.get("WECL_DATASET_ROOTS", "").split(os.pathsep) if p] \
-    or ([ROOT / "assets"] if os.environ.get("SPACE_ID") else [])
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Torch's thread count is set once per process (WECL_THREADS, default every core), never per
 # request: torch.set_num_threads also sets MKL's count, which is process-wide, so a request setting
 # 1 for its heads would drop a running backbone or dataset worker to one thread.
@@ -286,14 +283,27 @@ def _dataset_run(token):
     return run
 
 
+def dataset_roots() -> list[Path]:
+    """Folders the dataset tab may open (empty: any). WECL_DATASET_ROOTS (os.pathsep-separated)
+    when set; else it fails closed: only the bundled assets/, unless the server listens on loopback
+    alone (GRADIO_SERVER_NAME unset or 127.0.0.1, no share link) outside a Hugging Face Space."""
+    explicit = [Path(p).expanduser().resolve() for p in os.environ.get("WECL_DATASET_ROOTS", "").split(os.pathsep) if p]
+    if explicit:
+        return explicit
+    local = (not os.environ.get("SPACE_ID") and os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1") in LOOPBACK
+             and os.environ.get("GRADIO_SHARE", "").lower() not in ("1", "true", "yes"))
+    return [] if local else [ROOT / "assets"]
+
+
 @user_errors
 def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None, keyframes: str | None = "eq9"):
     folder = (folder or "").strip()
     if not folder:
         raise WECLError("no folder: type the path of a folder of videos")
     resolved = Path(folder).expanduser().resolve()
-    if DATASET_ROOTS and not any(resolved.is_relative_to(root) for root in DATASET_ROOTS):
-        allowed = ", ".join(str(r) for r in DATASET_ROOTS)
+    roots = dataset_roots()
+    if roots and not any(resolved.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(r) for r in roots)
         raise WECLError(f"{folder}: this server opens dataset folders only under {allowed} (set WECL_DATASET_ROOTS)")
     specs = [(checkpoint_a or "").strip() or None]
     second = (checkpoint_b or "").strip()

@@ -172,9 +172,16 @@ def test_bad_folder_and_checkpoint_are_messages(tmp_path):
     with pytest.raises(app.gr.Error):
         app.start_dataset(str(folder), None, str(tmp_path / "no-such-checkpoint"), "")
     with pytest.MonkeyPatch.context() as mp:  # a Space opens only the folders it allows
-        mp.setattr(app, "DATASET_ROOTS", [tmp_path / "elsewhere"])
+        mp.setenv("WECL_DATASET_ROOTS", str(tmp_path / "elsewhere"))
         with pytest.raises(app.gr.Error, match="only under"):
             app.start_dataset(str(folder), None, "", "")
+    for env in ({"GRADIO_SERVER_NAME": "0.0.0.0"}, {"SPACE_ID": "someone/space"}, {"GRADIO_SHARE": "true"}):
+        with pytest.MonkeyPatch.context() as mp:  # reachable from elsewhere: fail closed, assets/ only
+            for name, value in env.items():
+                mp.setenv(name, value)
+            mp.delenv("WECL_DATASET_ROOTS", raising=False)
+            with pytest.raises(app.gr.Error, match="only under .*assets"):
+                app.start_dataset(str(folder), None, "", "")
     bad = tmp_path / "broken.json"
     bad.write_text("{not json")
     with pytest.raises(app.gr.Error, match="JSON"):
