@@ -66,7 +66,9 @@ def main(argv=None) -> int:
         "# Ablation on the synthetic cue benchmark (paper Table 2, our numbers)",
         "",
         f"Produced by `python scripts/ablation.py --train-store {args.train_store} --test-store {args.test_store}` "
-        f"({minutes:.0f} minutes on a 2-core CPU); the numbers below are exactly as the script printed them.",
+        f"({minutes:.0f} minutes on a 2-core CPU); the numbers below are exactly as the script printed them. "
+        "The training store is the one `scripts/train_demo.sh WORK` writes (`WORK/features`), the test store "
+        "`python -m wecl extract WORK/heldout2 --out FEATURES --checkpoint checkpoints/wecl-untrained-tiny --views 1`.",
         "",
         f"- Training: synthetic benchmark seed 1 (`python -m wecl synth --videos {len(tr) + len(va)} --seed 1`: {len(tr)} "
         f"training, {len(va)} validation videos), features of the random frozen backbones of `wecl-untrained-tiny` (3 views per video). Heads trained with "

@@ -328,3 +328,13 @@ def test_reading_is_linear_in_the_file_size(tmp_path):
     path.write_text(json.dumps({"database": db}, indent=2))
     with pytest.raises(WECLError, match=r"line \d+: video \"video_07000\" annotation 1 ends before it starts"):
         read_annotations(path)
+
+
+def test_an_annotation_file_over_the_size_limit_is_a_message(tmp_path, monkeypatch):
+    import wecl.annotations as module
+
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps({"database": {}}) + " " * 4096)
+    monkeypatch.setattr(module, "MAX_ANNOTATION_BYTES", 1024)
+    with pytest.raises(WECLError, match="more than an annotation file may hold"):
+        read_annotations(path)

@@ -82,8 +82,15 @@ def _fail(path: PathLike, problem: str, line: "int | _JsonLine | None" = None) -
     raise WECLError(f"{where}: {problem}")
 
 
+MAX_ANNOTATION_BYTES = int(float(os.environ.get("WECL_MAX_ANNOTATION_MB", 64)) * 2**20)
+
+
 def _read_text(path: PathLike) -> str:
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_ANNOTATION_BYTES:
+            _fail(path, f"{size / 2**20:.0f} MB is more than an annotation file may hold here "
+                        f"({MAX_ANNOTATION_BYTES / 2**20:.0f} MB, WECL_MAX_ANNOTATION_MB)")
         # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
         return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
