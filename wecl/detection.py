@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from wecl.config import KEYFRAME_RULES
+from wecl.errors import WECLError
 
 RULE_TITLES = {
     "eq9": "keyframes: eq. 9 (A*v ≥ θ and A*a ≥ θ)",
@@ -27,8 +28,6 @@ Attention = tuple[np.ndarray | None, np.ndarray | None]  # (visual, audio) A* pe
 
 
 def check_rule(rule: str) -> str:
-    from wecl.errors import WECLError
-
     if rule not in KEYFRAME_RULES:
         raise WECLError(f"keyframe rule must be one of {', '.join(KEYFRAME_RULES)}, not {rule!r}")
     return rule
