@@ -35,7 +35,8 @@ VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".mkv", ".avi"}
 # Files the app writes (downloads, annotated MP4s) go under the system temp dir, which Gradio
 # serves by default; nothing else outside the app's folders is ever served.
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "wecl-explorer"
-OUTPUT_MAX_AGE_S = 6 * 3600
+OUTPUT_MAX_AGE_S = float(os.environ.get("WECL_OUTPUT_MAX_AGE", 6 * 3600))
+CLEAN_EVERY_S = 600
 MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")
 DEVICE = os.environ.get("WECL_DEVICE", "auto")
 MAX_ROUNDS = 4
@@ -133,11 +134,29 @@ def on_checkpoint(spec: str):
     return checkpoint_info(spec), gr.update() if theta is None else theta
 
 
+_last_clean = [0.0]
+
+
 def session_dir(request: gr.Request | None) -> Path:
-    name = getattr(request, "session_hash", None) or "shared"
-    folder = OUTPUT_ROOT / "".join(c for c in name if c.isalnum())[:40]
+    """This browser session's folder for the files it downloads; old folders are swept on the way
+    (at most every CLEAN_EVERY_S), and a session's own folder goes when the session ends."""
+    if time.time() - _last_clean[0] > CLEAN_EVERY_S:
+        _last_clean[0] = time.time()
+        clean_outputs()
+    folder = _session_folder(request)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _session_folder(request: gr.Request | None) -> Path:
+    name = getattr(request, "session_hash", None) or "shared"
+    return OUTPUT_ROOT / "".join(c for c in name if c.isalnum())[:40]
+
+
+def end_session(request: gr.Request) -> None:
+    """A browser tab closed: its downloads and annotated videos go with it."""
+    if getattr(request, "session_hash", None):
+        shutil.rmtree(_session_folder(request), ignore_errors=True)
 
 
 def clean_outputs(max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
@@ -164,7 +183,7 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
     rounds = int(rounds or 1)
     if not 1 <= rounds <= MAX_ROUNDS:
         raise WECLError(f"rounds must lie in 1..{MAX_ROUNDS}, not {rounds}")
-    spec = (checkpoint or "").strip() or None
+    spec = allowed_checkpoint(checkpoint)
     progress(0.0, desc="loading the checkpoint")
     model = inference.load_model(spec, device=DEVICE)
     try:
@@ -283,6 +302,22 @@ def _dataset_run(token):
     return run
 
 
+def allowed_checkpoint(spec: str | None) -> str | None:
+    """The checkpoint box's value, if this server may load it. On a Hugging Face Space (SPACE_ID
+    set) only registry entries and the Hub ids or owners in WECL_CHECKPOINTS_ALLOW (comma-separated,
+    `owner/name` or `owner/`); locally anything. None is the registry default."""
+    spec = (spec or "").strip() or None
+    if spec is None or not os.environ.get("SPACE_ID") or checkpoints.registry_entry(spec) is not None:
+        return spec
+    repo = checkpoints.parse_spec(spec)[0]
+    allowed = [a.strip() for a in os.environ.get("WECL_CHECKPOINTS_ALLOW", "").split(",") if a.strip()]
+    if any(repo == a or (a.endswith("/") and repo.startswith(a)) for a in allowed):
+        return spec
+    names = ", ".join(c["name"] for c in checkpoints.registry()["checkpoints"])
+    raise WECLError(f"checkpoint {spec[:80]!r}: this Space loads only its own checkpoints ({names})"
+                    + (f" and {', '.join(allowed)}" if allowed else ""))
+
+
 def dataset_roots() -> list[Path]:
     """Folders the dataset tab may open (empty: any). WECL_DATASET_ROOTS (os.pathsep-separated)
     when set; else it fails closed: only the bundled assets/, unless the server listens on loopback
@@ -305,8 +340,8 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     if roots and not any(resolved.is_relative_to(root) for root in roots):
         allowed = ", ".join(str(r) for r in roots)
         raise WECLError(f"{folder}: this server opens dataset folders only under {allowed} (set WECL_DATASET_ROOTS)")
-    specs = [(checkpoint_a or "").strip() or None]
-    second = (checkpoint_b or "").strip()
+    specs = [allowed_checkpoint(checkpoint_a)]
+    second = allowed_checkpoint(checkpoint_b) or ""
     if second and second != (specs[0] or checkpoints.registry()["default"]):
         specs.append(second)
     paths = [files] if isinstance(files, str) else list(files or [])
@@ -603,6 +638,7 @@ def build_app() -> gr.Blocks:
                 video_tab(choices, default, default_theta)
             with gr.Tab("Dataset", elem_id="dataset-tab"):
                 dataset_tab(choices, default)
+        demo.unload(end_session)
     return demo
 
 

@@ -166,3 +166,41 @@ def test_requests_never_change_the_process_thread_count(client, tmp_path):
     info = torch.__config__.parallel_info()
     counts = {name: int(n) for name, n in re.findall(r"(at::get_num_threads|mkl_get_max_threads)\(\) : (\d+)", info)}
     assert counts and set(counts.values()) == {app.BACKBONE_THREADS}, info
+
+
+def test_a_space_loads_only_its_own_and_allowed_checkpoints(monkeypatch, tmp_path):
+    sys.path.insert(0, str(ROOT))
+    import app
+    from wecl.errors import WECLError
+
+    assert app.allowed_checkpoint(str(tmp_path)) == str(tmp_path)  # locally: anything
+    monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
+    monkeypatch.setenv("WECL_CHECKPOINTS_ALLOW", "lab/, other/wecl-ve8")
+    assert app.allowed_checkpoint("") is None and app.allowed_checkpoint("wecl-synth-paper") == "wecl-synth-paper"
+    assert app.allowed_checkpoint("lab/anything@v2") == "lab/anything@v2"
+    assert app.allowed_checkpoint("other/wecl-ve8") == "other/wecl-ve8"
+    for refused in (str(tmp_path), "other/wecl-ekman6", "stranger/huge-model", "x" * 5000):
+        with pytest.raises(WECLError, match="this Space loads only its own checkpoints"):
+            app.allowed_checkpoint(refused)
+    with pytest.raises(app.gr.Error, match="only its own checkpoints"):
+        app.run_prediction(str(make_video(tmp_path / "v.mp4", 1.0)), str(tmp_path), 0.5, 1)
+
+
+def test_session_files_go_when_the_session_ends_and_by_age(monkeypatch, tmp_path):
+    import os
+    import types
+
+    sys.path.insert(0, str(ROOT))
+    import app
+
+    monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path / "outputs")
+    request = types.SimpleNamespace(session_hash="abc123")
+    folder = app.session_dir(request)
+    (folder / "clip.wecl.json").write_text("{}")
+    app.end_session(request)
+    assert not folder.exists()
+    old = app.session_dir(types.SimpleNamespace(session_hash="old1"))
+    os.utime(old, (1, 1))  # untouched since 1970
+    monkeypatch.setattr(app, "_last_clean", [0.0])
+    app.session_dir(types.SimpleNamespace(session_hash="new1"))  # a request sweeps old folders
+    assert not old.exists() and (tmp_path / "outputs" / "new1").is_dir()

@@ -220,3 +220,30 @@ def test_stop_keeps_what_is_done_and_start_continues(tmp_path):
     assert len(table) == 12
     with pytest.raises(app.gr.Error, match="no dataset loaded"):
         app.stop_dataset(None)
+
+
+def test_many_starts_keep_a_few_runs_and_their_connections(tmp_path):
+    """Finished runs beyond KEEP_RUNS are dropped with their SQLite connections."""
+    import os
+
+    from wecl import dataset_run
+
+    def sqlite_handles() -> int:
+        names = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                names.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                pass
+        return sum(1 for n in names if ".sqlite" in n and str(tmp_path) in n)
+
+    for i in range(dataset_run.KEEP_RUNS + 6):
+        folder = tmp_path / f"set{i}"
+        generate(folder, 1, seed=40 + i, duration_range=(3.0, 3.0), size=(64, 48))
+        run = dataset_run.start_run(folder, [None])
+        deadline = time.time() + 120
+        while not run.finished and time.time() < deadline:
+            time.sleep(0.05)
+        assert run.finished
+    assert sqlite_handles() <= 3 * (dataset_run.KEEP_RUNS + 1)  # a connection holds the db, -wal and -shm
+    assert len([k for k in dataset_run._runs if k[0].startswith(str(tmp_path))]) <= dataset_run.KEEP_RUNS + 1

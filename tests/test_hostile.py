@@ -134,3 +134,36 @@ def test_a_dataset_folder_too_big_to_walk_is_a_message(tmp_path, monkeypatch):
         batch.list_videos(tmp_path)
     with pytest.raises(WECLError, match="no such folder|cannot open"):
         batch.list_videos(tmp_path / ("y" * 300))
+
+
+def test_a_decode_past_the_time_budget_ends_with_a_message(tmp_path, tiny_model, monkeypatch):
+    from wecl import video
+
+    path = tmp_path / "budget.mp4"  # a file of its own: no cached features to skip the decode
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2", "-c:v", "libx264", "-preset",
+           "ultrafast", "-pix_fmt", "yuv420p", path)
+    monkeypatch.setattr(video, "TIME_BUDGET_S", 0.0)
+    with pytest.raises(WECLError, match="longer than the 0 s one video may take"):
+        predict(path, tiny_model)
+    monkeypatch.undo()
+    assert predict(path, tiny_model).json["video"]["duration"] == pytest.approx(2.0, abs=0.2)
+
+
+def test_the_disk_feature_cache_keeps_to_its_size(tmp_path, tiny_model, monkeypatch):
+    """Features of many videos: the cache folder never holds more than WECL_CACHE_MAX; the file
+    used last stays, the oldest goes."""
+    from wecl import inference
+
+    monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
+    videos = []
+    for i in range(4):
+        videos.append(tmp_path / f"v{i}.mp4")
+        ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=64x48:rate=10:duration={1 + i}", "-c:v", "libx264", "-preset",
+               "ultrafast", "-pix_fmt", "yuv420p", videos[-1])
+    inference.features_for(str(videos[0]), tiny_model)
+    one = sum(p.stat().st_size for p in inference.cache_dir().glob("*.npz"))
+    monkeypatch.setattr(inference, "DISK_CACHE_BYTES", int(2.5 * one))
+    for video in videos[1:]:
+        inference.features_for(str(video), tiny_model)
+        assert sum(p.stat().st_size for p in inference.cache_dir().glob("*.npz")) <= inference.DISK_CACHE_BYTES
+    assert len(list(inference.cache_dir().glob("*.npz"))) == 2

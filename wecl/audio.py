@@ -17,12 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from wecl.errors import WECLError
+from wecl.video import check_deadline
 
 N_FFT = 512
 N_MELS = 128
 
 
-def read_audio(path: str, sample_rate: int, max_seconds: float | None = None) -> np.ndarray | None:
+def read_audio(path: str, sample_rate: int, max_seconds: float | None = None,
+               deadline: float | None = None) -> np.ndarray | None:
     """Decode the first audio stream to mono float32 at `sample_rate`; None when there is none.
 
     With `max_seconds` (the video's duration) decoding stops there: an audio track far longer than
@@ -36,6 +38,7 @@ def read_audio(path: str, sample_rate: int, max_seconds: float | None = None) ->
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
             chunks, total = [], 0
             for frame in container.decode(stream):
+                check_deadline(str(path), deadline)
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
                     total += chunks[-1].size

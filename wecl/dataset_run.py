@@ -146,6 +146,12 @@ class DatasetRun:
             except Exception as error:  # shown in the app; the database keeps what was finished
                 progress.state, progress.message = "failed", f"{type(error).__name__}: {error}"
 
+    def close(self) -> None:
+        """Stop the worker after the video in hand and close the database connection."""
+        self._stop.set()
+        if self._thread is None or not self._thread.is_alive():
+            self.store.close()
+
     def stop(self) -> None:
         """End the run after the video in hand; everything finished stays in the database, and a
         new run of the same folder continues from there."""
@@ -250,6 +256,7 @@ class DatasetRun:
         return self._paths.get(vid)
 
 
+KEEP_RUNS = 8  # finished runs kept (their tables stay on screen); running ones are always kept
 _runs: dict[tuple, DatasetRun] = {}  # the newest run of each (folder, checkpoints, device, annotation, rule)
 _tokens: dict[str, tuple] = {}  # every token handed out -> its key: an old token finds the newest run
 _runs_lock = threading.Lock()
@@ -265,10 +272,24 @@ def start_run(folder: str | Path, checkpoints: list[str | None], annotation: str
         run = _runs.get(key)
         if run is not None and not run.finished:
             return run
-        run = DatasetRun(folder, checkpoints, annotation, device, keyframe_rule=keyframe_rule)
-        _runs[key] = run  # a finished run of the same key is dropped, with its connection and cache
-        _tokens[run.token] = key
-        return run.start()
+    # Built outside the lock: scanning a folder, reading its annotations and loading models takes
+    # seconds, and other users' polls must not wait for it.
+    new = DatasetRun(folder, checkpoints, annotation, device, keyframe_rule=keyframe_rule)
+    with _runs_lock:
+        run = _runs.get(key)
+        if run is not None and not run.finished:  # another tab started the same run meanwhile
+            new.close()
+            return run
+        if run is not None:
+            run.close()  # a finished run of the same key is dropped, with its connection and cache
+        _runs[key] = new
+        _tokens[new.token] = key
+        finished = [k for k, r in _runs.items() if r.finished and k != key]
+        for old in finished[: max(0, len(_runs) - KEEP_RUNS)]:  # keep a few, oldest finished go first
+            _runs.pop(old).close()
+        for token in [t for t, k in _tokens.items() if k not in _runs]:
+            del _tokens[token]
+        return new.start()
 
 
 def get_run(token: str | None) -> DatasetRun | None:

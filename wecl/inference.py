@@ -26,10 +26,14 @@ from wecl.detection import check_rule, detect, keyframes
 from wecl.erasing import erasing_rounds
 from wecl.errors import WECLError
 from wecl.model import WECL
+from wecl import video as video_io
 from wecl.video import Clips, VideoInfo, read_clips
 
 Progress = Callable[[float, str], None]
-MEMORY_CACHE_SIZE = 32
+MEMORY_CACHE_SIZE = 32  # videos, and at most MEMORY_CACHE_BYTES of arrays
+MEMORY_CACHE_BYTES = int(float(os.environ.get("WECL_MEMORY_CACHE_MB", 512)) * 2**20)
+# The disk feature cache is trimmed to this size, least recently used first (WECL_CACHE_MAX, MB).
+DISK_CACHE_BYTES = int(float(os.environ.get("WECL_CACHE_MAX", 2048)) * 2**20)
 _memory: OrderedDict[tuple[str, str], "Features"] = OrderedDict()
 _file_hashes: dict[tuple[str, int, int], str] = {}
 MODEL_CACHE_SIZE = 4
@@ -173,13 +177,14 @@ def prepare_inputs(video: str, config, progress: Progress | None = None, rng: np
     timings = {}
     progress(0.0, "decoding video")
     start = time.perf_counter()
-    clips = read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng)
+    deadline = time.monotonic() + video_io.TIME_BUDGET_S  # a runaway decode ends with a message
+    clips = read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline)
     timings["decode"] = time.perf_counter() - start
     patches = None
     if c.uses_audio:
         progress(0.2, "audio: MFCC")
         start = time.perf_counter()
-        waveform = read_audio(video, c.sample_rate, clips.info.duration) if clips.info.has_audio else None
+        waveform = read_audio(video, c.sample_rate, clips.info.duration, deadline) if clips.info.has_audio else None
         clips.info.has_audio = waveform is not None and waveform.size > 0
         patches = mfcc_patches(waveform, c.sample_rate, clips.spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
         timings["audio"] = time.perf_counter() - start
@@ -257,13 +262,44 @@ def cached_features(video: str, model: WECL, use_disk: bool = True) -> Features 
     features = _load_features(path, video) if use_disk and path.exists() else None
     if features is not None:
         _remember(key, features)
+        try:
+            os.utime(path)  # used now: the last to go when the disk cache is trimmed
+        except OSError:
+            pass
     return features
+
+
+def _nbytes(f: Features) -> int:
+    return sum(a.nbytes for a in (f.visual, f.audio, f.thumbnails) if a is not None)
 
 
 def _remember(key: tuple[str, str], features: Features) -> None:
     _memory[key] = features
-    while len(_memory) > MEMORY_CACHE_SIZE:
+    while len(_memory) > MEMORY_CACHE_SIZE or (len(_memory) > 1 and sum(map(_nbytes, _memory.values())) > MEMORY_CACHE_BYTES):
         _memory.popitem(last=False)
+
+
+def trim_disk_cache(max_bytes: int | None = None) -> int:
+    """Delete the least recently used feature files until the disk cache holds at most
+    `max_bytes` (default DISK_CACHE_BYTES); returns the bytes it then holds."""
+    max_bytes = DISK_CACHE_BYTES if max_bytes is None else max_bytes
+    entries = []
+    for path in cache_dir().glob("*.npz"):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        try:
+            path.unlink()
+            total -= size
+        except OSError:
+            pass
+    return total
 
 
 def store_features(video: str, model: WECL, features: Features, use_disk: bool = True) -> None:
@@ -272,6 +308,7 @@ def store_features(video: str, model: WECL, features: Features, use_disk: bool =
     if use_disk:
         try:
             _save_features(_disk_path(key), features)
+            trim_disk_cache()
         except OSError:
             pass  # a read-only or full cache disk only costs speed
     _remember(key, features)

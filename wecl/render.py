@@ -100,12 +100,19 @@ def render_annotated(video: str, result: dict, out: str | os.PathLike, truth: Se
         annotated = clip.transform(annotate, apply_to=[])
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-        annotated.write_videofile(
-            str(tmp), fps=clip.fps or 25, codec="libx264", audio_codec="aac" if clip.audio is not None else None,
-            audio=clip.audio is not None, preset="ultrafast", threads=2, logger=None,
-            ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
-        )
-        os.replace(tmp, out)
+        try:
+            # moviepy's temporary sound file goes next to the output (the session's folder), not
+            # into the working directory, and is removed with the rest if writing fails.
+            annotated.write_videofile(
+                str(tmp), fps=clip.fps or 25, codec="libx264", audio_codec="aac" if clip.audio is not None else None,
+                audio=clip.audio is not None, preset="ultrafast", threads=2, logger=None,
+                temp_audiofile_path=str(out.parent), ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+            )
+            os.replace(tmp, out)
+        except BaseException:
+            for leftover in [tmp, *out.parent.glob(f"{tmp.stem}*TEMP_MPY*")]:
+                leftover.unlink(missing_ok=True)
+            raise
     finally:
         clip.close()
     progress(1.0, "done")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import asdict, dataclass
 
 import av
@@ -23,6 +24,15 @@ MAX_SIDE_PX = int(os.environ.get("WECL_MAX_SIDE", 8192))
 # resized to 112 px, so an 8192x2 stream would become 458,752 px wide frames.
 MAX_ASPECT = float(os.environ.get("WECL_MAX_ASPECT", 8))
 THUMBNAIL_BOX = 224  # a thumbnail's long side, at most
+# Seconds one video's decoding (pictures and sound) may take before it is given up with a message.
+TIME_BUDGET_S = float(os.environ.get("WECL_TIME_BUDGET", 120))
+
+
+def check_deadline(path: str, deadline: float | None) -> None:
+    """Raise the time-budget message once `deadline` (a time.monotonic() value) has passed."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise WECLError(f"{path}: decoding took longer than the {TIME_BUDGET_S:g} s one video may take "
+                        "(WECL_TIME_BUDGET); the file is too long or too hard to decode")
 # Continue decoding forward instead of seeking when the next clip starts less than this ahead.
 SEEK_GAP_S = 1.5
 SKIP_MARGIN_S = 1.0
@@ -172,7 +182,7 @@ class _FrameCursor:
 
 def read_clips(
     path: str, segments: int, k: int, size: int = 112, max_duration: float = MAX_DURATION_S,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | None = None, deadline: float | None = None,
 ) -> Clips:
     """Decode the T x k frames the network needs, each segment's k frames centred in it.
 
@@ -190,6 +200,7 @@ def read_clips(
         converted: dict[float, np.ndarray] = {}  # frame time -> RGB, so a looped frame converts once
         try:
             for i, span in enumerate(spans):
+                check_deadline(path, deadline)
                 crop = None
                 for j, t in enumerate(clip_times(span, k, info.fps, rng)):
                     shown_time, frame = cursor.frame_at(t)
