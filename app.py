@@ -331,7 +331,8 @@ def dataset_roots() -> list[Path]:
 
 
 @user_errors
-def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None, keyframes: str | None = "eq9"):
+def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None, keyframes: str | None = "eq9",
+                  request: gr.Request = None):
     folder = (folder or "").strip()
     if not folder:
         raise WECLError("no folder: type the path of a folder of videos")
@@ -345,10 +346,13 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     if second and second != (specs[0] or checkpoints.registry()["default"]):
         specs.append(second)
     paths = [files] if isinstance(files, str) else list(files or [])
-    run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=keyframes or "eq9")
+    # On a Space every visitor gets a run of their own, editing a copy: the bundled files never change.
+    owner = (getattr(request, "session_hash", None) or "anonymous") if os.environ.get("SPACE_ID") else None
+    run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=keyframes or "eq9", owner=owner)
     source = f"`{run.annotation_path}`" if run.annotation_path else "none: every video is listed, nothing is scored (add segments below)"
-    if paths:
-        source += " (an uploaded copy: **Save** changes this copy, **Export** downloads it)"
+    if run.private and run.annotation_path:
+        source = f"`{Path(run.annotation_paths[0]).name}`, a copy of your own (**Save** changes this copy, " \
+                 "**Export** downloads it)"
     return (run.token, gr.Timer(active=True),
             f"{len(run.videos)} videos in `{run.folder}` · ground truth: {source} · results: `{run.db_path}`")
 

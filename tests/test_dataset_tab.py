@@ -247,3 +247,79 @@ def test_many_starts_keep_a_few_runs_and_their_connections(tmp_path):
         assert run.finished
     assert sqlite_handles() <= 3 * (dataset_run.KEEP_RUNS + 1)  # a connection holds the db, -wal and -shm
     assert len([k for k in dataset_run._runs if k[0].startswith(str(tmp_path))]) <= dataset_run.KEEP_RUNS + 1
+
+
+def _wait(run):
+    deadline = time.time() + 120
+    while not run.finished and time.time() < deadline:
+        time.sleep(0.05)
+    assert run.finished
+
+
+def test_an_uploaded_annotation_file_is_copied_at_start(tmp_path):
+    """Edits go to the run's own copy; the upload (which Gradio may delete) is never written, and a
+    copy that disappears is an error, not a file silently recreated with one video."""
+    import shutil
+    import types
+
+    folder = tmp_path / "videos"
+    generate(folder, 2, seed=60, duration_range=(3.0, 3.0), size=(64, 48))
+    upload = tmp_path / "upload" / "annotations.json"
+    upload.parent.mkdir()
+    shutil.move(folder / "annotations.json", upload)
+    before = upload.read_text()
+    token, _, source = app.start_dataset(str(folder), [str(upload)], "", "", "eq9", types.SimpleNamespace(session_hash="u1"))
+    assert "a copy of your own" in source
+    run = app.dataset_run.get_run(token)
+    _wait(run)
+    vid = sorted(run.ground_truth)[0]
+    app.save_dataset_ground_truth(token, vid, [[0.5, 1.5, "joy"]])
+    assert upload.read_text() == before
+    assert read_annotations(run.annotation_path)[vid].segments[0].end == 1.5
+    Path(run.annotation_path).unlink()
+    with pytest.raises(app.gr.Error, match="has disappeared since Start"):
+        app.save_dataset_ground_truth(token, vid, [[0.5, 2.0, "joy"]])
+    assert not Path(run.annotation_path).exists()
+
+
+def test_on_a_space_each_visitor_edits_a_copy_of_their_own(tmp_path, monkeypatch):
+    import types
+
+    folder = tmp_path / "videos"
+    generate(folder, 2, seed=61, duration_range=(3.0, 3.0), size=(64, 48))
+    bundled = (folder / "annotations.json").read_text()
+    monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
+    monkeypatch.setenv("WECL_DATASET_ROOTS", str(tmp_path))
+    first, _, _ = app.start_dataset(str(folder), None, "", "", "eq9", types.SimpleNamespace(session_hash="alice"))
+    run = app.dataset_run.get_run(first)
+    _wait(run)
+    vid = sorted(run.ground_truth)[0]
+    app.save_dataset_ground_truth(first, vid, [[0.25, 0.75, "joy"]])
+    assert (folder / "annotations.json").read_text() == bundled  # the bundled file never changes
+    second, _, _ = app.start_dataset(str(folder), None, "", "", "eq9", types.SimpleNamespace(session_hash="bob"))
+    assert second != first
+    other = app.dataset_run.get_run(second)
+    assert other.ground_truth[vid].segments == read_annotations(folder / "annotations.json")[vid].segments
+    assert run.ground_truth[vid].segments[0].end == 0.75
+
+
+def test_a_moved_folder_keeps_its_results_and_duplicates_each_get_a_row(tmp_path):
+    import shutil
+
+    from wecl import dataset_run
+
+    folder = tmp_path / "before"
+    generate(folder, 3, seed=62, duration_range=(3.0, 3.0), size=(64, 48))
+    first = sorted(folder.glob("*.mp4"))[0]
+    shutil.copy(first, folder / "copy_of_first.mp4")  # the same bytes under another name
+    run = dataset_run.start_run(folder, [None])
+    _wait(run)
+    assert set(run.results()) == {p.stem for p in folder.glob("*.mp4")}  # 4 rows for 3 distinct videos
+    assert run.results()["copy_of_first"]["video"]["path"] == str(folder / "copy_of_first.mp4")
+    moved = tmp_path / "after"
+    folder.rename(moved)
+    again = dataset_run.start_run(moved, [None])
+    _wait(again)
+    assert again.progress[0].stats.computed == 0 and again.progress[0].stats.reused == 4
+    assert set(again.results()) == {p.stem for p in moved.glob("*.mp4")}
+    assert all(r["video"]["path"].startswith(str(moved)) for r in again.results().values())

@@ -169,8 +169,8 @@ def test_selection_never_sees_the_test_labels(setup, tmp_path):
         assert r["selection"].startswith("held-out part of training") and r["val_videos"] == 4
         assert r["train_videos"] == 4 and r["test_videos"] == 8 and "test_accuracy" in r
         assert "warning" not in s
-    # the test figures do see the labels: the relabelled store scores differently on them
-    assert summaries[0]["runs"][0]["test_accuracy"] != summaries[1]["runs"][0]["test_accuracy"]
+    # the test figures do see the labels: the same weights score differently on the relabelled videos
+    assert summaries[0]["runs"][0]["test_loss"] != summaries[1]["runs"][0]["test_loss"]
     rows = list(csv.DictReader(open(runs[0] / "train_log.csv")))
     assert all(r["selection"].startswith("held-out part of training") and r["empty_keyframes"] != "" for r in rows)
     card = (runs[0] / "README.md").read_text()

@@ -13,6 +13,7 @@ Every `.pth` is read with `torch.load(..., weights_only=True)`: no pickle code e
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,7 +27,9 @@ SEQUENTIAL_CHILDREN = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "
 def load_pth(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict from a `.pth`: unwraps `state_dict`/`model`, strips `module.`, keeps tensors."""
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing them
+            warnings.simplefilter("ignore")
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise WECLError(f"{path}: no such file") from None
     except Exception as error:  # unpickling refuses anything but tensors and plain containers

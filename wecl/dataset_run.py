@@ -8,6 +8,7 @@ The app polls `DatasetRun.status()`; everything it shows is computed from `resul
 """
 from __future__ import annotations
 
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass
@@ -15,11 +16,12 @@ from pathlib import Path
 
 from wecl.annotations import AnnotationSet, Segment, save_video_segments, video_id, write_annotations
 from wecl.batch import BatchStats, list_videos, run_batch
+from wecl.config import cache_root
 from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.evaluate import score_sweep, sweep_predictions
 from wecl.groundtruth import is_positions_file, read_ground_truth
-from wecl.inference import Features, cached_features, load_model
+from wecl.inference import Features, cached_features, known_hash, load_model
 from wecl.model import WECL
 from wecl.store import ResultStore, default_db
 
@@ -76,8 +78,10 @@ class DatasetRun:
     """
 
     def __init__(self, folder: str | Path, checkpoints: list[str | None], annotation: str | list[str] | None = None,
-                 device: str = "auto", db: str | Path | None = None, workers: int = 2, keyframe_rule: str = "eq9"):
+                 device: str = "auto", db: str | Path | None = None, workers: int = 2, keyframe_rule: str = "eq9",
+                 private: bool = False):
         self.keyframe_rule = check_rule(keyframe_rule)
+        self.token = uuid.uuid4().hex
         self.folder = Path(folder).expanduser().resolve()
         self.videos = list_videos(self.folder)
         if not self.videos:
@@ -89,6 +93,11 @@ class DatasetRun:
             found = find_annotation_file(self.folder)
             paths = [str(found)] if found else []
         self.annotation_paths = [str(p) for p in paths]
+        # `private`: edits go to a copy this run owns (an upload Gradio may delete, or a Space's
+        # bundled files that every visitor sees); the originals never change.
+        self.private = private
+        if private:
+            self.annotation_paths = self._own_copies(self.annotation_paths)
         self.ground_truth: AnnotationSet = read_ground_truth(self.annotation_paths) if self.annotation_paths else {}
         if not checkpoints:
             raise WECLError("no checkpoint given")
@@ -96,7 +105,6 @@ class DatasetRun:
         names = [short_name(m.checkpoint.id) for m in self.models]
         # two different checkpoints may share a folder name: number them so tables and plots differ
         self.names = [f"{n} ({i + 1})" if names.count(n) > 1 else n for i, n in enumerate(names)]
-        self.token = uuid.uuid4().hex
         self.db_path = Path(db) if db else default_db(self.folder)
         self.workers = workers
         self.progress = [RunProgress(name, len(self.videos)) for name in self.names]
@@ -147,10 +155,13 @@ class DatasetRun:
                 progress.state, progress.message = "failed", f"{type(error).__name__}: {error}"
 
     def close(self) -> None:
-        """Stop the worker after the video in hand and close the database connection."""
+        """Stop the worker after the video in hand, close the database connection and drop the
+        run's own annotation copies."""
         self._stop.set()
         if self._thread is None or not self._thread.is_alive():
             self.store.close()
+        if self.private:
+            shutil.rmtree(runs_root() / self.token, ignore_errors=True)
 
     def stop(self) -> None:
         """End the run after the video in hand; everything finished stays in the database, and a
@@ -169,17 +180,24 @@ class DatasetRun:
         return "  \n".join(p.line() for p in self.progress)
 
     def results(self, index: int = 0) -> dict[str, dict]:
-        """video id -> result JSON of checkpoint `index`, for this folder's videos only."""
+        """video id -> result JSON of checkpoint `index`, one per file of this folder. Results are
+        found by content hash, so a moved or renamed folder keeps its results and two files with
+        the same bytes each get their row (under their own path and id)."""
         model = self.models[index]
         key = (model.checkpoint.to_json(), model.config.theta, 1, self.keyframe_rule)
-        seen, cached = self._results.get(index, (0.0, {}))
+        seen, by_hash = self._results.get(index, (0, {}))
         latest = self.store.latest(*key)
-        if latest > seen:  # read only what was written since the last call (a poll per second)
-            wanted = {str(v) for v in self.videos}
-            fresh = self.store.results(*key, since=seen)
-            cached = {**cached, **{vid: r for vid, r in fresh.items() if r["video"]["path"] in wanted}}
-            self._results[index] = (latest, cached)
-        return dict(sorted(cached.items()))
+        if latest > seen:  # read only what was committed since the last call (a poll per second)
+            by_hash = {**by_hash, **self.store.results_by_hash(*key, since=seen)}
+            self._results[index] = (latest, by_hash)
+        out = {}
+        for path in self.videos:
+            digest = known_hash(str(path))  # hashed by the run's worker; a poll never reads videos
+            result = by_hash.get(digest) if digest else None
+            if result is not None:
+                vid = video_id(path.name)
+                out[vid] = {**result, "video": {**result["video"], "path": str(path)}, "video_id": vid}
+        return dict(sorted(out.items()))
 
     def failures(self, index: int = 0) -> dict[str, str]:
         wanted = {str(v) for v in self.videos}
@@ -217,7 +235,13 @@ class DatasetRun:
         """Write one video's corrected ground truth back to the annotation file (backup, lock,
         atomic replace: `save_video_segments`); a folder without one gets `annotations.json`."""
         if not self.annotation_paths:
-            self.annotation_paths = [str(self.folder / "annotations.json")]
+            where = runs_root() / self.token if self.private else self.folder
+            where.mkdir(parents=True, exist_ok=True)
+            self.annotation_paths = [str(where / "annotations.json")]
+        elif not all(Path(p).is_file() for p in self.annotation_paths):
+            gone = next(p for p in self.annotation_paths if not Path(p).is_file())
+            raise WECLError(f"{gone}: the annotation file has disappeared since Start; nothing was saved "
+                            "(Export keeps a copy of the ground truth on screen)")
         path = self.annotation_path
         lists = [p for p in self.annotation_paths if p != path]
         result = self.results(0).get(vid)
@@ -225,6 +249,20 @@ class DatasetRun:
         save_video_segments(path, vid, segments, label=label, duration=duration, video_list=lists[0] if lists else None)
         self.ground_truth = read_ground_truth(self.annotation_paths)
         return path
+
+    def _own_copies(self, paths: list[str]) -> list[str]:
+        """Copy the annotation files into storage this run owns (kept as long as the run)."""
+        folder = runs_root() / self.token
+        folder.mkdir(parents=True, exist_ok=True)
+        copies = []
+        for path in paths:
+            copy = folder / Path(path).name
+            try:
+                shutil.copyfile(path, copy)
+            except OSError as error:
+                raise WECLError(f"{path}: cannot copy the annotation file ({error.strerror})") from None
+            copies.append(str(copy))
+        return copies
 
     def export_ground_truth(self, out_dir: str | Path) -> tuple[list[Path], list[str]]:
         """The ground truth in every format `wecl.annotations` writes, into `out_dir`; -> the files
@@ -262,19 +300,28 @@ _tokens: dict[str, tuple] = {}  # every token handed out -> its key: an old toke
 _runs_lock = threading.Lock()
 
 
+def runs_root() -> Path:
+    """Where private dataset runs keep their annotation copies: $WECL_CACHE/dataset-runs."""
+    return cache_root() / "dataset-runs"
+
+
 def start_run(folder: str | Path, checkpoints: list[str | None], annotation: str | list[str] | None = None,
-              device: str = "auto", keyframe_rule: str = "eq9") -> DatasetRun:
+              device: str = "auto", keyframe_rule: str = "eq9", owner: str | None = None) -> DatasetRun:
     """Start (or join) the run for this folder and these checkpoints: two browser tabs pointing at
-    the same folder share one background run instead of computing everything twice."""
+    the same folder share one background run instead of computing everything twice.
+
+    With an `owner` (a browser session on a Space), the run is that owner's alone and edits go to
+    its own copy of the annotation file; an uploaded annotation file is always copied at Start."""
+    private = bool(owner) or bool(annotation)
     key = (str(Path(folder).expanduser().resolve()), tuple(str(c or "") for c in checkpoints), device,
-           str(annotation or ""), keyframe_rule)
+           str(annotation or ""), keyframe_rule, owner or "")
     with _runs_lock:
         run = _runs.get(key)
         if run is not None and not run.finished:
             return run
     # Built outside the lock: scanning a folder, reading its annotations and loading models takes
     # seconds, and other users' polls must not wait for it.
-    new = DatasetRun(folder, checkpoints, annotation, device, keyframe_rule=keyframe_rule)
+    new = DatasetRun(folder, checkpoints, annotation, device, keyframe_rule=keyframe_rule, private=private)
     with _runs_lock:
         run = _runs.get(key)
         if run is not None and not run.finished:  # another tab started the same run meanwhile

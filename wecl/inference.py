@@ -112,6 +112,16 @@ def load_model(checkpoint: str | None = None, revision: str | None = None, devic
     return model
 
 
+def known_hash(path: str) -> str | None:
+    """The content hash of a file if this process has already computed it (and the file has not
+    changed since), else None: never reads the file."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _file_hashes.get((os.path.abspath(path), stat.st_size, stat.st_mtime_ns))
+
+
 def video_hash(path: str) -> str:
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)

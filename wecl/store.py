@@ -130,6 +130,17 @@ class ResultStore:
             ).fetchall()
         return {vid: json.loads(text) for vid, text in rows}
 
+    def results_by_hash(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str,
+                        since: int = 0) -> dict[str, dict]:
+        """video content hash -> result JSON, as `results` (a dataset run matches its files by
+        content, so a moved folder or two files with the same bytes find their result)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT video_hash, result FROM predictions WHERE checkpoint_id=? AND revision=? AND seq>?",
+                (checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), since),
+            ).fetchall()
+        return {digest: json.loads(text) for digest, text in rows}
+
     def latest(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> int:
         """The number of the newest row of this checkpoint at these settings (0 if none)."""
         with self._lock:

@@ -141,6 +141,7 @@ class _FrameCursor:
         self.container, self.stream, self.info = container, stream, info
         self.time_base = float(stream.time_base)
         self.decoder = None
+        self.sparse = False  # keyframes too far apart for forward seeks to pay (see _seek)
         self.shown = None  # (time, frame) of the frame on screen at the last asked time
         self.ahead = None  # (time, frame) of the next decoded frame, or None at the end
 
@@ -159,12 +160,20 @@ class _FrameCursor:
         return None
 
     def _seek(self, t: float) -> None:
+        before = self.shown[0] if self.shown else None
         self.container.seek(max(0, int(t / self.time_base)), stream=self.stream, backward=True, any_frame=False)
         self.decoder = self.container.decode(self.stream)
         self.shown, self.ahead = None, self._next()
+        # A forward seek that lands at or before where decoding already was found no keyframe in
+        # between: keyframes are sparse here (one at the start of a 300 s file, say), and every
+        # later forward seek would decode the same stretch again. From now on, decode on instead.
+        if before is not None and t > before and self.ahead is not None and self.ahead[0] <= before:
+            self.sparse = True
 
     def frame_at(self, t: float):
-        if self.decoder is None or (self.shown and (t < self.shown[0] or t - self.shown[0] > SEEK_GAP_S)):
+        backward = self.shown is not None and t < self.shown[0]
+        jump = self.shown is not None and t - self.shown[0] > SEEK_GAP_S
+        if self.decoder is None or backward or (jump and not self.sparse):
             self._seek(t)
         while self.ahead is not None and (self.shown is None or self.ahead[0] <= t):
             self.shown, self.ahead = self.ahead, self._next(t)
