@@ -6,6 +6,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from wecl.annotations import (
     Segment, VideoAnnotation, backup_path, read_annotations, save_annotations, save_video_segments, write_annotations,
 )
@@ -182,3 +184,33 @@ def test_csv_save_keeps_every_column_and_the_older_versions(tmp_path):
     assert "b,0.5,2.0,anger,bob,0.7" in path.read_text().splitlines()
     assert backup_path(path).read_text() == first and backup_path(path, 1).read_text() == original
     assert read_annotations(path)["a"].segments == [Segment(1.0, 2.0, "joy"), Segment(5.0, 6.0, "joy")]
+
+
+def test_a_positions_file_and_its_list_are_replaced_together(tmp_path, monkeypatch):
+    """A crash between the two renames leaves a journal; the next read completes the new pair, so
+    nobody ever reads new ids against old positions (or the reverse)."""
+    import os
+
+    import wecl.atomic as atomic
+
+    path = tmp_path / "position.txt"
+    old = {"a": VideoAnnotation("a", 10.0, None, None, [Segment(1.0, 2.0)]),
+           "b": VideoAnnotation("b", 8.0, None, None, [Segment(3.0, 4.0)])}
+    write_annotations(old, path, "ekman-position")
+    new = {"b": VideoAnnotation("b", 8.0, None, None, [Segment(5.0, 6.0)]),
+           "a": VideoAnnotation("a", 10.0, None, None, [Segment(1.5, 2.5)])}  # reordered: pairing matters
+    real = os.replace
+
+    def crash_on_the_second_rename(src, dst):
+        # the positions are renamed first; the process dies before the video list follows
+        if str(dst).endswith("_videos.txt") and ".staged" in str(src):
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", crash_on_the_second_rename)
+    with pytest.raises(KeyboardInterrupt):
+        write_annotations(new, path, "ekman-position")
+    monkeypatch.setattr(atomic.os, "replace", real)
+    got = read_annotations(path, "ekman-position")
+    assert {vid: ann.segments for vid, ann in got.items()} == {vid: ann.segments for vid, ann in new.items()}
+    assert not list(tmp_path.glob(".*journal")) and not list(tmp_path.glob(".*staged"))

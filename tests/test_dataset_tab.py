@@ -323,3 +323,34 @@ def test_a_moved_folder_keeps_its_results_and_duplicates_each_get_a_row(tmp_path
     assert again.progress[0].stats.computed == 0 and again.progress[0].stats.reused == 4
     assert set(again.results()) == {p.stem for p in moved.glob("*.mp4")}
     assert all(r["video"]["path"].startswith(str(moved)) for r in again.results().values())
+
+
+def test_a_slow_start_does_not_hold_up_other_users(tmp_path, monkeypatch):
+    """Building a run (scanning, parsing, loading models) happens outside the registry's lock:
+    another user's poll answers at once while a Start is still being built."""
+    import threading
+
+    from wecl import dataset_run
+
+    folder = tmp_path / "other"
+    generate(folder, 1, seed=63, duration_range=(3.0, 3.0), size=(64, 48))
+    other = dataset_run.start_run(folder, [None])
+    slow_folder = tmp_path / "slow"
+    generate(slow_folder, 1, seed=64, duration_range=(3.0, 3.0), size=(64, 48))
+    real_init = dataset_run.DatasetRun.__init__
+
+    def slow_init(self, *args, **kwargs):
+        time.sleep(2.0)  # a big folder, a long annotation file, a model download
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(dataset_run.DatasetRun, "__init__", slow_init)
+    started = []
+    starting = threading.Thread(target=lambda: started.append(dataset_run.start_run(slow_folder, [None])))
+    starting.start()
+    time.sleep(0.2)
+    began = time.perf_counter()
+    assert dataset_run.get_run(other.token) is other
+    assert time.perf_counter() - began < 0.5
+    starting.join()
+    for run in (other, *started):  # no worker thread may outlive the test process
+        _wait(run)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from wecl.atomic import atomic_write_text  # noqa: F401  (public here too)
+from wecl.atomic import atomic_write_text, atomic_write_texts, finish_pending  # noqa: F401  (public here too)
 from wecl.errors import WECLError
 
 FORMATS = ("activitynet", "ekman-position", "csv", "split", "elan", "label-studio")
@@ -557,6 +557,7 @@ def read_annotations(path: PathLike, fmt: str | None = None,
     if fmt is not None and fmt not in READABLE_FORMATS:
         known = ", ".join(READABLE_FORMATS)
         raise WECLError(f"{path}: cannot read format {fmt!r} (readable: {known})")
+    finish_pending(path)  # a positions file + video list whose save a crash interrupted
     text = _read_text(path)
     fmt = fmt or detect_format(path, text)
     if fmt in ("activitynet", "split"):
@@ -633,9 +634,10 @@ def write_annotations(annotations: Mapping[str, VideoAnnotation], path: PathLike
             raise WECLError(f"{path}: Label Studio export needs the video frame rate (fps > 0), got {fps!r}")
         text = _label_studio_text(annotations, fps, video_url, from_name, to_name)
     else:
-        text = _position_text(annotations, path)
+        # The positions and the video list pair up line by line: they are replaced together.
         ids = "".join(f"{vid}\n" for vid in annotations)
-        atomic_write_text(video_list or _default_video_list(path), ids)
+        atomic_write_texts({path: _position_text(annotations, path), video_list or _default_video_list(path): ids})
+        return
     atomic_write_text(path, text)
 
 

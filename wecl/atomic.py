@@ -1,6 +1,7 @@
 """Atomic file replacement: readers see the old file or the new one, never half of either."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -39,3 +40,44 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         atomic_write(path, write)
     except (OSError, UnicodeError) as exc:
         raise WECLError(f"{path}: cannot write the file: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+def _journal(first: Path) -> Path:
+    return first.with_name(f".{first.name}.journal")
+
+
+def atomic_write_texts(files: dict[str | os.PathLike, str]) -> None:
+    """Replace several files together (a positions file and its video list): a reader sees all
+    the old files or all the new ones. Each new text is staged beside its target and fsynced;
+    then a journal naming the staged files is written (atomically); then each staged file is
+    renamed onto its target and the journal removed. A crash before the journal exists leaves
+    the old files; after it, `finish_pending(first target)`, which every reader calls, completes
+    the renames."""
+    targets = [Path(p) for p in files]
+    staged = {}
+    try:
+        for target, text in zip(targets, files.values()):
+            stage = target.with_name(f".{target.name}.{secrets.token_hex(4)}.staged")
+            atomic_write_text(stage, text)
+            staged[str(stage)] = str(target)
+        atomic_write_text(_journal(targets[0]), json.dumps(staged))
+    except BaseException:
+        for stage in staged:
+            Path(stage).unlink(missing_ok=True)
+        raise
+    finish_pending(targets[0])
+
+
+def finish_pending(first: str | os.PathLike) -> None:
+    """Complete a group replacement of `atomic_write_texts` that a crash interrupted, if any."""
+    journal = _journal(Path(first))
+    if not journal.exists():
+        return
+    try:
+        staged = json.loads(journal.read_text(encoding="utf-8"))
+        for stage, target in staged.items():
+            if Path(stage).exists():  # not yet renamed when the writer stopped
+                os.replace(stage, target)
+        journal.unlink()
+    except (OSError, ValueError) as exc:
+        raise WECLError(f"{first}: cannot finish an interrupted save ({exc}); see {journal}") from exc
