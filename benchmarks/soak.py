@@ -1,0 +1,181 @@
+"""Soak test of the explorer as a public Space sees it: simulated users at once, for minutes.
+
+    python benchmarks/soak.py [--users 8] [--seconds 300] [--cache-max-mb 8]
+
+Starts the real app (app.create(), `python app.py`'s launch options) on a free localhost port with
+a fresh feature cache limited to --cache-max-mb, then runs --users threads, each with its own
+gradio_client, until --seconds have passed. Each user repeatedly picks one of:
+
+- upload:  /predict on a video file (uploaded each time; the first time a video is seen its
+           features are computed: decode, MFCC, backbones);
+- theta:   /predict on a video already seen, at another theta, rounds and keyframe rule (cached
+           features: the heads only, the work of a theta update);
+- bad:     /predict on a file that is no video (an error message is the expected answer);
+- poll:    one tick of the Dataset tab's timer on a running or finished dataset run (the poll is
+           not an API endpoint, so it is called in-process, as Gradio's worker thread would).
+
+Prints requests served and errors per kind (an error on a good request is unexpected), p50/p95
+latency per kind, and the process's RSS and feature-cache size at the start and the end.
+Everything stays on 127.0.0.1 and the loop ends by itself.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def make_media(folder: Path, count: int) -> tuple[list[Path], list[Path]]:
+    """`count` distinct short videos with sound, and two files that are no video."""
+    folder.mkdir(parents=True, exist_ok=True)
+    videos = []
+    for i in range(count):
+        out = folder / f"clip{i:02d}.mp4"
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        f"testsrc2=size=160x120:rate=25:duration={2 + i % 4}", "-f", "lavfi", "-i",
+                        f"sine=f={220 + 40 * i}:duration={2 + i % 4}", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(out)], check=True)
+        videos.append(out)
+    bad = [folder / "text.mp4", folder / "empty.mov"]
+    bad[0].write_text("not a video\n" * 50)
+    bad[1].write_bytes(b"")
+    return videos, bad
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=300)
+    parser.add_argument("--videos", type=int, default=24)
+    parser.add_argument("--cache-max-mb", type=float, default=8)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="wecl-soak-"))
+    os.environ["WECL_CACHE"] = str(work / "cache")
+    os.environ["WECL_CACHE_MAX"] = str(args.cache_max_mb)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import psutil
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    import app
+    from wecl import inference
+    from wecl.synth import generate
+
+    videos, bad = make_media(work / "media", args.videos)
+    dataset = work / "dataset"
+    generate(dataset, 8, seed=5, duration_range=(3.0, 5.0), size=(160, 120))
+    demo = app.create()
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **app.launch_options())
+    url = f"http://127.0.0.1:{port}/"
+    token = app.start_dataset(str(dataset), None, "", "")[0]
+
+    process = psutil.Process()
+    cache = inference.cache_dir()
+    start_rss, start_cache = process.memory_info().rss, folder_bytes(cache)
+    peak = [start_rss]
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, list[str]] = defaultdict(list)
+    seen: set[Path] = set()
+    lock = threading.Lock()
+    stop_at = time.monotonic() + args.seconds
+
+    def user(index: int) -> None:
+        rng = random.Random(index)
+        client = Client(url, verbose=False, download_files=False)
+        while time.monotonic() < stop_at:
+            kind = rng.choices(["upload", "theta", "bad", "poll"], weights=[25, 45, 10, 20])[0]
+            with lock:
+                known = sorted(seen)
+            if kind == "theta" and not known:
+                kind = "upload"
+            began = time.perf_counter()
+            try:
+                if kind == "upload":
+                    video = rng.choice(videos)
+                    client.predict(handle_file(str(video)), "", 0.5, 1, "eq9", api_name="/predict")
+                    with lock:
+                        seen.add(video)
+                elif kind == "theta":
+                    client.predict(handle_file(str(rng.choice(known))), "", round(rng.random(), 2), rng.randint(1, 4),
+                                   rng.choice(["eq9", "fused"]), api_name="/predict")
+                elif kind == "bad":
+                    try:
+                        client.predict(handle_file(str(rng.choice(bad))), "", 0.5, 1, "eq9", api_name="/predict")
+                        raise RuntimeError("a file that is no video was accepted")
+                    except AppError as error:
+                        if "Unexpected error" in str(error):
+                            raise
+                else:
+                    app.poll_dataset(token)
+            except Exception as error:  # noqa: BLE001 - counted and reported, never fatal
+                with lock:
+                    errors[kind].append(f"{type(error).__name__}: {str(error)[:120]}")
+            with lock:
+                latencies[kind].append(time.perf_counter() - began)
+
+    def sample() -> None:
+        while time.monotonic() < stop_at + 5:
+            peak[0] = max(peak[0], process.memory_info().rss)
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(args.users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    end_rss, end_cache = process.memory_info().rss, folder_bytes(cache)
+    demo.close()
+    run = app.dataset_run.get_run(token)
+    while run is not None and not run.finished:
+        time.sleep(0.1)
+
+    print(f"{args.users} users for {args.seconds:.0f} s on {url} ({os.cpu_count()} CPUs, torch threads "
+          f"{app.BACKBONE_THREADS}); feature cache limit {args.cache_max_mb:g} MB")
+    print(f"{'request':8} {'served':>7} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    total = 0
+    for kind in ("upload", "theta", "bad", "poll"):
+        values = sorted(latencies[kind])
+        total += len(values)
+        if not values:
+            continue
+        p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
+        print(f"{kind:8} {len(values):7d} {len(errors[kind]):7d} {1000 * statistics.median(values):8.0f} {1000 * p95:8.0f}")
+    unexpected = sum(len(v) for v in errors.values())
+    print(f"requests served: {total}; unexpected errors: {unexpected}")
+    for kind, messages in errors.items():
+        for message in messages[:3]:
+            print(f"  {kind}: {message}")
+    mb = 2 ** 20
+    print(f"RSS: start {start_rss / mb:.0f} MB, end {end_rss / mb:.0f} MB, peak {peak[0] / mb:.0f} MB")
+    print(f"feature cache: start {start_cache / mb:.1f} MB, end {end_cache / mb:.1f} MB "
+          f"(limit {args.cache_max_mb:g} MB)")
+    shutil.rmtree(work, ignore_errors=True)
+    return 1 if unexpected else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
