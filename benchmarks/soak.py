@@ -135,9 +135,15 @@ def main() -> int:
             with lock:
                 latencies[kind].append(time.perf_counter() - began)
 
+    timeline: list[tuple[float, int]] = []  # (seconds, RSS) every tenth of the run
+
     def sample() -> None:
+        began, step = time.monotonic(), args.seconds / 10
         while time.monotonic() < stop_at + 5:
-            peak[0] = max(peak[0], process.memory_info().rss)
+            rss = process.memory_info().rss
+            peak[0] = max(peak[0], rss)
+            if time.monotonic() - began >= step * len(timeline):
+                timeline.append((time.monotonic() - began, rss))
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -171,6 +177,7 @@ def main() -> int:
             print(f"  {kind}: {message}")
     mb = 2 ** 20
     print(f"RSS: start {start_rss / mb:.0f} MB, end {end_rss / mb:.0f} MB, peak {peak[0] / mb:.0f} MB")
+    print("RSS over the run: " + ", ".join(f"{t:.0f} s {rss / mb:.0f} MB" for t, rss in timeline))
     print(f"feature cache: start {start_cache / mb:.1f} MB, end {end_cache / mb:.1f} MB "
           f"(limit {args.cache_max_mb:g} MB)")
     shutil.rmtree(work, ignore_errors=True)

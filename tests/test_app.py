@@ -204,3 +204,29 @@ def test_session_files_go_when_the_session_ends_and_by_age(monkeypatch, tmp_path
     monkeypatch.setattr(app, "_last_clean", [0.0])
     app.session_dir(types.SimpleNamespace(session_hash="new1"))  # a request sweeps old folders
     assert not old.exists() and (tmp_path / "outputs" / "new1").is_dir()
+
+
+def test_hostile_uploads_get_messages_and_the_server_keeps_serving(client, tmp_path):
+    """The hostile files of the hosting issue, through the real server: a picture 8192x2, a second
+    of video over an hour of sound, a huge checkpoint name; each a message or a bounded answer, and
+    an ordinary request afterwards is served as usual."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from conftest import ffmpeg
+
+    strip = tmp_path / "strip.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=red:size=8192x2:rate=10:duration=2", "-c:v", "libx264", "-preset",
+           "ultrafast", strip)
+    with pytest.raises(AppError, match="too elongated"):
+        client.predict(handle_file(str(strip)), "", 0.5, 1, "eq9", api_name="/predict")
+    long_sound = tmp_path / "long_sound.mov"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=1", "-f", "lavfi", "-i",
+           "sine=f=440:sample_rate=4000:duration=3600", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt",
+           "yuv420p", "-c:a", "aac", "-b:a", "8k", long_sound)
+    result = client.predict(handle_file(str(long_sound)), "", 0.5, 1, "eq9", api_name="/predict")
+    assert result["video"]["duration"] == pytest.approx(1.0, abs=0.2) and result["video"]["has_audio"]
+    with pytest.raises(AppError, match="characters is no checkpoint"):
+        client.predict(handle_file(str(long_sound)), "x" * 5000, 0.5, 1, "eq9", api_name="/predict")
+    video = make_video(tmp_path / "after.mp4", 2.0)
+    check_result(client.predict(handle_file(str(video)), "", 0.5, 1, "eq9", api_name="/predict"), 2.0)
