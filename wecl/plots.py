@@ -226,12 +226,13 @@ def prediction_markdown(result: dict) -> str:
     """The prediction, its confidence and what was erased, in one short block."""
     erased = [s for s in result["segments"] if s["erased_round"] is not None]
     seconds = sum(s["end"] - s["start"] for s in erased)
+    rule = RULE_TITLES[result.get("keyframe_rule", "eq9")].replace("*", r"\*")  # A*: no Markdown emphasis
     lines = [
         f"## {result['prediction']} · {result['confidence']:.1%}",
         f"θ = {result['theta']:.2f}, {result['rounds']} erasing round{'s' if result['rounds'] != 1 else ''}: "
         f"{len(erased)} of {len(result['segments'])} segments erased ({seconds:.1f} s of "
         f"{result['video']['duration']:.1f} s), {len(result['detections'])} detection"
-        f"{'s' if len(result['detections']) != 1 else ''} ({RULE_TITLES[result.get('keyframe_rule', 'eq9')]}).",
+        f"{'s' if len(result['detections']) != 1 else ''} ({rule}).",
     ]
     return "\n\n".join(lines)
 
