@@ -12,6 +12,8 @@
 # FLAGS adds train options (e.g. FLAGS="--no-intra --no-inter --theta 0.5" for the old demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Bundled weights go in shards under 10 MiB: a Space's git refuses bigger files that LFS does not track.
+export WECL_MAX_SHARD_MB=${WECL_MAX_SHARD_MB:-8}
 WORK=${1:-/tmp/wecl-demo}
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-checkpoints/wecl-synth-demo}
@@ -22,7 +24,8 @@ $PY -m wecl train "$WORK/features" --out "$WORK/run" --optimizer adam --lr 1e-3 
     --restarts 32 --select map --quiet "${EXTRA[@]}" \
     --description "Demo WECL trained on the synthetic cue benchmark (seed 1) with the random frozen backbones of wecl-untrained-tiny."
 mkdir -p "$OUT"
-cp "$WORK/run/config.json" "$WORK/run/model.safetensors" "$WORK/run/README.md" "$WORK/run/train_log.csv" "$OUT/"
+rm -f "$OUT"/model.safetensors "$OUT"/model.safetensors.index.json "$OUT"/model-*-of-*.safetensors
+cp "$WORK/run/config.json" "$WORK/run/README.md" "$WORK/run/train_log.csv" "$WORK/run"/model*.safetensors* "$OUT/"
 for SEED in 2 4; do
   [ -f "$WORK/heldout$SEED/annotations.json" ] || $PY -m wecl synth --out "$WORK/heldout$SEED" --videos 100 --seed "$SEED"
   $PY -m wecl evaluate --checkpoint "$OUT" --dataset "$WORK/heldout$SEED" --json "$OUT/heldout_seed$SEED.json"

@@ -163,3 +163,45 @@ def test_one_model_per_checkpoint_however_it_is_spelled(tiny_checkpoint, monkeyp
     os.utime(tiny_checkpoint / "model.safetensors")  # new weights in place: loaded again
     assert id(inference.load_model(name, device="cpu")) not in models
     assert len(inference._models) <= inference.MODEL_CACHE_SIZE
+
+
+def test_sharded_save_and_load_give_the_same_model(tiny_checkpoint, tmp_path, media):
+    """Weights over the shard size go to shards + index (the Hub's layout) and load back to the same
+    outputs; a save in the other layout removes the old files; a missing shard is a message."""
+    import torch
+
+    from wecl.errors import WECLError
+    from wecl.inference import predict
+
+    model = checkpoints.load(tiny_checkpoint)
+    folder = tmp_path / "sharded"
+    checkpoints.save(model, folder, max_shard_bytes=64 * 1024)
+    shards = sorted(folder.glob("model-*-of-*.safetensors"))
+    assert len(shards) > 2 and (folder / checkpoints.INDEX).is_file() and not (folder / "model.safetensors").exists()
+    weight_map = json.loads((folder / checkpoints.INDEX).read_text())["weight_map"]
+    for shard in shards:  # a shard stays under the size unless one tensor alone is bigger
+        keys = [k for k, name in weight_map.items() if name == shard.name]
+        assert len(keys) == 1 or shard.stat().st_size < 64 * 1024 + 16 * 1024, shard.name
+    again = checkpoints.load(folder)
+    for key, value in model.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value), key
+    assert predict(media("av"), again).json["probabilities"] == predict(media("av"), model).json["probabilities"]
+    assert again.checkpoint.fingerprint != model.checkpoint.fingerprint  # of the shards, not of one file
+    checkpoints.save(model, folder)  # back to one file: no stale shard or index is left to win
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    checkpoints.save(model, folder, max_shard_bytes=64 * 1024)
+    shards[1].unlink()
+    with pytest.raises(WECLError, match="shard .* is missing"):
+        checkpoints.load(folder)
+
+
+def test_no_tracked_file_is_too_big_for_a_space():
+    """A Hugging Face Space's git refuses files over 10 MiB that LFS does not track."""
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=checkpoints.PROJECT_ROOT, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [checkpoints.PROJECT_ROOT / name for name in listed.stdout.decode().split("\0") if name]
+    big = [str(p) for p in files if p.is_file() and p.stat().st_size > 10 * 2**20]
+    assert files and big == []

@@ -21,6 +21,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
 REGISTRY = CHECKPOINTS_DIR / "registry.json"
 FILES = ("config.json", "model.safetensors", "README.md")
+# Weights over the shard size are stored the Hub's way: model-00001-of-0000N.safetensors + an index
+# (a Space's git refuses files over 10 MiB that LFS does not track; WECL_MAX_SHARD_MB, default 1024).
+INDEX = "model.safetensors.index.json"
+HUB_PATTERNS = (*FILES, INDEX, "model-*-of-*.safetensors")
 MAX_SPEC_LENGTH = 1024
 
 
@@ -29,7 +33,7 @@ class CheckpointRef:
     id: str  # Hub repo id or the folder's path
     revision: str | None  # the Hub commit it resolved to; None for a local folder
     path: Path  # the local folder that holds the files
-    fingerprint: str  # sha256 of model.safetensors: what feature caches are keyed by
+    fingerprint: str  # sha256 of the weights (of model.safetensors, or of its shards' hashes)
 
     def to_json(self) -> dict:
         return {"id": self.id, "revision": self.revision, "fingerprint": self.fingerprint}
@@ -95,7 +99,7 @@ def _download(repo_id: str, revision: str | None) -> tuple[Path, str, str | None
 
     where = f"{repo_id}@{revision}" if revision else repo_id
     try:
-        folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(FILES)))
+        folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_PATTERNS)))
     except hf.HFValidationError:
         raise WECLError(f"checkpoint {where!r} is neither a folder nor a valid Hub repo id") from None
     except hf.RevisionNotFoundError:
@@ -130,11 +134,10 @@ def load_resolved(folder: Path, ident: str, resolved: str | None):
     """`load` on what `resolve` found: (local folder, id, resolved revision)."""
     from wecl.model import WECL
 
-    for name in ("config.json", "model.safetensors"):
-        if not (folder / name).is_file():
-            raise WECLError(f"checkpoint {ident}: {name} is missing")
+    if not (folder / "config.json").is_file():
+        raise WECLError(f"checkpoint {ident}: config.json is missing")
+    weights = weight_files(folder, ident)
     config = WECLConfig.load(folder / "config.json")
-    weights = folder / "model.safetensors"
     # Shapes first, memory after: the model's shapes come from a build on the meta device (no
     # storage) and the file's from its header, so a config asking for huge backbones over junk
     # weights is refused before a byte is allocated.
@@ -143,23 +146,60 @@ def load_resolved(folder: Path, ident: str, resolved: str | None):
             expected = {k: tuple(v.shape) for k, v in WECL(config).state_dict().items()}
     except ValueError as error:
         raise WECLError(f"checkpoint {ident}: config.json describes no valid model ({error})") from None
-    try:
-        with safe_open(str(weights), framework="pt") as handle:
-            header = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
-    except (SafetensorError, OSError, RuntimeError, ValueError) as error:
-        raise WECLError(f"checkpoint {ident}: cannot read model.safetensors ({error})") from None
+    header = {}
+    for path in weights:
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                header.update({k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()})
+        except (SafetensorError, OSError, RuntimeError, ValueError) as error:
+            raise WECLError(f"checkpoint {ident}: cannot read {path.name} ({error})") from None
     mismatch = _mismatch(expected, header)
     if mismatch:
         raise WECLError(f"checkpoint {ident}: config.json does not match its weights: {mismatch}")
     model = WECL(config)
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError, RuntimeError, ValueError) as error:
-        raise WECLError(f"checkpoint {ident}: cannot read model.safetensors ({error})") from None
-    model.load_state_dict(state, strict=True)
+    for path in weights:  # shard by shard: at most one shard's tensors besides the model at a time
+        try:
+            model.load_state_dict(load_file(str(path)), strict=False)
+        except (SafetensorError, OSError, RuntimeError, ValueError) as error:
+            raise WECLError(f"checkpoint {ident}: cannot read {path.name} ({error})") from None
     model.eval()
-    model.checkpoint = CheckpointRef(ident, resolved, folder, file_sha256(weights))
+    model.checkpoint = CheckpointRef(ident, resolved, folder, weights_fingerprint(weights))
     return model
+
+
+def weight_files(folder: Path, ident: str | None = None) -> list[Path]:
+    """A checkpoint's weight files: the shards its index names, in order, or model.safetensors."""
+    ident = ident or str(folder)
+    index = folder / INDEX
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+            names = sorted(set(weight_map.values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise WECLError(f"checkpoint {ident}: {INDEX} is not a safetensors index ({error})") from None
+        shards = []
+        for name in names:
+            if Path(name).name != name or not (folder / name).is_file():  # no path out of the folder
+                raise WECLError(f"checkpoint {ident}: the shard {name!r} named by {INDEX} is missing")
+            shards.append(folder / name)
+        return shards
+    if not (folder / "model.safetensors").is_file():
+        raise WECLError(f"checkpoint {ident}: model.safetensors is missing")
+    return [folder / "model.safetensors"]
+
+
+def weights_stamp(folder: Path) -> tuple[int, int]:
+    """(size, mtime) of the file every save replaces last (the index, or model.safetensors)."""
+    path = folder / INDEX if (folder / INDEX).is_file() else folder / "model.safetensors"
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def weights_fingerprint(files: list[Path]) -> str:
+    """sha256 of model.safetensors; for shards, sha256 of their sha256s in order."""
+    if len(files) == 1:
+        return file_sha256(files[0])
+    return hashlib.sha256("".join(file_sha256(p) for p in files).encode()).hexdigest()
 
 
 def _mismatch(expected: dict[str, tuple], got: dict[str, tuple], shown: int = 3) -> str:
@@ -175,16 +215,48 @@ def _mismatch(expected: dict[str, tuple], got: dict[str, tuple], shown: int = 3)
     return "; ".join(parts)
 
 
-def save(model, folder: str | os.PathLike, card: str | None = None) -> Path:
-    """Write config.json, model.safetensors and the model card; each file replaced atomically."""
+def save(model, folder: str | os.PathLike, card: str | None = None, max_shard_bytes: int | None = None) -> Path:
+    """Write config.json, the weights and the model card; each file replaced atomically. Weights
+    over `max_shard_bytes` (default WECL_MAX_SHARD_MB) go to shards with an index."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    max_shard_bytes = max_shard_bytes or int(float(os.environ.get("WECL_MAX_SHARD_MB", 1024)) * 2**20)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    _save_weights(state, folder, max_shard_bytes)
     atomic_write(folder / "config.json", lambda p: model.config.save(p))
     text = card if card is not None else model_card(model.config)
     atomic_write(folder / "README.md", lambda p: Path(p).write_text(text))
     return folder
+
+
+def _save_weights(state: dict[str, torch.Tensor], folder: Path, max_shard_bytes: int) -> None:
+    """One model.safetensors, or shards + index; the other layout's files are removed afterwards
+    (a reader in between prefers the index, whose shards are then still whole)."""
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key in sorted(state):
+        nbytes = state[key].numel() * state[key].element_size()
+        if shards[-1] and size + nbytes > max_shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][key] = state[key]
+        size += nbytes
+    old = [folder / "model.safetensors", *folder.glob("model-*-of-*.safetensors")]
+    if len(shards) == 1:
+        atomic_write(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+        (folder / INDEX).unlink(missing_ok=True)
+        written = {folder / "model.safetensors"}
+    else:
+        names = [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+        for name, shard in zip(names, shards):
+            atomic_write(folder / name, lambda p, shard=shard: save_file(shard, str(p), metadata={"format": "pt"}))
+        index = {"metadata": {"total_size": sum(t.numel() * t.element_size() for t in state.values())},
+                 "weight_map": {key: name for name, shard in zip(names, shards) for key in shard}}
+        atomic_write(folder / INDEX, lambda p: Path(p).write_text(json.dumps(index, indent=2) + "\n"))
+        written = {folder / name for name in names}
+    for path in old:
+        if path not in written:
+            path.unlink(missing_ok=True)
 
 
 TRAINING_NOTES = {

@@ -95,10 +95,10 @@ def load_model(checkpoint: str | None = None, revision: str | None = None, devic
     dev = resolve_device(device)
     folder, ident, resolved = _resolve(checkpoint, revision)
     try:
-        stat = (folder / "model.safetensors").stat()
+        stamp = checkpoints.weights_stamp(folder)
     except OSError:
         raise WECLError(f"checkpoint {ident}: model.safetensors is missing") from None
-    key = (str(folder), resolved, stat.st_size, stat.st_mtime_ns, str(dev))
+    key = (str(folder), resolved, *stamp, str(dev))
     with _models_lock:
         if key in _models:
             _models.move_to_end(key)

@@ -102,7 +102,7 @@ class WECL(nn.Module):
         return checkpoints.load(repo_id_or_dir, revision)
 
     def save_pretrained(self, folder, card: str | None = None):
-        """Write `config.json`, `model.safetensors` and a model card to `folder`."""
+        """Write `config.json`, the weights (`model.safetensors`, or shards + index) and a model card."""
         from wecl import checkpoints
 
         return checkpoints.save(self, folder, card)

@@ -483,7 +483,7 @@ def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = False, 
     try:
         url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
-                          commit_message="Upload WECL checkpoint", allow_patterns=list(checkpoints.FILES))
+                          commit_message="Upload WECL checkpoint", allow_patterns=list(checkpoints.HUB_PATTERNS))
     except Exception as error:  # network stacks raise many types; the user needs one message
         raise WECLError(f"--push-to-hub {repo_id}: upload failed ({type(error).__name__}: {error}); check the network "
                         f"and that the token may write to this repo (the checkpoint is saved in {folder})") from None
