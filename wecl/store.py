@@ -122,24 +122,24 @@ class ResultStore:
         value), only the rows committed after it, so a poller need not re-read everything. Rows
         are numbered in commit order, not stamped with a clock: a row committed late is never
         missed for having an early time stamp."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT video_id, result FROM predictions WHERE checkpoint_id=? AND revision=? AND seq>? "
-                "ORDER BY video_id",
-                (checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), since),
-            ).fetchall()
-        return {vid: json.loads(text) for vid, text in rows}
+        return self._results_by("video_id", checkpoint, theta, rounds, keyframe_rule, since)
 
     def results_by_hash(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str,
                         since: int = 0) -> dict[str, dict]:
         """video content hash -> result JSON, as `results` (a dataset run matches its files by
         content, so a moved folder or two files with the same bytes find their result)."""
+        return self._results_by("video_hash", checkpoint, theta, rounds, keyframe_rule, since)
+
+    def _results_by(self, column: str, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str,
+                    since: int) -> dict[str, dict]:
+        assert column in ("video_id", "video_hash")  # a column name, never user input
         with self._lock:
             rows = self._db.execute(
-                "SELECT video_hash, result FROM predictions WHERE checkpoint_id=? AND revision=? AND seq>?",
+                f"SELECT {column}, result FROM predictions WHERE checkpoint_id=? AND revision=? AND seq>? "
+                f"ORDER BY {column}",
                 (checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), since),
             ).fetchall()
-        return {digest: json.loads(text) for digest, text in rows}
+        return {key: json.loads(text) for key, text in rows}
 
     def latest(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> int:
         """The number of the newest row of this checkpoint at these settings (0 if none)."""
