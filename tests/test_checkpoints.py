@@ -205,3 +205,105 @@ def test_no_tracked_file_is_too_big_for_a_space():
     files = [checkpoints.PROJECT_ROOT / name for name in listed.stdout.decode().split("\0") if name]
     big = [str(p) for p in files if p.is_file() and p.stat().st_size > 10 * 2**20]
     assert files and big == []
+
+
+def test_half_precision_backbones(tiny_checkpoint, tmp_path):
+    """bf16/fp16 backbones: smaller files, loaded as float32 with exactly the rounded values; the
+    heads keep full precision; the card says so; the feature-cache key is that of the loaded tensors."""
+    import torch
+
+    model = checkpoints.load(tiny_checkpoint)
+    full = tmp_path / "fp32"
+    checkpoints.save(model, full)
+    for dtype, torch_dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
+        folder = tmp_path / dtype
+        checkpoints.save(model, folder, backbone_dtype=dtype)
+        assert (folder / "model.safetensors").stat().st_size < 0.8 * (full / "model.safetensors").stat().st_size
+        assert f"stored in {dtype}" in (folder / "README.md").read_text()
+        again = checkpoints.load(folder)
+        for key, value in model.state_dict().items():
+            got = again.state_dict()[key]
+            assert got.dtype == value.dtype, key
+            if key.startswith(("visual_backbone.", "audio_backbone.")) and value.is_floating_point():
+                assert torch.equal(got, value.to(torch_dtype).float()), key
+            else:
+                assert torch.equal(got, value), key  # heads and integer buffers unchanged
+        assert any(not torch.equal(again.state_dict()[k], v) for k, v in model.state_dict().items())
+        assert again._backbone_key == checkpoints.backbone_digests(again)[1] != model._backbone_key
+    with pytest.raises(WECLError, match="backbone dtype"):
+        checkpoints.save(model, tmp_path / "x", backbone_dtype="int8")
+
+
+def test_models_with_the_same_backbones_share_them(tiny_checkpoint, tmp_path, media):
+    """Through the model cache, checkpoints whose backbone tensors are identical hold one backbone
+    module; their heads stay their own and predictions equal those of unshared copies."""
+    import gc
+
+    import torch
+
+    from wecl import inference
+    from wecl.inference import predict
+
+    base = checkpoints.load(tiny_checkpoint)
+    torch.manual_seed(5)
+    for module in base.heads.modules():
+        if isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, std=0.05)
+    checkpoints.save(base, tmp_path / "other-heads")
+    other_audio = checkpoints.load(tiny_checkpoint)
+    with torch.no_grad():
+        next(other_audio.audio_backbone.parameters()).add_(0.01)
+    checkpoints.save(other_audio, tmp_path / "other-audio", backbone_dtype="fp32")
+
+    a = inference.load_model(str(tiny_checkpoint), device="cpu")
+    b = inference.load_model(str(tmp_path / "other-heads"), device="cpu")
+    c = inference.load_model(str(tmp_path / "other-audio"), device="cpu")
+    assert a.visual_backbone is b.visual_backbone is c.visual_backbone
+    assert a.audio_backbone is b.audio_backbone and c.audio_backbone is not a.audio_backbone
+    assert a.heads is not b.heads
+    assert inference.backbone_key(a) == inference.backbone_key(b) != inference.backbone_key(c)
+    for shared, folder in ((a, tiny_checkpoint), (b, tmp_path / "other-heads"), (c, tmp_path / "other-audio")):
+        own = checkpoints.load(folder)
+        assert own.visual_backbone is not shared.visual_backbone  # plain loads are private copies
+        assert predict(media("av"), shared).json["probabilities"] == \
+            predict(media("av"), own).json["probabilities"]
+    # the shared modules live as long as a model uses them
+    inference._models.clear()
+    del a, b, c, shared, own
+    gc.collect()
+    assert len(checkpoints._shared_backbones) == 0
+
+
+PEAK = """
+import sys
+from wecl import checkpoints
+def kb(name):
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(name))
+warm = checkpoints.load(sys.argv[2])  # first-use costs of torch and safetensors are not the weights'
+print(sum(float(v.float().sum()) for v in warm.state_dict().values()) is not None)
+before = kb("VmRSS:")
+model = checkpoints.load(sys.argv[1])
+print(sum(float(v.float().sum()) for v in model.state_dict().values()) is not None)
+print(before, kb("VmHWM:"))
+"""
+
+
+@pytest.mark.slow
+def test_loading_holds_the_weights_once(tmp_path, tiny_checkpoint):
+    """Weights are memory-mapped into the model: no random initialisation and no second copy, so
+    the peak while loading (and touching every weight) stays near the weights' size."""
+    import torch
+
+    from wecl import WECL
+    from conftest import tiny_config
+
+    torch.manual_seed(0)
+    model = WECL(tiny_config(visual_depth=50, audio_depth=50, visual_width=0.5, audio_width=0.5, relation_dim=512))
+    checkpoints.save(model, tmp_path / "mid")
+    size = (tmp_path / "mid" / "model.safetensors").stat().st_size
+    assert size > 40 * 2**20
+    done = subprocess.run([sys.executable, "-c", PEAK, str(tmp_path / "mid"), str(tiny_checkpoint)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    before, peak = map(int, done.stdout.split()[-2:])
+    assert (peak - before) * 1024 < 1.2 * size, (peak - before, size // 1024)

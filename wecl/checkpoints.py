@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from wecl.atomic import atomic_write
@@ -125,46 +127,155 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load(spec: str | os.PathLike | None = None, revision: str | None = None):
-    """Load a WECL model (on the CPU, in eval mode) and its `CheckpointRef`."""
-    return load_resolved(*resolve(spec, revision))
+def load(spec: str | os.PathLike | None = None, revision: str | None = None, device: str | torch.device = "cpu"):
+    """Load a WECL model (in eval mode, on `device`) and its `CheckpointRef`."""
+    return load_resolved(*resolve(spec, revision), device=device)
 
 
-def load_resolved(folder: Path, ident: str, resolved: str | None):
-    """`load` on what `resolve` found: (local folder, id, resolved revision)."""
+# Frozen backbones by (weights digest, device): models whose backbones are identical tensors share
+# one module (`load_resolved(..., share_backbones=True)`); freed with the last model that uses it.
+_shared_backbones: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_shared_lock = threading.Lock()
+BACKBONES = (("visual_backbone", "v"), ("audio_backbone", "a"))
+
+
+def load_resolved(folder: Path, ident: str, resolved: str | None, device: str | torch.device = "cpu",
+                  share_backbones: bool = False):
+    """`load` on what `resolve` found: (local folder, id, resolved revision).
+
+    The weights are memory-mapped (safetensors) and become the model's tensors on the CPU, without
+    a random initialisation or a second copy. With `share_backbones`, a backbone whose tensors equal
+    those of a backbone already loaded on the same device is that module: it must then never be
+    changed or moved (the model cache's models are not)."""
     from wecl.model import WECL
 
     if not (folder / "config.json").is_file():
         raise WECLError(f"checkpoint {ident}: config.json is missing")
     weights = weight_files(folder, ident)
     config = WECLConfig.load(folder / "config.json")
-    # Shapes first, memory after: the model's shapes come from a build on the meta device (no
-    # storage) and the file's from its header, so a config asking for huge backbones over junk
-    # weights is refused before a byte is allocated.
+    device = torch.device(device)
+    # Shapes first, memory after: the model is built on the meta device (no storage) and the file's
+    # shapes come from its header, so a config asking for huge backbones over junk weights is
+    # refused before a byte is allocated.
     try:
         with torch.device("meta"):
-            expected = {k: tuple(v.shape) for k, v in WECL(config).state_dict().items()}
+            model = WECL(config)
     except ValueError as error:
         raise WECLError(f"checkpoint {ident}: config.json describes no valid model ({error})") from None
-    header = {}
-    for path in weights:
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                header.update({k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()})
-        except (SafetensorError, OSError, RuntimeError, ValueError) as error:
-            raise WECLError(f"checkpoint {ident}: cannot read {path.name} ({error})") from None
-    mismatch = _mismatch(expected, header)
+    expected = model.state_dict()
+    stored = StoredWeights(weights, ident)
+    mismatch = _mismatch({k: tuple(v.shape) for k, v in expected.items()}, stored.shapes())
     if mismatch:
         raise WECLError(f"checkpoint {ident}: config.json does not match its weights: {mismatch}")
-    model = WECL(config)
-    for path in weights:  # shard by shard: at most one shard's tensors besides the model at a time
-        try:
-            model.load_state_dict(load_file(str(path)), strict=False)
-        except (SafetensorError, OSError, RuntimeError, ValueError) as error:
-            raise WECLError(f"checkpoint {ident}: cannot read {path.name} ({error})") from None
+    state = {k: stored.tensor(k, expected[k].dtype) for k in expected}
+    digests, model._backbone_key = backbone_digests(model, stored.hasher(state))
+    with _shared_lock:
+        for name, _ in BACKBONES:
+            shared = _shared_backbones.get((digests.get(name), str(device))) if share_backbones else None
+            if shared is not None:
+                setattr(model, name, shared)
+                state = {k: v for k, v in state.items() if not k.startswith(name + ".")}
+        model.load_state_dict(state, strict=False, assign=True)
+        left = [k for k, v in model.state_dict().items() if v.is_meta]
+        if left:  # the header check makes this unreachable; never hand out a model with holes
+            raise WECLError(f"checkpoint {ident}: no weights for {', '.join(left[:3])}")
+        model.to(device)
+        if share_backbones:
+            for name, _ in BACKBONES:
+                if getattr(model, name) is not None:
+                    _shared_backbones.setdefault((digests[name], str(device)), getattr(model, name))
     model.eval()
     model.checkpoint = CheckpointRef(ident, resolved, folder, weights_fingerprint(weights))
     return model
+
+
+class StoredWeights:
+    """A checkpoint's safetensors files, memory-mapped. A tensor stored in the model's dtype is the
+    mapped tensor itself (no copy; its pages are read when first used); one stored in another
+    precision (bf16/fp16 backbones) is read and cast. Hashing reads the file rather than the
+    mapping, so that a backbone which turns out to be shared never becomes resident twice."""
+
+    CHUNK = 8 << 20
+
+    def __init__(self, paths: list[Path], ident: str):
+        self.mapped: dict[str, torch.Tensor] = {}
+        self.places: dict[str, tuple[Path, int, int]] = {}  # key -> (file, first byte, end)
+        for path in paths:
+            try:
+                self.mapped.update(load_file(str(path)))  # checks the header against the file's size
+                with open(path, "rb") as handle:
+                    length = int.from_bytes(handle.read(8), "little")
+                    header = json.loads(handle.read(length))
+            except (SafetensorError, OSError, RuntimeError, ValueError) as error:
+                raise WECLError(f"checkpoint {ident}: cannot read {path.name} ({error})") from None
+            for key, entry in header.items():
+                if key != "__metadata__":
+                    start, end = entry["data_offsets"]
+                    self.places[key] = (path, 8 + length + start, 8 + length + end)
+
+    def shapes(self) -> dict[str, tuple]:
+        return {k: tuple(v.shape) for k, v in self.mapped.items()}
+
+    def tensor(self, key: str, dtype: torch.dtype) -> torch.Tensor:
+        mapped = self.mapped[key]
+        if mapped.dtype == dtype:
+            return mapped
+        path, start, end = self.places[key]
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = bytearray(handle.read(end - start))
+        return torch.frombuffer(data, dtype=mapped.dtype).reshape(mapped.shape).to(dtype) if data else mapped.to(dtype)
+
+    def hasher(self, state: dict[str, torch.Tensor]):
+        """`update(digests, key)`: feed the bytes of `state[key]` to each digest."""
+        def update(digests, key: str) -> None:
+            value = state[key]
+            if value is not self.mapped.get(key):  # read and cast: already in memory
+                data = value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()
+                for digest in digests:
+                    digest.update(data)
+                return
+            path, start, end = self.places[key]
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                while start < end:
+                    block = handle.read(min(self.CHUNK, end - start))
+                    if not block:
+                        raise WECLError(f"{path.name}: the file ends inside {key}")
+                    start += len(block)
+                    for digest in digests:
+                        digest.update(block)
+        return update
+
+
+def backbone_digests(model, update=None) -> tuple[dict[str, str], str]:
+    """sha256 of each backbone's tensors, and the feature-cache key: the input pipeline's config and
+    both backbones' tensors (`inference.backbone_key`). `update(digests, key)` feeds a tensor's
+    bytes (see `StoredWeights.hasher`); by default they are read from the model itself. The
+    figures are the same either way."""
+    c = model.config
+    key = hashlib.sha256(json.dumps([
+        c.modalities, c.visual_depth, c.visual_width, c.audio_depth, c.audio_width, c.segments,
+        c.frames_per_segment, c.frame_size, c.pixel_mean, c.pixel_std, c.sample_rate, c.n_mfcc,
+        c.mfcc_hop, c.audio_patch_size, c.audio_channels]).encode())
+    digests = {}
+    for name, short in BACKBONES:
+        backbone = getattr(model, name)
+        if backbone is None:
+            continue
+        own = hashlib.sha256(name.encode())
+        for key_name, tensor in backbone.state_dict().items():
+            own.update(f"{tuple(tensor.shape)} {tensor.dtype}".encode())
+            for digest in (key, own):
+                digest.update(f"{short}.{key_name}".encode())
+            if update is not None:
+                update((key, own), f"{name}.{key_name}")
+            else:
+                data = tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()
+                key.update(data)
+                own.update(data)
+        digests[name] = own.hexdigest()
+    return digests, key.hexdigest()
 
 
 def weight_files(folder: Path, ident: str | None = None) -> list[Path]:
@@ -215,16 +326,31 @@ def _mismatch(expected: dict[str, tuple], got: dict[str, tuple], shown: int = 3)
     return "; ".join(parts)
 
 
-def save(model, folder: str | os.PathLike, card: str | None = None, max_shard_bytes: int | None = None) -> Path:
+BACKBONE_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def save(model, folder: str | os.PathLike, card: str | None = None, max_shard_bytes: int | None = None,
+         backbone_dtype: str = "fp32") -> Path:
     """Write config.json, the weights and the model card; each file replaced atomically. Weights
-    over `max_shard_bytes` (default WECL_MAX_SHARD_MB) go to shards with an index."""
+    over `max_shard_bytes` (default WECL_MAX_SHARD_MB) go to shards with an index. The frozen
+    backbones can be stored in "bf16" or "fp16" (half the bytes; loaded back as float32)."""
+    if backbone_dtype not in BACKBONE_DTYPES:
+        raise WECLError(f"backbone dtype must be one of {', '.join(BACKBONE_DTYPES)}, not {backbone_dtype!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     max_shard_bytes = max_shard_bytes or int(float(os.environ.get("WECL_MAX_SHARD_MB", 1024)) * 2**20)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    cast = BACKBONE_DTYPES[backbone_dtype]
+    state = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().cpu()
+        if cast is not None and key.startswith(tuple(f"{name}." for name, _ in BACKBONES)) and value.is_floating_point():
+            value = value.to(cast)
+        state[key] = value.contiguous()
     _save_weights(state, folder, max_shard_bytes)
     atomic_write(folder / "config.json", lambda p: model.config.save(p))
     text = card if card is not None else model_card(model.config)
+    if cast is not None:
+        text += f"\nThe frozen backbones are stored in {backbone_dtype} and loaded as float32.\n"
     atomic_write(folder / "README.md", lambda p: Path(p).write_text(text))
     return folder
 

@@ -89,6 +89,7 @@ def convert(
     visual_r3d: str | Path | None = None,
     audio_resnet: str | Path | None = None,
     official: str | Path | None = None,
+    backbone_dtype: str = "fp32",
     **config_overrides,
 ) -> tuple[Path, list[str]]:
     """Write a checkpoint folder from published weights; returns (folder, unmapped keys).
@@ -137,5 +138,5 @@ def convert(
         missing = [k for k in missing if not k.startswith("fc.")]
         if missing or unexpected:
             raise WECLError(f"{name}: weights do not fit a ResNet-{part[1]}: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    model.save_pretrained(out)
+    model.save_pretrained(out, backbone_dtype=backbone_dtype)
     return Path(out), unmapped

@@ -5,7 +5,6 @@ on disk, so a new theta or more erasing rounds only re-runs the heads (milliseco
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -103,7 +102,7 @@ def load_model(checkpoint: str | None = None, revision: str | None = None, devic
         if key in _models:
             _models.move_to_end(key)
             return _models[key]
-    model = checkpoints.load_resolved(folder, ident, resolved).to(dev)
+    model = checkpoints.load_resolved(folder, ident, resolved, device=dev, share_backbones=True)
     with _models_lock:
         model = _models.setdefault(key, model)  # two threads loading at once keep one copy
         _models.move_to_end(key)
@@ -136,18 +135,7 @@ def backbone_key(model: WECL) -> str:
     Stronger than a checkpoint id + revision: re-trained heads on the same backbones reuse the
     cached features, and a changed backbone never does."""
     if getattr(model, "_backbone_key", None) is None:
-        c = model.config
-        digest = hashlib.sha256()
-        pipeline = [c.modalities, c.visual_depth, c.visual_width, c.audio_depth, c.audio_width, c.segments,
-                    c.frames_per_segment, c.frame_size, c.pixel_mean, c.pixel_std, c.sample_rate, c.n_mfcc,
-                    c.mfcc_hop, c.audio_patch_size, c.audio_channels]
-        digest.update(json.dumps(pipeline).encode())
-        for name, backbone in (("v", model.visual_backbone), ("a", model.audio_backbone)):
-            if backbone is not None:
-                for key, tensor in backbone.state_dict().items():
-                    digest.update(f"{name}.{key}".encode())
-                    digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        model._backbone_key = digest.hexdigest()
+        model._backbone_key = checkpoints.backbone_digests(model)[1]
     return model._backbone_key
 
 

@@ -101,11 +101,12 @@ class WECL(nn.Module):
 
         return checkpoints.load(repo_id_or_dir, revision)
 
-    def save_pretrained(self, folder, card: str | None = None):
-        """Write `config.json`, the weights (`model.safetensors`, or shards + index) and a model card."""
+    def save_pretrained(self, folder, card: str | None = None, **options):
+        """Write `config.json`, the weights (`model.safetensors`, or shards + index) and a model card;
+        `options` are `checkpoints.save`'s (`max_shard_bytes`, `backbone_dtype`)."""
         from wecl import checkpoints
 
-        return checkpoints.save(self, folder, card)
+        return checkpoints.save(self, folder, card, **options)
 
     def train(self, mode: bool = True) -> "WECL":
         super().train(mode)

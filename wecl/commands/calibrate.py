@@ -16,10 +16,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from wecl.calibrate import calibrate
-    from wecl.checkpoints import model_card
+    from wecl.checkpoints import load, model_card
     from wecl.datasets import open_dataset
     from wecl.errors import WECLError
-    from wecl.inference import load_model
     from wecl.progress import bar
 
     if args.videos < 1:
@@ -28,7 +27,7 @@ def run(args) -> int:
     videos = [str(item.path) for item in dataset.train_items()[: args.videos]]
     if not videos:
         raise WECLError(f"{args.dataset}: no training videos to calibrate on")
-    model = load_model(args.checkpoint, device="cpu")
+    model = load(args.checkpoint)  # its own copy: calibration changes the backbones in place
     with bar(len(videos), "calibrate") as tick:
         report = calibrate(model, videos, tick, [args.only] if args.only else ["visual", "audio"])
     source = model.checkpoint.id if getattr(model, "checkpoint", None) else args.checkpoint

@@ -10,6 +10,8 @@ def register(sub) -> None:
     p.add_argument("--classes", required=True, help="comma-separated class names, in the classifier's order")
     p.add_argument("--theta", type=float, default=0.7)
     p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument("--backbone-dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="store the frozen backbones in half precision (about half the bytes; loaded as float32)")
     p.set_defaults(run=run)
 
 
@@ -17,7 +19,8 @@ def run(args) -> int:
     from wecl.convert import convert
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
-    folder, unmapped = convert(args.out, classes, args.visual_r3d, args.audio_resnet, args.official, theta=args.theta)
+    folder, unmapped = convert(args.out, classes, args.visual_r3d, args.audio_resnet, args.official, theta=args.theta,
+                                backbone_dtype=args.backbone_dtype)
     print(f"wrote {folder}")
     if unmapped:
         print(f"{len(unmapped)} keys of the official checkpoint have no place in this model (its heads differ "
