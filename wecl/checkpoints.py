@@ -74,12 +74,15 @@ def registry_entry(name: str) -> dict | None:
 def resolve(spec: str | os.PathLike | None, revision: str | None = None) -> tuple[Path, str, str | None]:
     """Find a checkpoint's files: -> (local folder, id, resolved revision). None is the default."""
     if spec is None or str(spec).strip() == "":
-        spec = default_checkpoint()
+        default_checkpoint()  # says so when the default names no entry
+        spec = registry()["default"]  # by name: a Hub entry keeps its pinned revision
     if len(str(spec)) > MAX_SPEC_LENGTH or (revision and len(revision) > MAX_SPEC_LENGTH):
         raise WECLError(f"checkpoint {str(spec)[:60]!r}…: a name of {len(str(spec))} characters is no "
                         "checkpoint (a Hub id or a folder path is shorter)")
-    if registry_entry(str(spec)) is not None:
-        entry = registry_entry(str(spec))
+    entry = registry_entry(str(spec))
+    if entry is not None:
+        if not (entry.get("path") or entry.get("repo_id")):
+            raise WECLError(f"{REGISTRY}: the entry {entry.get('name')!r} has neither a path nor a repo_id")
         spec = str(PROJECT_ROOT / entry["path"]) if entry.get("path") else entry["repo_id"]
         revision = revision or entry.get("revision")
     spec, revision = parse_spec(str(spec), revision)
@@ -106,8 +109,12 @@ def _download(repo_id: str, revision: str | None) -> tuple[Path, str, str | None
         raise WECLError(f"checkpoint {where!r} is neither a folder nor a valid Hub repo id") from None
     except hf.RevisionNotFoundError:
         raise WECLError(f"checkpoint {where!r}: the Hub repo has no revision {revision!r}") from None
-    except (hf.RepositoryNotFoundError, hf.GatedRepoError):
-        raise WECLError(f"checkpoint {where!r}: no such Hub repo (or it is private or gated)") from None
+    except hf.GatedRepoError:
+        raise WECLError(f"checkpoint {where!r} is a gated Hub repo: accept its conditions on its Hub page, then "
+                        "log in (`hf auth login` or HF_TOKEN) with that account") from None
+    except hf.RepositoryNotFoundError:
+        raise WECLError(f"checkpoint {where!r}: no such Hub repo (or it is private: log in with an account "
+                        "that may read it)") from None
     except (hf.LocalEntryNotFoundError, hf.OfflineModeIsEnabled):
         raise WECLError(
             f"checkpoint {where!r}: not in the local Hub cache and the Hub cannot be reached "

@@ -22,6 +22,8 @@ COMMAND_MODULES = [
     "wecl.commands.train",
     "wecl.commands.evaluate",
     "wecl.commands.batch",
+    "wecl.commands.push",
+    "wecl.commands.space",
 ]
 
 

@@ -466,25 +466,12 @@ def summarise(runs: list[RunResult], opts: TrainOptions) -> dict:
 
 
 def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None) -> str:
-    """Publish a checkpoint folder as a Hub model repo (create_repo + upload_folder); returns its URL.
+    """Publish a trained checkpoint folder (`wecl.hub.push_checkpoint`); returns the commit URL.
+    The folder stays where it is whatever happens, and the message says so."""
+    from wecl.hub import push_checkpoint
 
-    Checks for a token and offline mode first, so a machine without either fails fast with a clear
-    message instead of a network timeout."""
-    from huggingface_hub import HfApi, get_token
-
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise WECLError(f"--push-to-hub {repo_id}: the Hub is switched off (HF_HUB_OFFLINE is set); "
-                        f"the checkpoint is saved in {folder}, push it later when online")
-    token = token or get_token()
-    if not token:
-        raise WECLError(f"--push-to-hub {repo_id}: no Hugging Face token; run `huggingface-cli login` or set HF_TOKEN "
-                        f"(the checkpoint is saved in {folder})")
-    api = HfApi(token=token)
     try:
-        url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
-                          commit_message="Upload WECL checkpoint", allow_patterns=list(checkpoints.HUB_PATTERNS))
-    except Exception as error:  # network stacks raise many types; the user needs one message
-        raise WECLError(f"--push-to-hub {repo_id}: upload failed ({type(error).__name__}: {error}); check the network "
-                        f"and that the token may write to this repo (the checkpoint is saved in {folder})") from None
-    return str(url)
+        return push_checkpoint(folder, repo_id, private=private, token=token).commit_url
+    except WECLError as error:
+        raise WECLError(f"{error} (the checkpoint is saved in {folder}; push it later with "
+                        f"`python -m wecl push {folder} {repo_id}`)") from None
