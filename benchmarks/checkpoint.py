@@ -48,7 +48,8 @@ for spec in sys.argv[2:]:
         torch.cuda.synchronize()
     # touch every weight once, as a first prediction does (memory-mapped pages are read lazily)
     total = sum(float(v.float().sum()) for v in model.state_dict().values())
-    out["loads"].append({"spec": spec, "load_s": time.perf_counter() - t, **status(), "checksum": total})
+    gpu = torch.cuda.memory_allocated() if sys.argv[1] == "cuda" else 0
+    out["loads"].append({"spec": spec, "load_s": time.perf_counter() - t, **status(), "gpu": gpu, "checksum": total})
 print(json.dumps(out))
 """
 
@@ -143,11 +144,14 @@ def main() -> None:
             figures = probe(args.device, tmp / dtype)
             load = figures["loads"][0]
             rows.append((dtype, save_s, folder_size(tmp / dtype), load["load_s"], load["VmRSS"], load["VmHWM"],
-                         figures["base_rss"]))
-        print("\n| backbones stored | save | files | load | RSS after load | peak RSS | RSS before load |")
-        print("|---|---|---|---|---|---|---|")
-        for dtype, save_s, size, load_s, rss, hwm, base in rows:
-            print(f"| {dtype} | {save_s:.2f} s | {mb(size)} | {load_s:.2f} s | {mb(rss)} | {mb(hwm)} | {mb(base)} |")
+                         figures["base_rss"], load["gpu"]))
+        gpu = args.device == "cuda"
+        print("\n| backbones stored | save | files | load | RSS after load | peak RSS | RSS before load |"
+              + (" GPU memory |" if gpu else ""))
+        print("|---|---|---|---|---|---|---|" + ("---|" if gpu else ""))
+        for dtype, save_s, size, load_s, rss, hwm, base, cuda in rows:
+            print(f"| {dtype} | {save_s:.2f} s | {mb(size)} | {load_s:.2f} s | {mb(rss)} | {mb(hwm)} | {mb(base)} |"
+                  + (f" {mb(cuda)} |" if gpu else ""))
 
         # Same backbones, other heads: a re-trained checkpoint.
         torch.manual_seed(1)
@@ -161,6 +165,9 @@ def main() -> None:
         print(f"\ntwo checkpoints sharing their backbones, loaded side by side: RSS {mb(r2)} vs one {mb(r1)}"
               f" = {r2 / r1:.2f} x (target <= 1.15 x; the second one's heads are {mb(heads * 4)})")
         print(f"  peak RSS while loading the two: {mb(two['loads'][-1]['VmHWM'])}")
+        if gpu:
+            g1, g2 = one["loads"][-1]["gpu"], two["loads"][-1]["gpu"]
+            print(f"  GPU memory: {mb(g2)} vs one {mb(g1)} = {g2 / g1:.2f} x")
         if not args.skip_features:
             effect = feature_effect(tmp / "fp32", tmp / "bf16")
             print("\nbf16-stored backbones vs fp32, same random inputs (10 clips, 10 MFCC patches):")

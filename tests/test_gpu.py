@@ -38,3 +38,44 @@ def test_heads_on_cuda_match_cpu():
     gpu = explain(features, model.cuda(), 0.5, 2).json
     assert np.allclose(cpu["probabilities"], gpu["probabilities"], atol=0.02)
     assert [s["erased_round"] for s in cpu["segments"]] == [s["erased_round"] for s in gpu["segments"]]
+
+
+def test_checkpoints_move_between_cuda_and_cpu(tiny_checkpoint, tmp_path):
+    """Saved from a model on the GPU, a checkpoint loads on the CPU and back on the GPU with
+    identical tensors; the model cache keeps one shared backbone per device."""
+    from wecl import checkpoints, inference
+
+    on_gpu = checkpoints.load(tiny_checkpoint, device="cuda")
+    assert all(v.is_cuda for v in on_gpu.state_dict().values())
+    checkpoints.save(on_gpu, tmp_path / "from-cuda", backbone_dtype="bf16")
+    checkpoints.save(on_gpu, tmp_path / "from-cuda-fp32")
+    assert (tmp_path / "from-cuda-fp32" / "model.safetensors").read_bytes() == (tiny_checkpoint / "model.safetensors").read_bytes()
+    on_cpu = checkpoints.load(tmp_path / "from-cuda")
+    back = checkpoints.load(tmp_path / "from-cuda", device="cuda")
+    for key, value in on_cpu.state_dict().items():
+        assert not value.is_cuda and torch.equal(back.state_dict()[key].cpu(), value), key
+    assert on_cpu._backbone_key == back._backbone_key == checkpoints.backbone_digests(back)[1]
+    gpu = inference.load_model(str(tiny_checkpoint), device="cuda")
+    cpu = inference.load_model(str(tiny_checkpoint), device="cpu")
+    assert gpu.visual_backbone is not cpu.visual_backbone
+    assert next(gpu.visual_backbone.parameters()).is_cuda and not next(cpu.visual_backbone.parameters()).is_cuda
+    assert inference.backbone_key(gpu) == inference.backbone_key(cpu)
+
+
+def test_training_loss_on_cuda_matches_cpu():
+    """Eq. 12 with its keyframe and left-segment branches runs on the GPU as on the CPU."""
+    from wecl.resnet import feature_dim
+
+    torch.manual_seed(0)
+    config = WECLConfig(classes=["a", "b", "c"], visual_depth=10, audio_depth=10, visual_width=0.25, audio_width=0.25)
+    model = WECL(config).eval()  # no dropout: the two devices draw different masks
+    c = feature_dim(10, 0.25)
+    v, a = torch.randn(4, 10, c), torch.randn(4, 10, c)
+    labels, present = torch.tensor([0, 1, 2, 1]), torch.tensor([True, True, False, True])
+    cpu_loss, cpu_parts = model.loss(v, a, labels, present)
+    gpu = model.cuda()
+    gpu_loss, gpu_parts = gpu.loss(v.cuda(), a.cuda(), labels.cuda(), present.cuda())
+    assert abs(cpu_loss.item() - gpu_loss.item()) < 1e-3
+    assert cpu_parts["empty_keyframes"].item() == gpu_parts["empty_keyframes"].item()
+    gpu_loss.backward()
+    assert all(p.grad is not None and p.grad.is_cuda for p in gpu.heads.classifier.parameters())

@@ -106,9 +106,9 @@ def erasing_rounds(
     (NaN where a segment was already gone). `first` is round 0's output when the caller already
     has it: round 0 does not depend on theta, so a theta change need not run the heads again.
     """
-    t = (visual if visual is not None else audio).shape[1]
-    present = torch.tensor([audio_present])
-    erased = torch.full((t,), -1, dtype=torch.long)
+    t, device = (visual if visual is not None else audio).shape[1], (visual if visual is not None else audio).device
+    present = torch.tensor([audio_present], device=device)
+    erased = torch.full((t,), -1, dtype=torch.long, device=device)
     per_round = []
     output = None
     for r in range(rounds):

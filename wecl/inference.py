@@ -375,7 +375,7 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     raw_v = None if head.visual_attention is None else head.visual_attention[0].cpu().numpy()
     raw_a = None if head.audio_attention is None else head.audio_attention[0].cpu().numpy()
     norm_v, norm_a = (None if a is None else a.cpu().numpy() for a in out["attention"][0])
-    erased = out["erased_round"].numpy()
+    erased = out["erased_round"].cpu().numpy()
     segments = []
     for i, (s, e) in enumerate(features.spans):
         segments.append({
