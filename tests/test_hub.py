@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, free_port
+from conftest import CLASSES, REPO, free_port
 from hub_server import FakeHub
 from wecl import checkpoints
 
@@ -194,8 +194,9 @@ def test_deploy_a_space(tiny_checkpoint, tmp_path):
                        for name in files)
         registry = json.loads(files["checkpoints/registry.json"])
         assert registry["default"] == "owner/wecl-tiny@main"
-        assert registry["checkpoints"] == [{"name": "owner/wecl-tiny@main", "repo_id": "owner/wecl-tiny",
-                                            "revision": sha}]
+        [entry] = registry["checkpoints"]
+        assert entry["name"] == "owner/wecl-tiny@main" and entry["repo_id"] == "owner/wecl-tiny"
+        assert entry["revision"] == sha and entry["classes"] == CLASSES and "path" not in entry
         card = files["README.md"].decode()
         front = card.split("---\n")[1]
         assert "sdk: gradio\n" in front and "app_file: app.py\n" in front and "sdk_version: " in front
@@ -219,6 +220,9 @@ def test_deploy_a_space(tiny_checkpoint, tmp_path):
         assert missing.returncode == 2 and "no such Hub repo" in missing.stderr, missing.stderr
         bad = run_wecl("space", "owner/explorer", "--checkpoint", "owner/wecl-tiny@nope", env=env)
         assert bad.returncode == 2 and "no such revision" in bad.stderr, bad.stderr
+        hub.add_repo("owner/not-wecl", {"config.json": b'{"model_type": "bert"}'})
+        alien = run_wecl("space", "owner/explorer", "--checkpoint", "owner/not-wecl", env=env)
+        assert alien.returncode == 2 and "unknown keys" in alien.stderr, alien.stderr
 
 
 def test_hub_cache_paths_are_never_trusted_for_files(tmp_path, sharded):

@@ -189,16 +189,22 @@ def _space_files() -> dict[str, Path]:
 
 
 def _hub_checkpoint(api, spec: str) -> dict:
-    """A registry entry for `owner/name[@rev]`, pinned to the commit the revision is now."""
+    """A registry entry for `owner/name[@rev]`, pinned to the commit the revision is now, with
+    the classes and description of its config.json (which must be a WECL config)."""
+    from wecl.config import WECLConfig
+
     repo_id, revision = checkpoints.parse_spec(spec)
     _check_repo_id(repo_id, f"--checkpoint {spec}")
     with _hub_errors(f"checkpoint {spec}"):
         info = api.model_info(repo_id, revision=revision)
-    names = [s.rfilename for s in info.siblings or []]
-    if "config.json" not in names:
-        raise WECLError(f"checkpoint {spec}: the Hub repo has no config.json; is it a WECL checkpoint?")
+        names = [s.rfilename for s in info.siblings or []]
+        if "config.json" not in names:
+            raise WECLError(f"checkpoint {spec}: the Hub repo has no config.json; is it a WECL checkpoint?")
+        config = WECLConfig.load(Path(api.hf_hub_download(repo_id, "config.json", revision=info.sha)))
     wanted = [n for n in names if any(fnmatch.fnmatch(n, p) for p in checkpoints.HUB_PATTERNS)]
-    return {"name": spec, "repo_id": repo_id, "revision": info.sha, "files": sorted(wanted)}
+    return {"name": spec, "repo_id": repo_id, "revision": info.sha, "classes": config.classes,
+            "dataset": "see the model card", "description": config.description or f"{config.training} WECL checkpoint",
+            "files": sorted(wanted)}
 
 
 def deploy_space(space_id: str, checkpoint_specs: list[str] | None = None, hardware: str = "cpu-basic",
@@ -218,7 +224,7 @@ def deploy_space(space_id: str, checkpoint_specs: list[str] | None = None, hardw
     if checkpoint_specs:
         entries = [_hub_checkpoint(api, spec) for spec in checkpoint_specs]
         registry = {"default": entries[0]["name"],
-                    "checkpoints": [{k: e[k] for k in ("name", "repo_id", "revision")} for e in entries]}
+                    "checkpoints": [{k: v for k, v in e.items() if k != "files"} for e in entries]}
         preload = [f"{e['repo_id']} {','.join(e['files'])} {e['revision']}" for e in entries]
         models = [e["repo_id"] for e in entries]
     else:  # the bundled checkpoints, as files of the Space
