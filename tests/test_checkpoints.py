@@ -238,6 +238,7 @@ def test_models_with_the_same_backbones_share_them(tiny_checkpoint, tmp_path, me
     """Through the model cache, checkpoints whose backbone tensors are identical hold one backbone
     module; their heads stay their own and predictions equal those of unshared copies."""
     import gc
+    import weakref
 
     import torch
 
@@ -245,33 +246,37 @@ def test_models_with_the_same_backbones_share_them(tiny_checkpoint, tmp_path, me
     from wecl.inference import predict
 
     base = checkpoints.load(tiny_checkpoint)
+    with torch.no_grad():  # backbones no other test loads
+        next(base.visual_backbone.parameters()).add_(0.125)
+        next(base.audio_backbone.parameters()).add_(0.125)
+    checkpoints.save(base, tmp_path / "base")
     torch.manual_seed(5)
     for module in base.heads.modules():
         if isinstance(module, torch.nn.Linear):
             torch.nn.init.normal_(module.weight, std=0.05)
     checkpoints.save(base, tmp_path / "other-heads")
-    other_audio = checkpoints.load(tiny_checkpoint)
     with torch.no_grad():
-        next(other_audio.audio_backbone.parameters()).add_(0.01)
-    checkpoints.save(other_audio, tmp_path / "other-audio", backbone_dtype="fp32")
+        next(base.audio_backbone.parameters()).add_(0.01)
+    checkpoints.save(base, tmp_path / "other-audio")
 
-    a = inference.load_model(str(tiny_checkpoint), device="cpu")
+    a = inference.load_model(str(tmp_path / "base"), device="cpu")
     b = inference.load_model(str(tmp_path / "other-heads"), device="cpu")
     c = inference.load_model(str(tmp_path / "other-audio"), device="cpu")
     assert a.visual_backbone is b.visual_backbone is c.visual_backbone
     assert a.audio_backbone is b.audio_backbone and c.audio_backbone is not a.audio_backbone
     assert a.heads is not b.heads
     assert inference.backbone_key(a) == inference.backbone_key(b) != inference.backbone_key(c)
-    for shared, folder in ((a, tiny_checkpoint), (b, tmp_path / "other-heads"), (c, tmp_path / "other-audio")):
-        own = checkpoints.load(folder)
+    for shared in (a, b, c):
+        own = checkpoints.load(shared.checkpoint.path)
         assert own.visual_backbone is not shared.visual_backbone  # plain loads are private copies
-        assert predict(media("av"), shared).json["probabilities"] == \
-            predict(media("av"), own).json["probabilities"]
-    # the shared modules live as long as a model uses them
-    inference._models.clear()
+        assert predict(media("av"), shared).json["probabilities"] == predict(media("av"), own).json["probabilities"]
+    # a shared module lives as long as a cached model uses it
+    modules = [weakref.ref(m) for m in (a.visual_backbone, a.audio_backbone, c.audio_backbone)]
+    for key in [k for k in inference._models if k[0].startswith(str(tmp_path))]:
+        del inference._models[key]
     del a, b, c, shared, own
     gc.collect()
-    assert len(checkpoints._shared_backbones) == 0
+    assert [ref() for ref in modules] == [None, None, None]
 
 
 PEAK = """
