@@ -312,3 +312,40 @@ def test_loading_holds_the_weights_once(tmp_path, tiny_checkpoint):
     assert done.returncode == 0, done.stderr
     before, peak = map(int, done.stdout.split()[-2:])
     assert (peak - before) * 1024 < 1.2 * size, (peak - before, size // 1024)
+
+
+OVERWRITE = """
+import sys
+import torch
+from wecl import checkpoints
+model = checkpoints.load(sys.argv[1])
+with open(sys.argv[2], "r+b") as handle:  # `cp other model.safetensors` rewrites the file in place
+    handle.truncate(64)
+x = torch.randn(1, 10, model.heads.classifier.in_features // 2)
+print(float(model(x, x).logits.sum()) == float(model(x, x).logits.sum()))
+"""
+
+
+def test_a_file_overwritten_in_place_does_not_crash_a_loaded_model(tiny_checkpoint, tmp_path):
+    """Local files are read, not mapped: truncating one under a loaded model (a mapped file would
+    raise SIGBUS at the next forward pass) changes nothing for that model."""
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, folder)
+    done = subprocess.run([sys.executable, "-c", OVERWRITE, str(folder), str(folder / "model.safetensors")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "True", (done.returncode, done.stderr)
+
+
+def test_hub_cache_files_are_memory_mapped(tiny_checkpoint, tmp_path):
+    """Hub cache blobs never change in place: their tensors are the mapped file's, without a copy."""
+    hub = _hub_cache(tmp_path / "hf" / "hub", tiny_checkpoint)
+    snapshot = hub / "models--owner--name" / "snapshots"
+    blob = checkpoints.StoredWeights([snapshot / TAG_COMMIT / "model.safetensors"], "tagged")
+    copied = checkpoints.StoredWeights([snapshot / COMMIT / "model.safetensors"], "copied")  # a plain file
+    assert checkpoints.immutable(snapshot / TAG_COMMIT / "model.safetensors") and blob.mapped
+    assert not checkpoints.immutable(snapshot / COMMIT / "model.safetensors") and not copied.mapped
+    key = next(iter(blob.places))
+    import torch
+
+    assert blob.tensor(key, blob.places[key][3]) is blob.mapped[key]
+    assert torch.equal(blob.tensor(key, torch.float32), copied.tensor(key, torch.float32))

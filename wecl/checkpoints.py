@@ -150,10 +150,10 @@ def load_resolved(folder: Path, ident: str, resolved: str | None, device: str | 
                   share_backbones: bool = False):
     """`load` on what `resolve` found: (local folder, id, resolved revision).
 
-    The weights are memory-mapped (safetensors) and become the model's tensors on the CPU, without
-    a random initialisation or a second copy. With `share_backbones`, a backbone whose tensors equal
-    those of a backbone already loaded on the same device is that module: it must then never be
-    changed or moved (the model cache's models are not)."""
+    The weights become the model's tensors without a random initialisation or a second copy (see
+    `StoredWeights`: read, or memory-mapped for Hub cache files). With `share_backbones`, a
+    backbone whose tensors equal those of a backbone already loaded on the same device is that
+    module: it must then never be changed or moved (the model cache's models are not)."""
     from wecl.model import WECL
 
     if not (folder / "config.json").is_file():
@@ -174,15 +174,17 @@ def load_resolved(folder: Path, ident: str, resolved: str | None, device: str | 
     mismatch = _mismatch({k: tuple(v.shape) for k, v in expected.items()}, stored.shapes())
     if mismatch:
         raise WECLError(f"checkpoint {ident}: config.json does not match its weights: {mismatch}")
-    state = {k: stored.tensor(k, expected[k].dtype) for k in expected}
-    digests, model._backbone_key = backbone_digests(model, stored.hasher(state))
+    dtypes = {k: v.dtype for k, v in expected.items()}
+    digests, model._backbone_key = backbone_digests(model, stored.hasher(dtypes))
     with _shared_lock:
+        skip = set()
         for name, _ in BACKBONES:
             shared = _shared_backbones.get((digests.get(name), str(device))) if share_backbones else None
             if shared is not None:
                 setattr(model, name, shared)
-                state = {k: v for k, v in state.items() if not k.startswith(name + ".")}
-        model.load_state_dict(state, strict=False, assign=True)
+                skip |= {k for k in expected if k.startswith(name + ".")}
+        model.load_state_dict({k: stored.tensor(k, dtypes[k]) for k in expected if k not in skip},
+                              strict=False, assign=True)
         left = [k for k, v in model.state_dict().items() if v.is_meta]
         if left:  # the header check makes this unreachable; never hand out a model with holes
             raise WECLError(f"checkpoint {ident}: no weights for {', '.join(left[:3])}")
@@ -196,53 +198,91 @@ def load_resolved(folder: Path, ident: str, resolved: str | None, device: str | 
     return model
 
 
+SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+                      "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+                      "U8": torch.uint8, "BOOL": torch.bool}
+
+
+def immutable(path: Path) -> bool:
+    """Whether a file is a Hub cache blob (`snapshots/<commit>/f` -> `blobs/<hash>`): written once
+    under its content's name and never changed in place."""
+    target = path.resolve()
+    return target.parent.name == "blobs" and (target.parent.parent / "snapshots").is_dir()
+
+
 class StoredWeights:
-    """A checkpoint's safetensors files, memory-mapped. A tensor stored in the model's dtype is the
-    mapped tensor itself (no copy; its pages are read when first used); one stored in another
-    precision (bf16/fp16 backbones) is read and cast. Hashing reads the file rather than the
-    mapping, so that a backbone which turns out to be shared never becomes resident twice."""
+    """A checkpoint's safetensors files, read tensor by tensor straight into the model's memory.
+
+    Files of the Hub cache are memory-mapped instead: a tensor stored in the model's dtype is then
+    the mapped tensor itself (no copy, paged in when first used, shared between processes). Other
+    files are read, because a mapped file that is overwritten in place (`cp new old`) would crash
+    the process at its next forward pass. A tensor stored in another precision (bf16/fp16
+    backbones) is read and cast. Hashing reads the file, never the mapping, so a backbone that
+    turns out to be shared is never paged in twice."""
 
     CHUNK = 8 << 20
 
     def __init__(self, paths: list[Path], ident: str):
+        self.places: dict[str, tuple[Path, int, int, torch.dtype, tuple]] = {}  # key -> file, start, end, dtype, shape
         self.mapped: dict[str, torch.Tensor] = {}
-        self.places: dict[str, tuple[Path, int, int]] = {}  # key -> (file, first byte, end)
         for path in paths:
             try:
-                self.mapped.update(load_file(str(path)))  # checks the header against the file's size
-                with open(path, "rb") as handle:
-                    length = int.from_bytes(handle.read(8), "little")
-                    header = json.loads(handle.read(length))
-            except (SafetensorError, OSError, RuntimeError, ValueError) as error:
+                self._read_header(path)
+                if immutable(path):
+                    self.mapped.update(load_file(str(path)))
+            except (SafetensorError, OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
                 raise WECLError(f"checkpoint {ident}: cannot read {path.name} ({error})") from None
-            for key, entry in header.items():
-                if key != "__metadata__":
-                    start, end = entry["data_offsets"]
-                    self.places[key] = (path, 8 + length + start, 8 + length + end)
+
+    def _read_header(self, path: Path) -> None:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            if not 2 <= length <= min(size - 8, 100 << 20):
+                raise ValueError("not a safetensors file: bad header length")
+            header = json.loads(handle.read(length))
+        if not isinstance(header, dict):
+            raise ValueError("not a safetensors file: the header is no JSON object")
+        data = size - 8 - length
+        for key, entry in header.items():
+            if key == "__metadata__":
+                continue
+            dtype, shape, (start, end) = SAFETENSORS_DTYPES[entry["dtype"]], tuple(entry["shape"]), entry["data_offsets"]
+            count = 1
+            for n in shape:
+                if not isinstance(n, int) or n < 0:
+                    raise ValueError(f"{key}: bad shape {shape}")
+                count *= n
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= data
+                    and end - start == count * dtype.itemsize):
+                raise ValueError(f"{key}: its bytes do not fit its shape and the file")
+            self.places[key] = (path, 8 + length + start, 8 + length + end, dtype, shape)
 
     def shapes(self) -> dict[str, tuple]:
-        return {k: tuple(v.shape) for k, v in self.mapped.items()}
+        return {k: place[4] for k, place in self.places.items()}
 
     def tensor(self, key: str, dtype: torch.dtype) -> torch.Tensor:
-        mapped = self.mapped[key]
-        if mapped.dtype == dtype:
-            return mapped
-        path, start, end = self.places[key]
+        """The tensor as the model holds it: mapped when possible, else read (and cast)."""
+        path, start, end, stored, shape = self.places[key]
+        if key in self.mapped and stored == dtype:
+            return self.mapped[key]
+        buffer = bytearray(end - start)
         with open(path, "rb") as handle:
             handle.seek(start)
-            data = bytearray(handle.read(end - start))
-        return torch.frombuffer(data, dtype=mapped.dtype).reshape(mapped.shape).to(dtype) if data else mapped.to(dtype)
+            if handle.readinto(buffer) != len(buffer):
+                raise WECLError(f"{path.name}: the file ends inside {key}")
+        value = torch.frombuffer(buffer, dtype=stored) if buffer else torch.empty(0, dtype=stored)
+        return value.reshape(shape).to(dtype)
 
-    def hasher(self, state: dict[str, torch.Tensor]):
-        """`update(digests, key)`: feed the bytes of `state[key]` to each digest."""
+    def hasher(self, dtypes: dict[str, torch.dtype]):
+        """`update(digests, key)`: feed the bytes of the tensor `key` as the model will hold it
+        (in `dtypes[key]`) to each digest, reading the file block by block when no cast is needed."""
         def update(digests, key: str) -> None:
-            value = state[key]
-            if value is not self.mapped.get(key):  # read and cast: already in memory
-                data = value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()
+            path, start, end, stored, _ = self.places[key]
+            if stored != dtypes[key]:
+                data = self.tensor(key, dtypes[key]).contiguous().view(-1).view(torch.uint8).numpy()
                 for digest in digests:
                     digest.update(data)
                 return
-            path, start, end = self.places[key]
             with open(path, "rb") as handle:
                 handle.seek(start)
                 while start < end:
