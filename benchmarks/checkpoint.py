@@ -3,7 +3,8 @@
     python benchmarks/checkpoint.py [--device cpu|cuda] [--skip-features]
 
 For backbones stored in fp32 and in bf16 it prints the save time, the files' size, and, each in a
-fresh process, the load time, the RSS after loading and the peak RSS. Then the RSS of two
+fresh process, the load time, the RSS after loading and the peak RSS; the same for the fp32
+checkpoint in a Hub cache layout, whose files are memory-mapped. Then the RSS of two
 checkpoints that share their frozen backbones (different heads) loaded side by side through the
 model cache, against one (target <= 1.15 x), and what bf16 storage does to the backbones'
 features and to the predicted probabilities. Weights are random (no download here): storage
@@ -58,9 +59,9 @@ def mb(n: float) -> str:
     return f"{n / 2**20:,.0f} MB"
 
 
-def probe(device: str, *folders: Path) -> dict:
+def probe(device: str, *folders: Path | str, env: dict | None = None) -> dict:
     done = subprocess.run([sys.executable, "-c", PROBE, device, *map(str, folders)], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, env={**os.environ, **(env or {})})
     if done.returncode != 0:
         raise SystemExit(done.stderr)
     return json.loads(done.stdout)
@@ -68,6 +69,23 @@ def probe(device: str, *folders: Path) -> dict:
 
 def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+
+
+def hub_cache(folder: Path, root: Path) -> dict:
+    """`folder` laid out as the Hub cache lays out a download (blobs + a snapshot of links), and the
+    environment that makes `bench/paper` load from it offline (memory-mapped, as Hub files are)."""
+    import hashlib
+
+    repo, commit = root / "models--bench--paper", "0" * 40
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    for path in folder.iterdir():
+        blob = repo / "blobs" / hashlib.sha256(path.name.encode()).hexdigest()
+        os.link(path, blob)
+        os.symlink(os.path.relpath(blob, repo / "snapshots" / commit), repo / "snapshots" / commit / path.name)
+    return {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(root)}
 
 
 def feature_effect(fp32: Path, bf16: Path) -> dict:
@@ -145,12 +163,16 @@ def main() -> None:
             load = figures["loads"][0]
             rows.append((dtype, save_s, folder_size(tmp / dtype), load["load_s"], load["VmRSS"], load["VmHWM"],
                          figures["base_rss"], load["gpu"]))
+        figures = probe(args.device, "bench/paper", env=hub_cache(tmp / "fp32", tmp / "hub"))
+        load = figures["loads"][0]
+        rows.append(("fp32, Hub cache (memory-mapped)", 0.0, folder_size(tmp / "fp32"), load["load_s"], load["VmRSS"],
+                     load["VmHWM"], figures["base_rss"], load["gpu"]))
         gpu = args.device == "cuda"
         print("\n| backbones stored | save | files | load | RSS after load | peak RSS | RSS before load |"
               + (" GPU memory |" if gpu else ""))
         print("|---|---|---|---|---|---|---|" + ("---|" if gpu else ""))
         for dtype, save_s, size, load_s, rss, hwm, base, cuda in rows:
-            print(f"| {dtype} | {save_s:.2f} s | {mb(size)} | {load_s:.2f} s | {mb(rss)} | {mb(hwm)} | {mb(base)} |"
+            print(f"| {dtype} | {f'{save_s:.2f} s' if save_s else ''} | {mb(size)} | {load_s:.2f} s | {mb(rss)} | {mb(hwm)} | {mb(base)} |"
                   + (f" {mb(cuda)} |" if gpu else ""))
 
         # Same backbones, other heads: a re-trained checkpoint.

@@ -220,6 +220,8 @@ def test_deploy_a_space(tiny_checkpoint, tmp_path):
         assert missing.returncode == 2 and "no such Hub repo" in missing.stderr, missing.stderr
         bad = run_wecl("space", "owner/explorer", "--checkpoint", "owner/wecl-tiny@nope", env=env)
         assert bad.returncode == 2 and "no such revision" in bad.stderr, bad.stderr
+        folder = run_wecl("space", "owner/explorer", "--checkpoint", tiny_checkpoint, env=env)
+        assert folder.returncode == 2 and "publish this folder first" in folder.stderr, folder.stderr
         hub.add_repo("owner/not-wecl", {"config.json": b'{"model_type": "bert"}'})
         alien = run_wecl("space", "owner/explorer", "--checkpoint", "owner/not-wecl", env=env)
         assert alien.returncode == 2 and "unknown keys" in alien.stderr, alien.stderr

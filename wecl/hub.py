@@ -194,6 +194,9 @@ def _hub_checkpoint(api, spec: str) -> dict:
     from wecl.config import WECLConfig
 
     repo_id, revision = checkpoints.parse_spec(spec)
+    if Path(spec).expanduser().exists():
+        raise WECLError(f"--checkpoint {spec}: a Space loads checkpoints from the Hub; publish this folder first "
+                        f"with `python -m wecl push {spec} OWNER/NAME`")
     _check_repo_id(repo_id, f"--checkpoint {spec}")
     with _hub_errors(f"checkpoint {spec}"):
         info = api.model_info(repo_id, revision=revision)
