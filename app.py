@@ -83,9 +83,10 @@ def user_errors(fn):
 
 def device_label() -> str:
     device = inference.resolve_device(DEVICE)
+    precision = inference.resolve_precision(os.environ.get("WECL_PRECISION", "auto"), device)
     if device.type == "cuda":
-        return f"GPU · {torch.cuda.get_device_name(device)}"
-    return f"CPU · {BACKBONE_THREADS} threads"
+        return f"GPU · {torch.cuda.get_device_name(device)} · backbones in {precision}"
+    return f"CPU · {BACKBONE_THREADS} threads · backbones in {precision}"
 
 
 def example_rows() -> list[list]:

@@ -268,6 +268,7 @@ def test_models_with_the_same_backbones_share_them(tiny_checkpoint, tmp_path, me
     assert inference.backbone_key(a) == inference.backbone_key(b) != inference.backbone_key(c)
     for shared in (a, b, c):
         own = checkpoints.load(shared.checkpoint.path)
+        own.precision = shared.precision
         assert own.visual_backbone is not shared.visual_backbone  # plain loads are private copies
         assert predict(media("av"), shared).json["probabilities"] == predict(media("av"), own).json["probabilities"]
     # a shared module lives as long as a cached model uses it

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from wecl import WECL, WECLConfig
-from wecl.inference import _run_backbone
+from wecl.inference import run_backbone
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")]
 
@@ -18,9 +18,9 @@ def test_bf16_backbones_on_cuda_match_fp32_on_cpu():
     model = WECL(WECLConfig(classes=["a", "b", "c"], visual_depth=50, audio_depth=50)).eval()
     clips = torch.randn(4, 3, 16, 112, 112)
     patches = torch.randn(4, 3, 224, 224)
-    cpu = [_run_backbone(b, x, torch.device("cpu"), 4) for b, x in ((model.visual_backbone, clips), (model.audio_backbone, patches))]
+    cpu = [run_backbone(b, x, torch.device("cpu"), 4, "fp32") for b, x in ((model.visual_backbone, clips), (model.audio_backbone, patches))]
     model.cuda()
-    gpu = [_run_backbone(b, x, torch.device("cuda"), 4) for b, x in ((model.visual_backbone, clips), (model.audio_backbone, patches))]
+    gpu = [run_backbone(b, x, torch.device("cuda"), 4, "bf16") for b, x in ((model.visual_backbone, clips), (model.audio_backbone, patches))]
     for a, b in zip(cpu, gpu):
         assert np.linalg.norm(a - b) / np.linalg.norm(a) < 0.02
 

@@ -21,7 +21,8 @@ from wecl.annotations import VIDEO_EXTENSIONS, atomic_write_text, video_id
 from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.evaluate import prediction_of, write_prediction_file
-from wecl.inference import cached_features, explain, prepare_inputs, run_backbones, store_features, video_hash
+from wecl.inference import (cached_features, explain, prepare_inputs, run_backbones, source_of, store_features,
+                            video_hash)
 from wecl.model import WECL
 from wecl.store import ResultStore
 
@@ -79,7 +80,7 @@ def run_batch(
 ) -> BatchStats:
     """Predict every video not yet in `store` for this checkpoint; bad videos are recorded and skipped.
     Setting `stop` ends the run after the video in hand (`stats.stopped`); what is done is kept."""
-    checkpoint = model.checkpoint.to_json()
+    checkpoint = source_of(model)
     theta = model.config.theta if theta is None else float(theta)
     rule = check_rule(model.config.keyframe_rule if keyframe_rule is None else keyframe_rule)
     stats = BatchStats(total=len(videos))

@@ -21,7 +21,7 @@ from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.evaluate import score_sweep, sweep_predictions
 from wecl.groundtruth import is_positions_file, read_ground_truth
-from wecl.inference import Features, cached_features, known_hash, load_model
+from wecl.inference import Features, cached_features, known_hash, load_model, source_of
 from wecl.model import WECL
 from wecl.store import ResultStore, default_db
 
@@ -184,7 +184,7 @@ class DatasetRun:
         found by content hash, so a moved or renamed folder keeps its results and two files with
         the same bytes each get their row (under their own path and id)."""
         model = self.models[index]
-        key = (model.checkpoint.to_json(), model.config.theta, 1, self.keyframe_rule)
+        key = (source_of(model), model.config.theta, 1, self.keyframe_rule)
         seen, by_hash = self._results.get(index, (0, {}))
         latest = self.store.latest(*key)
         if latest > seen:  # read only what was committed since the last call (a poll per second)
@@ -202,7 +202,7 @@ class DatasetRun:
     def failures(self, index: int = 0) -> dict[str, str]:
         wanted = {str(v) for v in self.videos}
         model = self.models[index]
-        failures = self.store.failures(model.checkpoint.to_json(), model.config.theta, 1, self.keyframe_rule)
+        failures = self.store.failures(source_of(model), model.config.theta, 1, self.keyframe_rule)
         return {p: m for p, m in failures.items() if p in wanted}
 
     def features(self, index: int = 0) -> dict[str, Features]:

@@ -36,7 +36,7 @@ from wecl.audio import mfcc_patches, read_audio
 from wecl.config import WECLConfig
 from wecl.datasets import Dataset, VideoItem
 from wecl.errors import WECLError
-from wecl.inference import Features, _run_backbone, backbone_key, prepare_frames
+from wecl.inference import Features, backbone_key, chunk_size, precision_of, prepare_frames, run_backbone
 from wecl.model import WECL
 from wecl.video import VideoInfo, read_clips
 
@@ -110,9 +110,10 @@ def _read_meta(path: Path) -> dict | None:
         return None
 
 
-def is_done(path: Path, key: str, views: int) -> bool:
+def is_done(path: Path, key: str, views: int, precision: str = "fp32") -> bool:
     meta = _read_meta(path) if path.is_file() else None
-    return meta is not None and meta.get("backbone_key") == key and meta.get("views", 0) >= views
+    return (meta is not None and meta.get("backbone_key") == key and meta.get("views", 0) >= views
+            and meta.get("precision", "fp32") == precision)
 
 
 def write_manifest(out_dir: Path, dataset: Dataset, model: WECL, key: str, views: int, seed: int) -> dict:
@@ -129,6 +130,7 @@ def write_manifest(out_dir: Path, dataset: Dataset, model: WECL, key: str, views
                     "synthetic": dataset.synthetic},
         "views": views,
         "seed": seed,
+        "precision": precision_of(model),
     }
     if path.is_file():
         try:
@@ -138,6 +140,9 @@ def write_manifest(out_dir: Path, dataset: Dataset, model: WECL, key: str, views
         if old.get("backbone_key") not in (None, key):
             raise WECLError(f"{out_dir}: holds features of other backbones (checkpoint {old.get('checkpoint', {}).get('id')}); "
                             "use another output folder")
+        if old.get("precision", "fp32") != manifest["precision"]:
+            raise WECLError(f"{out_dir}: holds features computed in {old.get('precision', 'fp32')}, not "
+                            f"{manifest['precision']}; pass --precision {old.get('precision', 'fp32')} or use another output folder")
         manifest["views"] = max(views, old.get("views", 0))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
@@ -162,21 +167,21 @@ def extract(
         raise WECLError(f"views must be at least 1, not {views}")
     out_dir = Path(out_dir)
     model.eval()
-    key = backbone_key(model)
+    key, precision = backbone_key(model), precision_of(model)
     write_manifest(out_dir, dataset, model, key, views, seed)
     items = dataset.items if items is None else items
     stats = ExtractStats()
     start = time.perf_counter()
     todo = []
     for item in items:
-        if is_done(feature_file(out_dir, item.video_id), key, views):
+        if is_done(feature_file(out_dir, item.video_id), key, views, precision):
             stats.skipped += 1
         else:
             todo.append(item)
     if progress:
         progress(stats.skipped)
     device = next(model.parameters()).device
-    chunk = 64 if device.type == "cuda" else 5  # the same chunks as inference.compute_features
+    chunk = chunk_size(device)
     log = out_dir / "errors.log"
 
     def fail(item: VideoItem, error: Exception) -> None:
@@ -215,16 +220,17 @@ def extract(
 
 def _store(out_dir: Path, dataset: Dataset, model: WECL, key: str, d: DecodedVideo, views: int,
            device: torch.device, chunk: int) -> None:
-    start = time.perf_counter()
+    start, precision = time.perf_counter(), precision_of(model)
     arrays = {"spans": np.asarray(d.spans, np.float64)}
     if model.visual_backbone is not None:
-        arrays["visual"] = np.stack([_run_backbone(model.visual_backbone, f, device, chunk) for f in d.frames]).astype(np.float32)
+        arrays["visual"] = np.stack([run_backbone(model.visual_backbone, f, device, chunk, precision)
+                                     for f in d.frames]).astype(np.float32)
     if model.audio_backbone is not None:
-        arrays["audio"] = _run_backbone(model.audio_backbone, d.patches, device, chunk).astype(np.float32)
+        arrays["audio"] = run_backbone(model.audio_backbone, d.patches, device, chunk, precision).astype(np.float32)
     meta = {
         "video_id": d.item.video_id, "path": str(d.item.path), "label": d.item.label, "subset": d.item.subset,
         "segments": _segments_of(dataset, d.item.video_id), "info": d.info.to_json(),
-        "backbone_key": key, "views": views if model.visual_backbone is not None else 1,
+        "backbone_key": key, "views": views if model.visual_backbone is not None else 1, "precision": precision,
         "timings": {"decode": d.seconds, "backbones": time.perf_counter() - start},
     }
     arrays["meta"] = np.array(json.dumps(meta))

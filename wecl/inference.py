@@ -33,7 +33,7 @@ MEMORY_CACHE_SIZE = 32  # videos, and at most MEMORY_CACHE_BYTES of arrays
 MEMORY_CACHE_BYTES = int(float(os.environ.get("WECL_MEMORY_CACHE_MB", 512)) * 2**20)
 # The disk feature cache is trimmed to this size, least recently used first (WECL_CACHE_MAX, MB).
 DISK_CACHE_BYTES = int(float(os.environ.get("WECL_CACHE_MAX", 2048)) * 2**20)
-_memory: OrderedDict[tuple[str, str], "Features"] = OrderedDict()
+_memory: OrderedDict[tuple[str, str, str], "Features"] = OrderedDict()
 _file_hashes: dict[tuple[str, int, int], str] = {}
 MODEL_CACHE_SIZE = 4
 _models: OrderedDict[tuple, WECL] = OrderedDict()  # (folder, revision, weights size, mtime, device)
@@ -70,6 +70,46 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AMX or AVX-512 BF16), where bf16 autocast pays."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" -> "bf16" on CUDA and on CPUs with native bf16, else "fp32"."""
+    if precision not in PRECISIONS:
+        raise WECLError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16()) else "fp32"
+    return precision
+
+
+def source_of(model: WECL) -> dict:
+    """What a result came from, as its JSON says: the checkpoint (id, revision, fingerprint) and
+    the backbones' precision."""
+    ref = getattr(model, "checkpoint", None)
+    return {**(ref.to_json() if ref else {"id": "in-memory", "revision": None}), "precision": precision_of(model)}
+
+
+def precision_of(model: WECL) -> str:
+    """The precision this model's backbones run in ("fp32" or "bf16"; the heads are always fp32)."""
+    return resolve_precision(model.precision, _device_of(model))
+
+
+def chunk_size(device: torch.device) -> int:
+    """Segments per backbone call: a whole video on a GPU; on a CPU two per thread, so the first
+    chunk starts soon (decoding overlaps it) and each call still keeps every thread busy."""
+    return 64 if device.type == "cuda" else max(2, min(16, 2 * torch.get_num_threads()))
+
+
 def _resolve(checkpoint: str | None, revision: str | None) -> tuple[Path, str, str | None]:
     """`checkpoints.resolve`, remembered for Hub ids (each call would ask the Hub again); a local
     folder is resolved every time, which is cheap and follows a changed file."""
@@ -87,22 +127,27 @@ def _resolve(checkpoint: str | None, revision: str | None) -> tuple[Path, str, s
     return found
 
 
-def load_model(checkpoint: str | None = None, revision: str | None = None, device: str = "auto") -> WECL:
+def load_model(checkpoint: str | None = None, revision: str | None = None, device: str = "auto",
+               precision: str | None = None) -> WECL:
     """Load a checkpoint onto a device, once: None is the project's default. Models are kept by
     what they are (resolved folder, revision, weights file size and time), not by how they were
-    named, so `./x`, `x/` and `././x` share one copy; at most MODEL_CACHE_SIZE are kept (LRU)."""
+    named, so `./x`, `x/` and `././x` share one copy; at most MODEL_CACHE_SIZE are kept (LRU).
+    `precision` is the backbones' ("auto", "fp32", "bf16"; see `resolve_precision`); None is
+    $WECL_PRECISION, default "auto" (the app and the dataset tab use that)."""
     dev = resolve_device(device)
+    precision = resolve_precision(precision or os.environ.get("WECL_PRECISION", "auto"), dev)
     folder, ident, resolved = _resolve(checkpoint, revision)
     try:
         stamp = checkpoints.weights_stamp(folder)
     except OSError:
         raise WECLError(f"checkpoint {ident}: model.safetensors is missing") from None
-    key = (str(folder), resolved, *stamp, str(dev))
+    key = (str(folder), resolved, *stamp, str(dev), precision)
     with _models_lock:
         if key in _models:
             _models.move_to_end(key)
             return _models[key]
     model = checkpoints.load_resolved(folder, ident, resolved, device=dev, share_backbones=True)
+    model.precision = precision
     with _models_lock:
         model = _models.setdefault(key, model)  # two threads loading at once keep one copy
         _models.move_to_end(key)
@@ -143,12 +188,18 @@ def _device_of(model: WECL) -> torch.device:
     return next(model.parameters()).device
 
 
-def _run_backbone(backbone, batch: torch.Tensor, device: torch.device, chunk: int) -> np.ndarray:
-    """Backbone in inference mode, in chunks of segments; bf16 autocast on CUDA (fp32 on CPU)."""
+def run_backbone(backbone, batch: torch.Tensor, device: torch.device, chunk: int, precision: str) -> np.ndarray:
+    """A backbone in inference mode on (N, ...) inputs, `chunk` at a time -> (N, C) float32.
+    "bf16": autocast to bfloat16 with channels-last inputs (what oneDNN and cuDNN run fastest);
+    the features come back as float32."""
+    bf16 = precision == "bf16"
     outs = []
-    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         for part in batch.split(chunk):
-            outs.append(backbone(part.to(device, non_blocking=True)).float().cpu())
+            part = part.to(device, non_blocking=True)
+            if bf16:
+                part = part.contiguous(memory_format=torch.channels_last_3d if part.dim() == 5 else torch.channels_last)
+            outs.append(backbone(part).float().cpu())
     return torch.cat(outs).numpy()
 
 
@@ -191,21 +242,22 @@ def prepare_inputs(video: str, config, progress: Progress | None = None, rng: np
 
 def run_backbones(inputs: Inputs, model: WECL, progress: Progress | None = None) -> Features:
     """Both frozen backbones on prepared inputs -> per-segment features."""
-    c, device = model.config, _device_of(model)
+    c, device, precision = model.config, _device_of(model), precision_of(model)
     progress = progress or (lambda fraction, desc: None)
     timings = dict(inputs.timings)
-    chunk = 64 if device.type == "cuda" else 5
+    chunk = chunk_size(device)
     clips = inputs.clips
     visual = audio = None
     if model.visual_backbone is not None:
         progress(0.35, "visual backbone (3D ResNet)")
         start = time.perf_counter()
-        visual = _run_backbone(model.visual_backbone, prepare_frames(clips.frames, c.pixel_mean, c.pixel_std), device, chunk)
+        visual = run_backbone(model.visual_backbone, prepare_frames(clips.frames, c.pixel_mean, c.pixel_std), device,
+                              chunk, precision)
         timings["visual_backbone"] = time.perf_counter() - start
     if model.audio_backbone is not None:
         progress(0.8, "audio backbone (2D ResNet)")
         start = time.perf_counter()
-        audio = _run_backbone(model.audio_backbone, inputs.patches, device, chunk)
+        audio = run_backbone(model.audio_backbone, inputs.patches, device, chunk, precision)
         timings["audio_backbone"] = time.perf_counter() - start
     return Features(clips.info, clips.spans, visual, audio, np.stack(clips.thumbnails), timings)
 
@@ -240,12 +292,12 @@ def _load_features(path: Path, video: str) -> Features | None:
         return None
 
 
-def _cache_key(video: str, model: WECL) -> tuple[str, str]:
-    return video_hash(video), backbone_key(model)
+def _cache_key(video: str, model: WECL) -> tuple[str, str, str]:
+    return video_hash(video), backbone_key(model), precision_of(model)
 
 
-def _disk_path(key: tuple[str, str]) -> Path:
-    return cache_dir() / f"{key[0][:24]}-{key[1][:24]}.npz"
+def _disk_path(key: tuple[str, str, str]) -> Path:
+    return cache_dir() / f"{key[0][:24]}-{key[1][:24]}-{key[2]}.npz"
 
 
 def cached_features(video: str, model: WECL, use_disk: bool = True) -> Features | None:
@@ -271,7 +323,7 @@ def _nbytes(f: Features) -> int:
     return sum(a.nbytes for a in (f.visual, f.audio, f.thumbnails) if a is not None)
 
 
-def _remember(key: tuple[str, str], features: Features) -> None:
+def _remember(key: tuple[str, str, str], features: Features) -> None:
     _memory[key] = features
     while len(_memory) > MEMORY_CACHE_SIZE or (len(_memory) > 1 and sum(map(_nbytes, _memory.values())) > MEMORY_CACHE_BYTES):
         _memory.popitem(last=False)
@@ -398,12 +450,11 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     note = checkpoints.training_notice(c)
     if note:
         notices.append(note)
-    ref = getattr(model, "checkpoint", None)
     timings = dict(features.timings) if features.source == "computed" else {}
     timings["heads"] = time.perf_counter() - start
     data = {
         "video": features.info.to_json(),
-        "checkpoint": ref.to_json() if ref else {"id": "in-memory", "revision": None},
+        "checkpoint": source_of(model),
         "classes": list(c.classes),
         "probabilities": [float(p) for p in probs],
         "prediction": c.classes[best],

@@ -81,6 +81,10 @@ class WECLHeads(nn.Module):
 class WECL(nn.Module):
     """The whole network. Backbones are frozen (paper 4.2) and always run in eval mode."""
 
+    # How `inference` runs the backbones: "fp32", "bf16" or "auto" (the heads are always fp32).
+    # `inference.load_model` sets it (default "auto"); a model built or loaded directly is exact.
+    precision: str = "fp32"
+
     def __init__(self, config: WECLConfig):
         super().__init__()
         self.config = config

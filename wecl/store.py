@@ -55,9 +55,12 @@ RESULT_VERSION = 3
 
 def revision_key(checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> str:
     """The checkpoint part of the key: its Hub revision, or its weights' hash for a folder, plus
-    the settings a result depends on (theta, erasing rounds, keyframe rule) and the result version."""
+    the settings a result depends on (theta, erasing rounds, keyframe rule, backbone precision)
+    and the result version."""
     weights = checkpoint.get("revision") or f"sha256:{checkpoint.get('fingerprint', '')}"
-    return f"{weights}|theta={float(theta):g}|rounds={int(rounds)}|keyframes={keyframe_rule}|v{RESULT_VERSION}"
+    precision = checkpoint.get("precision", "fp32")  # fp32 rows keep the key they had before bf16
+    return (f"{weights}|theta={float(theta):g}|rounds={int(rounds)}|keyframes={keyframe_rule}|v{RESULT_VERSION}"
+            + ("" if precision == "fp32" else f"|precision={precision}"))
 
 
 class ResultStore:

@@ -19,17 +19,19 @@ def register(sub) -> None:
                         "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
     p.add_argument("--workers", type=int, default=2, help="decode workers")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from wecl.batch import list_videos, run_batch, write_outputs
-    from wecl.inference import load_model
+    from wecl.inference import load_model, source_of
     from wecl.progress import bar
     from wecl.store import ResultStore, default_db
 
     videos = list_videos(args.folder)
-    model = load_model(args.checkpoint, args.revision, args.device)
+    model = load_model(args.checkpoint, args.revision, args.device, precision=args.precision)
     theta = model.config.theta if args.theta is None else args.theta
     rule = args.keyframes or model.config.keyframe_rule
     store = ResultStore(args.db or default_db(args.folder))
@@ -37,7 +39,7 @@ def run(args) -> int:
         with bar(len(videos), "batch") as tick:
             stats = run_batch(videos, model, store, theta, args.rounds, args.workers, lambda d, t: tick(d), keyframe_rule=rule)
         wanted = {str(v) for v in videos}
-        results = {vid: r for vid, r in store.results(model.checkpoint.to_json(), theta, args.rounds, rule).items() if r["video"]["path"] in wanted}
+        results = {vid: r for vid, r in store.results(source_of(model), theta, args.rounds, rule).items() if r["video"]["path"] in wanted}
         write_outputs(results, args.out, args.activitynet)
     finally:
         store.close()

@@ -27,6 +27,8 @@ def register(sub) -> None:
     p.add_argument("--predictions-out", default=None, metavar="PRED", help="write the predictions (ActivityNet results JSON)")
     p.add_argument("--theta-sweep", action="store_true", help="accuracy and mAP against theta on the cached features")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32)")
     p.set_defaults(run=run)
 
 
@@ -55,7 +57,7 @@ def run(args) -> int:
         items = dataset.subset(normalise_subset(args.subset, "--subset")) if args.subset else dataset.items
         if not items:
             raise WECLError(f"{args.dataset}: no videos to evaluate")
-        model = load_model(args.checkpoint, args.revision, args.device)
+        model = load_model(args.checkpoint, args.revision, args.device, precision=args.precision)
         unknown = sorted({i.label for i in items if i.label is not None} - set(model.config.classes))
         if unknown:
             raise WECLError(f"{args.dataset}: labels {unknown} are not classes of the checkpoint {model.config.classes}")

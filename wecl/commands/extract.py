@@ -16,6 +16,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=2, help="decode/MFCC threads running ahead of the backbones")
     p.add_argument("--subset", default=None, help="only this subset (training, validation, testing)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
+                   help="backbone precision (default fp32: a store's features are then the same on every machine; auto/bf16 is about 2x faster where the CPU has native bf16, features within 1 %%)")
     p.set_defaults(run=run)
 
 
@@ -32,7 +34,7 @@ def run(args) -> int:
     if dataset.missing:
         print(f"note: {len(dataset.missing)} listed videos have no file and are left out "
               f"(first: {', '.join(dataset.missing[:3])})", file=sys.stderr)
-    model = load_model(args.checkpoint, device=args.device)
+    model = load_model(args.checkpoint, device=args.device, precision=args.precision)
     with bar(len(items), "extract") as tick:
         stats = extract(dataset, model, args.out, views=args.views, seed=args.seed, workers=args.workers,
                         items=items, progress=tick)

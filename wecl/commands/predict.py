@@ -16,6 +16,8 @@ def register(sub) -> None:
                    help="keyframe rule of the detections: eq9 (the paper's, A*v and A*a >= theta) or fused "
                         "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32)")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the result JSON here ('-' for stdout)")
     p.set_defaults(run=run)
 
@@ -48,7 +50,7 @@ def run(args) -> int:
 
     from wecl.inference import load_model, predict
 
-    model = load_model(args.checkpoint, args.revision, args.device)
+    model = load_model(args.checkpoint, args.revision, args.device, precision=args.precision)
     result = predict(args.video, model, theta=args.theta, rounds=args.rounds, keyframe_rule=args.keyframes)
     if args.json_out == "-":
         json.dump(result.json, sys.stdout, indent=2)
