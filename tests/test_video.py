@@ -172,3 +172,19 @@ def test_duration_over_maximum(media):
     message = str(error.value)
     assert path in message and "3 s" in message and "maximum of 2 s" in message
     assert read_clips(path, 2, 2, max_duration=3.5).info.duration == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("kind", ["av", "rotated", "webm", "mkv", "avi", "mov", "vfr", "few_frames", "short"])
+def test_parallel_decoding_gives_the_same_frames(media, kind):
+    """Segments decoded in parallel ranges (each its own decoder) are the frames of one decoder."""
+    one = read_clips(str(media(kind)), 10, 8, 112)
+    for threads in (2, 3):
+        got = read_clips(str(media(kind)), 10, 8, 112, threads=threads)
+        assert np.array_equal(got.frames, one.frames), (kind, threads)
+        assert all(np.array_equal(a, b) for a, b in zip(got.thumbnails, one.thumbnails))
+        assert (got.info.width, got.info.height) == (one.info.width, one.info.height)
+
+
+def test_parallel_decoding_reports_damage(media):
+    with pytest.raises(WECLError, match="truncated or damaged|damaged"):
+        read_clips(str(media("truncated")), 10, 8, 112, threads=2)

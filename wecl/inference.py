@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -104,10 +105,17 @@ def precision_of(model: WECL) -> str:
     return resolve_precision(model.precision, _device_of(model))
 
 
+# Threads decoding one video's segments in `predict` (contiguous ranges, each its own decoder);
+# batch tools decode several videos at once instead.
+DECODE_THREADS = max(1, min(2, os.cpu_count() or 1))
+
+
 def chunk_size(device: torch.device) -> int:
-    """Segments per backbone call: a whole video on a GPU; on a CPU two per thread, so the first
-    chunk starts soon (decoding overlaps it) and each call still keeps every thread busy."""
-    return 64 if device.type == "cuda" else max(2, min(16, 2 * torch.get_num_threads()))
+    """Segments per backbone call: a whole video (T <= 64) on a GPU; five on a CPU, so that the
+    first half of a video's clips runs while the second half decodes. It depends on the device
+    only, never on the thread count: a batch of one runs another convolution algorithm than a
+    batch of several, and features must not change with the machine's cores."""
+    return 64 if device.type == "cuda" else 5
 
 
 def _resolve(checkpoint: str | None, revision: str | None) -> tuple[Path, str, str | None]:
@@ -266,8 +274,72 @@ def compute_features(
     video: str, model: WECL, progress: Progress | None = None, rng: np.random.Generator | None = None
 ) -> Features:
     """Decode, MFCC and both backbones for one video, timing each stage. With `rng`, an augmented
-    training view (random clip positions and crops, paper 4.2) instead of the centred one."""
-    return run_backbones(prepare_inputs(video, model.config, progress, rng), model, progress)
+    training view (random clip positions and crops, paper 4.2) instead of the centred one.
+
+    The stages overlap: a worker thread decodes the clips segment by segment, then the audio and
+    its MFCC, while this thread runs the visual backbone on each chunk of segments as soon as it
+    is decoded; the audio backbone runs last. `timings["overlap_saved"]` is the sum of the stage
+    times minus the time it all took."""
+    c, device, precision = model.config, _device_of(model), precision_of(model)
+    if model.visual_backbone is None:  # nothing to overlap with
+        return run_backbones(prepare_inputs(video, c, progress, rng), model, progress)
+    progress = progress or (lambda fraction, desc: None)
+    chunk, deadline, began = chunk_size(device), time.monotonic() + video_io.TIME_BUDGET_S, time.perf_counter()
+    ready: queue.Queue = queue.Queue()
+    done: dict = {}
+    timings: dict[str, float] = {}
+
+    def decode() -> None:
+        try:
+            start = time.perf_counter()
+            clips = read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline,
+                               on_segment=lambda i, frames: ready.put((i, frames)), threads=DECODE_THREADS)
+            timings["decode"] = time.perf_counter() - start
+            if c.uses_audio:
+                start = time.perf_counter()
+                waveform = read_audio(video, c.sample_rate, clips.info.duration, deadline) if clips.info.has_audio else None
+                clips.info.has_audio = waveform is not None and waveform.size > 0
+                done["patches"] = mfcc_patches(waveform, c.sample_rate, clips.spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
+                timings["audio"] = time.perf_counter() - start
+            done["clips"] = clips
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
+            done["error"] = error
+        finally:
+            ready.put(None)
+
+    worker = threading.Thread(target=decode, name="wecl-decode", daemon=True)
+    progress(0.0, "decoding video")
+    worker.start()
+    parts, arrived, next_start, backbone_s = [], {}, 0, 0.0
+    try:
+        while True:
+            item = ready.get()
+            if item is None:
+                break
+            arrived[item[0]] = item[1]
+            # the next chunk of segments, in time order, as soon as all of it is decoded
+            while next_start < c.segments and all(i in arrived for i in range(next_start, min(next_start + chunk, c.segments))):
+                end = min(next_start + chunk, c.segments)
+                progress(0.1 + 0.6 * end / c.segments, f"visual backbone, segments {end}/{c.segments}")
+                start = time.perf_counter()
+                batch = prepare_frames(np.stack([arrived.pop(i) for i in range(next_start, end)]), c.pixel_mean, c.pixel_std)
+                parts.append(run_backbone(model.visual_backbone, batch, device, chunk, precision))
+                backbone_s += time.perf_counter() - start
+                next_start = end
+    finally:
+        worker.join()
+    if "error" in done:
+        raise done["error"]
+    clips = done["clips"]
+    timings["visual_backbone"] = backbone_s
+    audio = None
+    if model.audio_backbone is not None:
+        progress(0.8, "audio backbone (2D ResNet)")
+        start = time.perf_counter()
+        audio = run_backbone(model.audio_backbone, done["patches"], device, chunk, precision)
+        timings["audio_backbone"] = time.perf_counter() - start
+    timings["overlap_saved"] = max(0.0, sum(timings.values()) - (time.perf_counter() - began))
+    return Features(clips.info, clips.spans, np.concatenate(parts), audio, np.stack(clips.thumbnails), timings)
 
 
 def _save_features(path: Path, f: Features) -> None:
@@ -411,8 +483,9 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     start = time.perf_counter()
     device = _device_of(model)
     as_tensor = lambda a: None if a is None else torch.from_numpy(np.asarray(a, np.float32))[None].to(device)  # noqa: E731
-    was_training = model.training
-    model.eval()
+    was_training = model.heads.training  # only the heads run here; eval() on the whole model
+    if was_training:  # would walk the backbones' thousands of modules at every theta change
+        model.heads.eval()
     # Parameter versions change with every in-place update (optimiser steps, load_state_dict).
     heads_state = (id(model.heads), str(device), tuple(p._version for p in model.heads.parameters()))
     with torch.inference_mode():
@@ -420,7 +493,8 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
                              audio_present=features.info.has_audio, first=features.first_round.get(heads_state))
     features.first_round.clear()
     features.first_round[heads_state] = out["output"]
-    model.train(was_training)
+    if was_training:
+        model.heads.train()
     head = out["output"]
     probs = torch.softmax(head.logits[0].float(), -1).cpu().numpy()
     best = int(probs.argmax())

@@ -12,6 +12,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import av
 import numpy as np
@@ -192,23 +193,52 @@ class _FrameCursor:
 def read_clips(
     path: str, segments: int, k: int, size: int = 112, max_duration: float = MAX_DURATION_S,
     rng: np.random.Generator | None = None, deadline: float | None = None,
+    on_segment: Callable[[int, np.ndarray], None] | None = None, threads: int = 1,
 ) -> Clips:
     """Decode the T x k frames the network needs, each segment's k frames centred in it.
 
     With `rng` (training augmentation, paper 4.2) the clips sit at random positions in their
-    segments and the 112x112 crop is random instead of centred."""
+    segments and the 112x112 crop is random instead of centred. `on_segment(i, frames)` is called
+    (from a decoding thread) as soon as segment i's (k, size, size, 3) frames are complete, so a
+    consumer can start on them while the rest decodes. `threads` > 1 decodes contiguous ranges of
+    segments in parallel, each with its own demuxer and decoder; the frames are the same (H.264
+    and the like decode bit-exactly from any keyframe). With `rng` it is always one thread, so
+    that the random draws come in one order."""
     path = str(path)
     with _open(path) as container:
         info = _probe(container, path, max_duration)
+    spans = segment_spans(info.duration, segments)
+    frames = np.zeros((segments, k, size, size, 3), np.uint8)
+    thumbnails: list[np.ndarray | None] = [None] * segments
+    threads = 1 if rng is not None else max(1, min(threads, segments))
+    bounds = [round(segments * i / threads) for i in range(threads + 1)]
+    ranges = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    work = lambda part: _decode_segments(path, info, spans, part, frames, thumbnails, k, size, rng, deadline, on_segment)  # noqa: E731
+    if threads == 1:
+        work(ranges[0])
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wecl-clips") as pool:
+            for future in [pool.submit(work, part) for part in ranges]:
+                future.result()  # the first failure, in segment order
+    h, w = thumbnails[0].shape[:2]
+    if (w > h) != (info.width > info.height):  # rotated by 90 degrees: report the displayed size
+        info.width, info.height = info.height, info.width
+    return Clips(info, spans, frames, thumbnails)
+
+
+def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: np.ndarray, thumbnails: list,
+                     k: int, size: int, rng, deadline, on_segment) -> None:
+    """Fill frames[i] and thumbnails[i] for the segments `indices`, with a container of its own."""
+    with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        spans = segment_spans(info.duration, segments)
-        frames = np.zeros((segments, k, size, size, 3), np.uint8)
-        thumbnails = []
         cursor = _FrameCursor(container, stream, info)
         converted: dict[float, np.ndarray] = {}  # frame time -> RGB, so a looped frame converts once
         try:
-            for i, span in enumerate(spans):
+            for i in indices:
+                span = spans[i]
                 check_deadline(path, deadline)
                 crop = None
                 for j, t in enumerate(clip_times(span, k, info.fps, rng)):
@@ -217,16 +247,14 @@ def read_clips(
                         converted[shown_time] = _to_rgb(frame, size, int(frame.rotation or 0))
                     rgb = converted[shown_time]
                     if j == k // 2:
-                        thumbnails.append(_thumbnail(rgb))
+                        thumbnails[i] = _thumbnail(rgb)
                     if crop is None:  # one crop per clip, so the k frames stay aligned
                         h, w = rgb.shape[:2]
                         crop = ((h - size) // 2, (w - size) // 2) if rng is None else \
                             (int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1)))
                     frames[i, j] = rgb[crop[0]:crop[0] + size, crop[1]:crop[1] + size]
                 converted = {t: v for t, v in converted.items() if t >= span[0]}
+                if on_segment is not None:
+                    on_segment(i, frames[i])
         except av.FFmpegError as error:
             raise WECLError(f"{path}: the video data is damaged ({error.strerror or error})") from None
-    h, w = thumbnails[0].shape[:2]
-    if (w > h) != (info.width > info.height):  # rotated by 90 degrees: report the displayed size
-        info.width, info.height = info.height, info.width
-    return Clips(info, spans, frames, thumbnails)
