@@ -107,7 +107,7 @@ def precision_of(model: WECL) -> str:
 
 # Threads decoding one video's segments in `predict` (contiguous ranges, each its own decoder);
 # batch tools decode several videos at once instead.
-DECODE_THREADS = max(1, min(2, os.cpu_count() or 1))
+DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def chunk_size(device: torch.device) -> int:
