@@ -276,15 +276,16 @@ def compute_features(
     """Decode, MFCC and both backbones for one video, timing each stage. With `rng`, an augmented
     training view (random clip positions and crops, paper 4.2) instead of the centred one.
 
-    The stages overlap: a worker thread decodes the clips segment by segment, then the audio and
-    its MFCC, while this thread runs the visual backbone on each chunk of segments as soon as it
-    is decoded; the audio backbone runs last. `timings["overlap_saved"]` is the sum of the stage
-    times minus the time it all took."""
+    The stages overlap: one thread decodes the clips (in DECODE_THREADS ranges of segments),
+    another the sound and its MFCC, while this thread runs the visual backbone on each chunk of
+    segments as soon as it is decoded; the audio backbone runs last. `timings["overlap_saved"]`
+    is the sum of the stage times minus the time it all took."""
     c, device, precision = model.config, _device_of(model), precision_of(model)
     if model.visual_backbone is None:  # nothing to overlap with
         return run_backbones(prepare_inputs(video, c, progress, rng), model, progress)
     progress = progress or (lambda fraction, desc: None)
     chunk, deadline, began = chunk_size(device), time.monotonic() + video_io.TIME_BUDGET_S, time.perf_counter()
+    info = video_io.probe(video)
     ready: queue.Queue = queue.Queue()
     done: dict = {}
     timings: dict[str, float] = {}
@@ -292,24 +293,31 @@ def compute_features(
     def decode() -> None:
         try:
             start = time.perf_counter()
-            clips = read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline,
-                               on_segment=lambda i, frames: ready.put((i, frames)), threads=DECODE_THREADS)
+            done["clips"] = read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline,
+                                       on_segment=lambda i, frames: ready.put((i, frames)), threads=DECODE_THREADS)
             timings["decode"] = time.perf_counter() - start
-            if c.uses_audio:
-                start = time.perf_counter()
-                waveform = read_audio(video, c.sample_rate, clips.info.duration, deadline) if clips.info.has_audio else None
-                clips.info.has_audio = waveform is not None and waveform.size > 0
-                done["patches"] = mfcc_patches(waveform, c.sample_rate, clips.spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
-                timings["audio"] = time.perf_counter() - start
-            done["clips"] = clips
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
             done["error"] = error
         finally:
             ready.put(None)
 
+    def sound() -> None:
+        try:
+            start = time.perf_counter()
+            waveform = read_audio(video, c.sample_rate, info.duration, deadline) if info.has_audio else None
+            done["has_audio"] = waveform is not None and waveform.size > 0
+            spans = video_io.segment_spans(info.duration, c.segments)
+            done["patches"] = mfcc_patches(waveform, c.sample_rate, spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
+            timings["audio"] = time.perf_counter() - start
+        except BaseException as error:  # noqa: BLE001
+            done["audio_error"] = error
+
     worker = threading.Thread(target=decode, name="wecl-decode", daemon=True)
+    listener = threading.Thread(target=sound, name="wecl-audio", daemon=True) if c.uses_audio else None
     progress(0.0, "decoding video")
     worker.start()
+    if listener is not None:
+        listener.start()
     parts, arrived, next_start, backbone_s = [], {}, 0, 0.0
     try:
         while True:
@@ -328,9 +336,14 @@ def compute_features(
                 next_start = end
     finally:
         worker.join()
-    if "error" in done:
-        raise done["error"]
+        if listener is not None:
+            listener.join()
+    for failure in ("error", "audio_error"):
+        if failure in done:
+            raise done[failure]
     clips = done["clips"]
+    if c.uses_audio:
+        clips.info.has_audio = done["has_audio"]
     timings["visual_backbone"] = backbone_s
     audio = None
     if model.audio_backbone is not None:

@@ -103,6 +103,12 @@ def _probe(container, path: str, max_duration: float) -> VideoInfo:
     return VideoInfo(path, duration, fps if fps > 0 else 25.0, width, height, bool(container.streams.audio))
 
 
+def probe(path: str, max_duration: float = MAX_DURATION_S) -> VideoInfo:
+    """The video's `VideoInfo` (duration, frame rate, size, whether it has sound), or WECLError."""
+    with _open(str(path)) as container:
+        return _probe(container, str(path), max_duration)
+
+
 def clip_times(span: tuple[float, float], k: int, fps: float, rng: np.random.Generator | None = None) -> list[float]:
     """The k sample times of one segment: k successive frames centred in the span (inference) or
     at a random position in it (training, with `rng`); a span with fewer than k frames loops its
