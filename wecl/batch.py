@@ -67,6 +67,43 @@ class BatchStats:
         return self.computed / self.seconds if self.seconds > 0 else 0.0
 
 
+def plan(videos: list[Path], model: WECL, store: ResultStore, theta: float, rounds: int, rule: str,
+         stats: BatchStats) -> list[tuple[Path, str]]:
+    """(path, content hash) of the videos with no result yet for these settings; the others are
+    counted in `stats` as reused, or failed when they cannot be read."""
+    checkpoint, todo = source_of(model), []
+    for path in videos:
+        try:
+            digest = video_hash(str(path))
+        except OSError as error:
+            stats.failed += 1
+            stats.failures[str(path)] = f"{path}: cannot read ({error.strerror})"
+            continue
+        if store.get(digest, checkpoint, theta, rounds, rule) is not None:
+            stats.reused += 1
+        else:
+            todo.append((path, digest))
+    return todo
+
+
+def failure_recorder(model: WECL, store: ResultStore, theta: float, rounds: int, rule: str, stats: BatchStats):
+    """`record(path, message)`: count a failed video and keep its message in the database."""
+    checkpoint = source_of(model)
+
+    def record(path: Path, message: str) -> None:
+        stats.failed += 1
+        stats.failures[str(path)] = message
+        store.fail(str(path), checkpoint, theta, rounds, rule, message)
+    return record
+
+
+def keep_result(store: ResultStore, path: Path, digest: str, result: dict) -> None:
+    """Commit one prediction under the file's own path and id."""
+    result["video"]["path"] = str(path)
+    result["video_id"] = video_id(path.name)
+    store.put(digest, result["video_id"], result)
+
+
 def run_batch(
     videos: list[Path],
     model: WECL,
@@ -80,31 +117,15 @@ def run_batch(
 ) -> BatchStats:
     """Predict every video not yet in `store` for this checkpoint; bad videos are recorded and skipped.
     Setting `stop` ends the run after the video in hand (`stats.stopped`); what is done is kept."""
-    checkpoint = source_of(model)
     theta = model.config.theta if theta is None else float(theta)
     rule = check_rule(model.config.keyframe_rule if keyframe_rule is None else keyframe_rule)
     stats = BatchStats(total=len(videos))
     start = time.perf_counter()
     progress = progress or (lambda done, total: None)
-    todo = []
-    for path in videos:
-        try:
-            digest = video_hash(str(path))
-        except OSError as error:
-            stats.failed += 1
-            stats.failures[str(path)] = f"{path}: cannot read ({error.strerror})"
-            continue
-        if store.get(digest, checkpoint, theta, rounds, rule) is not None:
-            stats.reused += 1
-        else:
-            todo.append((path, digest))
+    todo = plan(videos, model, store, theta, rounds, rule, stats)
     done = stats.reused + stats.failed
     progress(done, stats.total)
-
-    def record_failure(path: Path, message: str) -> None:
-        stats.failed += 1
-        stats.failures[str(path)] = message
-        store.fail(str(path), checkpoint, theta, rounds, rule, message)
+    record_failure = failure_recorder(model, store, theta, rounds, rule, stats)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: deque[tuple[Path, str, Future | object]] = deque()
@@ -136,10 +157,7 @@ def run_batch(
                     store_features(str(path), model, features)
                 else:
                     features = job
-                result = explain(features, model, theta, rounds, rule).json
-                result["video"]["path"] = str(path)
-                result["video_id"] = video_id(path.name)
-                store.put(digest, result["video_id"], result)
+                keep_result(store, path, digest, explain(features, model, theta, rounds, rule).json)
                 stats.computed += 1
             except WECLError as error:
                 record_failure(path, str(error))

@@ -220,18 +220,32 @@ def extract(
 
 def _store(out_dir: Path, dataset: Dataset, model: WECL, key: str, d: DecodedVideo, views: int,
            device: torch.device, chunk: int) -> None:
-    start, precision = time.perf_counter(), precision_of(model)
-    arrays = {"spans": np.asarray(d.spans, np.float64)}
+    start = time.perf_counter()
+    arrays = backbone_arrays(model, d, device, chunk)
+    write_features(out_dir, dataset, model, key, d, views, arrays, time.perf_counter() - start)
+
+
+def backbone_arrays(model: WECL, d: DecodedVideo, device: torch.device, chunk: int) -> dict[str, np.ndarray]:
+    """The backbones on one decoded video: visual (views, T, C) and audio (T, C) float32."""
+    precision, arrays = precision_of(model), {}
     if model.visual_backbone is not None:
         arrays["visual"] = np.stack([run_backbone(model.visual_backbone, f, device, chunk, precision)
                                      for f in d.frames]).astype(np.float32)
     if model.audio_backbone is not None:
         arrays["audio"] = run_backbone(model.audio_backbone, d.patches, device, chunk, precision).astype(np.float32)
+    return arrays
+
+
+def write_features(out_dir: Path, dataset: Dataset, model: WECL, key: str, d: DecodedVideo, views: int,
+                   arrays: dict[str, np.ndarray], backbone_seconds: float) -> None:
+    """One video's feature file (atomically), as every extraction path writes it."""
+    arrays = {"spans": np.asarray(d.spans, np.float64), **arrays}
     meta = {
         "video_id": d.item.video_id, "path": str(d.item.path), "label": d.item.label, "subset": d.item.subset,
         "segments": _segments_of(dataset, d.item.video_id), "info": d.info.to_json(),
-        "backbone_key": key, "views": views if model.visual_backbone is not None else 1, "precision": precision,
-        "timings": {"decode": d.seconds, "backbones": time.perf_counter() - start},
+        "backbone_key": key, "views": views if model.visual_backbone is not None else 1,
+        "precision": precision_of(model),
+        "timings": {"decode": d.seconds, "backbones": backbone_seconds},
     }
     arrays["meta"] = np.array(json.dumps(meta))
     _atomic_npz(feature_file(out_dir, d.item.video_id), arrays)

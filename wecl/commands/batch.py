@@ -21,6 +21,9 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
                    help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32)")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run on Ray Data: decoding as CPU tasks, backbones and heads in actors (one per GPU); "
+                        "ADDRESS of a Ray cluster, or none to start a local Ray (needs requirements-ray.txt)")
     p.set_defaults(run=run)
 
 
@@ -37,7 +40,13 @@ def run(args) -> int:
     store = ResultStore(args.db or default_db(args.folder))
     try:
         with bar(len(videos), "batch") as tick:
-            stats = run_batch(videos, model, store, theta, args.rounds, args.workers, lambda d, t: tick(d), keyframe_rule=rule)
+            if args.ray is not None:
+                from wecl.distributed import run_batch_ray
+
+                stats = run_batch_ray(videos, model, store, theta, args.rounds, rule, args.ray or None, lambda d, t: tick(d))
+            else:
+                stats = run_batch(videos, model, store, theta, args.rounds, args.workers, lambda d, t: tick(d),
+                                  keyframe_rule=rule)
         wanted = {str(v) for v in videos}
         results = {vid: r for vid, r in store.results(source_of(model), theta, args.rounds, rule).items() if r["video"]["path"] in wanted}
         write_outputs(results, args.out, args.activitynet)

@@ -18,6 +18,9 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
                    help="backbone precision (default fp32: a store's features are then the same on every machine; auto/bf16 is about 2x faster where the CPU has native bf16, features within 1 %%)")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run on Ray Data: decoding as CPU tasks, backbones in actors (one per GPU); ADDRESS of a "
+                        "Ray cluster, or none to start a local Ray (needs requirements-ray.txt)")
     p.set_defaults(run=run)
 
 
@@ -36,8 +39,14 @@ def run(args) -> int:
               f"(first: {', '.join(dataset.missing[:3])})", file=sys.stderr)
     model = load_model(args.checkpoint, device=args.device, precision=args.precision)
     with bar(len(items), "extract") as tick:
-        stats = extract(dataset, model, args.out, views=args.views, seed=args.seed, workers=args.workers,
-                        items=items, progress=tick)
+        if args.ray is not None:
+            from wecl.distributed import extract_ray
+
+            stats = extract_ray(dataset, model, args.out, views=args.views, seed=args.seed, items=items, progress=tick,
+                                address=args.ray or None)
+        else:
+            stats = extract(dataset, model, args.out, views=args.views, seed=args.seed, workers=args.workers,
+                            items=items, progress=tick)
     print(f"{stats.done} extracted, {stats.skipped} already done, {stats.failed} failed "
           f"in {stats.seconds:.1f} s -> {args.out}")
     for vid, message in list(stats.errors.items())[:5]:

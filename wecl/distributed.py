@@ -1,0 +1,233 @@
+"""Dataset runs on Ray Data (`batch --ray`, `extract --ray`): past one process and one machine.
+
+Decoding and MFCC run as CPU tasks; the backbones (and, for `batch`, the heads) run in a pool of
+actors, one per GPU, or one per CPU worker. The driver alone writes: the same results database
+and feature cache (`batch`) or feature store (`extract`) as the single-process path, committed
+as each video arrives, so a stopped run resumes the same way. Rows cross process boundaries
+pickled, between this project's own processes only.
+
+Ray is optional (`pip install -r requirements-ray.txt`): it is imported only here, only with --ray.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import time
+from pathlib import Path
+from typing import Callable
+
+from wecl.errors import WECLError
+
+
+def connect(address: str | None = None):
+    """The Ray module, connected: to the cluster at `address`, or to a new local Ray (None)."""
+    try:
+        import ray
+    except ImportError:
+        raise WECLError("--ray needs Ray, which is not installed: pip install -r requirements-ray.txt") from None
+    if not ray.is_initialized():
+        # Workers import wecl from this checkout and see this process's WECL_/HF_ settings.
+        from wecl.checkpoints import PROJECT_ROOT
+
+        paths = [str(PROJECT_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env = {k: v for k, v in os.environ.items() if k.startswith(("WECL_", "HF_"))}
+        try:
+            ray.init(address=address or None, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     runtime_env={"env_vars": {**env, "PYTHONPATH": os.pathsep.join(paths)}})
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise WECLError(f"--ray {address or ''}: cannot start or reach Ray ({error})".replace("  ", " ")) from None
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the CLI has its own bar
+    context.print_on_execution_start = False
+    return ray
+
+
+def _pool(ray, device: str) -> dict:
+    """Actor-pool options: one actor per GPU, else one per CPU left after one for decoding."""
+    resources = ray.cluster_resources()
+    if device != "cpu" and resources.get("GPU", 0) >= 1:
+        return {"concurrency": int(resources["GPU"]), "num_gpus": 1}
+    return {"concurrency": max(1, int(resources.get("CPU", 1)) - 1), "num_cpus": 1}
+
+
+def _spec(model) -> tuple[str, str | None]:
+    """How a worker loads the driver's checkpoint: its folder, or its Hub id at the same commit."""
+    ref = model.checkpoint
+    return (ref.id, ref.revision) if ref.revision else (str(ref.path), None)
+
+
+# --- batch ---------------------------------------------------------------------------------------
+
+def _prepare(row: dict, config: dict) -> dict:
+    from wecl.config import WECLConfig
+    from wecl.inference import prepare_inputs
+
+    try:
+        return {"path": row["path"], "payload": pickle.dumps(prepare_inputs(row["path"], WECLConfig.from_dict(config))),
+                "error": ""}
+    except WECLError as error:
+        return {"path": row["path"], "payload": b"", "error": str(error)}
+    except Exception as error:  # noqa: BLE001 - one broken file never stops a dataset run
+        return {"path": row["path"], "payload": b"", "error": f"{row['path']}: {type(error).__name__}: {error}"}
+
+
+class _Predictor:
+    """A Ray actor: the checkpoint loaded once; backbones and heads on prepared inputs."""
+
+    def __init__(self, spec: str, revision: str | None, device: str, precision: str, theta: float, rounds: int,
+                 rule: str):
+        from wecl.inference import load_model
+
+        self.model = load_model(spec, revision, device, precision)
+        self.settings = (theta, rounds, rule)
+
+    def __call__(self, row: dict) -> dict:
+        from wecl.inference import explain, run_backbones
+
+        if row["error"]:
+            return {**row, "features": b"", "result": ""}
+        try:
+            features = run_backbones(pickle.loads(row["payload"]), self.model)
+            result = explain(features, self.model, *self.settings).json
+            return {"path": row["path"], "payload": b"", "error": "", "features": pickle.dumps(features),
+                    "result": pickle.dumps(result)}
+        except WECLError as error:
+            return {**row, "payload": b"", "error": str(error), "features": b"", "result": ""}
+        except Exception as error:  # noqa: BLE001
+            return {**row, "payload": b"", "error": f"{row['path']}: {type(error).__name__}: {error}",
+                    "features": b"", "result": ""}
+
+
+def run_batch_ray(videos: list[Path], model, store, theta: float | None = None, rounds: int = 1,
+                  keyframe_rule: str | None = None, address: str | None = None,
+                  progress: Callable[[int, int], None] | None = None):
+    """`batch.run_batch` on Ray: the same rows in the same database, the same feature cache."""
+    from wecl.batch import BatchStats, failure_recorder, keep_result, plan
+    from wecl.detection import check_rule
+    from wecl.inference import cached_features, explain, precision_of, store_features
+
+    theta = model.config.theta if theta is None else float(theta)
+    rule = check_rule(model.config.keyframe_rule if keyframe_rule is None else keyframe_rule)
+    stats = BatchStats(total=len(videos))
+    start = time.perf_counter()
+    progress = progress or (lambda done, total: None)
+    todo = plan(videos, model, store, theta, rounds, rule, stats)
+    record_failure = failure_recorder(model, store, theta, rounds, rule, stats)
+    done = stats.reused + stats.failed
+    progress(done, stats.total)
+    digests, remote = {}, []
+    for path, digest in todo:  # features already cached here: the heads alone, on the driver
+        features = cached_features(str(path), model)
+        if features is None:
+            digests[str(path)] = (path, digest)
+            remote.append({"path": str(path)})
+            continue
+        keep_result(store, path, digest, explain(features, model, theta, rounds, rule).json)
+        stats.computed += 1
+        done += 1
+        progress(done, stats.total)
+    if remote:
+        ray = connect(address)
+        spec, revision = _spec(model)
+        device = "cuda" if next(model.parameters()).is_cuda else "cpu"
+        dataset = ray.data.from_items(remote).map(_prepare, fn_kwargs={"config": model.config.to_dict()}, num_cpus=1)
+        dataset = dataset.map(_Predictor, fn_constructor_kwargs={
+            "spec": spec, "revision": revision, "device": device, "precision": precision_of(model),
+            "theta": theta, "rounds": rounds, "rule": rule}, **_pool(ray, device))
+        for row in dataset.iter_rows():
+            path, digest = digests[row["path"]]
+            if row["error"]:
+                record_failure(path, row["error"])
+            else:
+                store_features(str(path), model, pickle.loads(row["features"]))
+                keep_result(store, path, digest, pickle.loads(row["result"]))
+                stats.computed += 1
+            done += 1
+            progress(done, stats.total)
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+# --- extract -------------------------------------------------------------------------------------
+
+def _decode(row: dict, config: dict, views: int, seed: int) -> dict:
+    from wecl.config import WECLConfig
+    from wecl.extract import decode_video
+
+    item = pickle.loads(row["item"])
+    try:
+        return {**row, "payload": pickle.dumps(decode_video(item, WECLConfig.from_dict(config), views, seed)), "error": ""}
+    except WECLError as error:
+        return {**row, "payload": b"", "error": str(error)}
+    except Exception as error:  # noqa: BLE001
+        return {**row, "payload": b"", "error": f"{type(error).__name__}: {error}"}
+
+
+class _Extractor:
+    """A Ray actor: the checkpoint's backbones on every view of decoded videos."""
+
+    def __init__(self, spec: str, revision: str | None, device: str, precision: str):
+        from wecl.inference import load_model
+
+        self.model = load_model(spec, revision, device, precision)
+
+    def __call__(self, row: dict) -> dict:
+        from wecl.extract import backbone_arrays
+        from wecl.inference import chunk_size
+
+        if row["error"]:
+            return {**row, "arrays": b"", "seconds": 0.0}
+        start = time.perf_counter()
+        device = next(self.model.parameters()).device
+        try:
+            decoded = pickle.loads(row["payload"])
+            arrays = backbone_arrays(self.model, decoded, device, chunk_size(device))
+            light = dataclasses.replace(decoded, frames=[], patches=None)  # the driver needs no pixels back
+            return {**row, "payload": pickle.dumps(light), "arrays": pickle.dumps(arrays),
+                    "seconds": time.perf_counter() - start}
+        except Exception as error:  # noqa: BLE001
+            return {**row, "error": f"{type(error).__name__}: {error}", "arrays": b"", "seconds": 0.0}
+
+
+def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed: int = 0, items=None,
+                progress: Callable[[int], None] | None = None, address: str | None = None):
+    """`extract.extract` on Ray: the same feature files, manifest and errors.log, resumable."""
+    from wecl.extract import ExtractStats, is_done, feature_file, write_features, write_manifest
+    from wecl.inference import backbone_key, precision_of
+
+    if views < 1:
+        raise WECLError(f"views must be at least 1, not {views}")
+    out_dir = Path(out_dir)
+    key, precision = backbone_key(model), precision_of(model)
+    write_manifest(out_dir, dataset, model, key, views, seed)
+    items = dataset.items if items is None else items
+    stats, start = ExtractStats(), time.perf_counter()
+    todo = [item for item in items if not is_done(feature_file(out_dir, item.video_id), key, views, precision)]
+    stats.skipped = len(items) - len(todo)
+    if progress:
+        progress(stats.skipped)
+    if todo:
+        ray = connect(address)
+        spec, revision = _spec(model)
+        device = "cuda" if next(model.parameters()).is_cuda else "cpu"
+        rows = [{"video_id": item.video_id, "item": pickle.dumps(item)} for item in todo]
+        data = ray.data.from_items(rows).map(_decode, fn_kwargs={"config": model.config.to_dict(), "views": views,
+                                                                  "seed": seed}, num_cpus=1)
+        data = data.map(_Extractor, fn_constructor_kwargs={"spec": spec, "revision": revision, "device": device,
+                                                          "precision": precision}, **_pool(ray, device))
+        for row in data.iter_rows():
+            item = pickle.loads(row["item"])
+            if row["error"]:
+                stats.failed += 1
+                stats.errors[item.video_id] = row["error"]
+                with open(out_dir / "errors.log", "a", encoding="utf-8") as handle:
+                    handle.write(f"{item.video_id}\t{item.path}\t{row['error']}\n")
+            else:
+                write_features(out_dir, dataset, model, key, pickle.loads(row["payload"]), views,
+                               pickle.loads(row["arrays"]), row["seconds"])
+                stats.done += 1
+            if progress:
+                progress(stats.done + stats.skipped + stats.failed)
+    stats.seconds = time.perf_counter() - start
+    return stats
