@@ -43,12 +43,22 @@ def connect(address: str | None = None):
     return ray
 
 
-def _pool(ray, device: str) -> dict:
-    """Actor-pool options: one actor per GPU, else one per CPU left after one for decoding."""
+# Decoding tasks: one CPU each, retried once if a worker dies. Their options differ from the
+# actors', which also keeps Ray from fusing decoding into the actors (it would then run in series
+# with the backbones inside them instead of beside them).
+DECODE_TASK = {"num_cpus": 0.5, "memory": 512 << 20}
+
+
+def _pool(ray, device: str) -> tuple[dict, int]:
+    """Actor-pool options and each actor's torch threads: one actor per GPU; on CPUs one per 8
+    cores, each reserving one CPU (the rest is left to decoding tasks) but running torch on its
+    share of the cores, as one process does (its threads and the decoders share them)."""
     resources = ray.cluster_resources()
     if device != "cpu" and resources.get("GPU", 0) >= 1:
-        return {"concurrency": int(resources["GPU"]), "num_gpus": 1}
-    return {"concurrency": max(1, int(resources.get("CPU", 1)) - 1), "num_cpus": 1}
+        return {"concurrency": int(resources["GPU"]), "num_gpus": 1}, 1
+    cpus = max(1, int(resources.get("CPU", 1)))
+    actors = max(1, cpus // 8)
+    return {"concurrency": actors, "num_cpus": 1}, max(1, cpus // actors)
 
 
 def _spec(model) -> tuple[str, str | None]:
@@ -76,9 +86,12 @@ class _Predictor:
     """A Ray actor: the checkpoint loaded once; backbones and heads on prepared inputs."""
 
     def __init__(self, spec: str, revision: str | None, device: str, precision: str, theta: float, rounds: int,
-                 rule: str):
+                 rule: str, threads: int):
+        import torch
+
         from wecl.inference import load_model
 
+        torch.set_num_threads(threads)
         self.model = load_model(spec, revision, device, precision)
         self.settings = (theta, rounds, rule)
 
@@ -131,10 +144,11 @@ def run_batch_ray(videos: list[Path], model, store, theta: float | None = None, 
         ray = connect(address)
         spec, revision = _spec(model)
         device = "cuda" if next(model.parameters()).is_cuda else "cpu"
-        dataset = ray.data.from_items(remote).map(_prepare, fn_kwargs={"config": model.config.to_dict()}, num_cpus=1)
+        dataset = ray.data.from_items(remote, override_num_blocks=len(remote)).map(_prepare, fn_kwargs={"config": model.config.to_dict()}, **DECODE_TASK)
+        pool, threads = _pool(ray, device)
         dataset = dataset.map(_Predictor, fn_constructor_kwargs={
             "spec": spec, "revision": revision, "device": device, "precision": precision_of(model),
-            "theta": theta, "rounds": rounds, "rule": rule}, **_pool(ray, device))
+            "theta": theta, "rounds": rounds, "rule": rule, "threads": threads}, **pool)
         for row in dataset.iter_rows():
             path, digest = digests[row["path"]]
             if row["error"]:
@@ -167,9 +181,12 @@ def _decode(row: dict, config: dict, views: int, seed: int) -> dict:
 class _Extractor:
     """A Ray actor: the checkpoint's backbones on every view of decoded videos."""
 
-    def __init__(self, spec: str, revision: str | None, device: str, precision: str):
+    def __init__(self, spec: str, revision: str | None, device: str, precision: str, threads: int):
+        import torch
+
         from wecl.inference import load_model
 
+        torch.set_num_threads(threads)
         self.model = load_model(spec, revision, device, precision)
 
     def __call__(self, row: dict) -> dict:
@@ -212,10 +229,11 @@ def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed
         spec, revision = _spec(model)
         device = "cuda" if next(model.parameters()).is_cuda else "cpu"
         rows = [{"video_id": item.video_id, "item": pickle.dumps(item)} for item in todo]
-        data = ray.data.from_items(rows).map(_decode, fn_kwargs={"config": model.config.to_dict(), "views": views,
-                                                                  "seed": seed}, num_cpus=1)
+        data = ray.data.from_items(rows, override_num_blocks=len(rows)).map(_decode, fn_kwargs={"config": model.config.to_dict(), "views": views,
+                                                                  "seed": seed}, **DECODE_TASK)
+        pool, threads = _pool(ray, device)
         data = data.map(_Extractor, fn_constructor_kwargs={"spec": spec, "revision": revision, "device": device,
-                                                          "precision": precision}, **_pool(ray, device))
+                                                          "precision": precision, "threads": threads}, **pool)
         for row in data.iter_rows():
             item = pickle.loads(row["item"])
             if row["error"]:
