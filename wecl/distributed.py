@@ -1,7 +1,7 @@
 """Dataset runs on Ray Data (`batch --ray`, `extract --ray`): past one process and one machine.
 
 Decoding and MFCC run as CPU tasks; the backbones (and, for `batch`, the heads) run in a pool of
-actors, one per GPU, or one per CPU worker. The driver alone writes: the same results database
+actors, one per GPU, or one per 8 CPU cores. The driver alone writes: the same results database
 and feature cache (`batch`) or feature store (`extract`) as the single-process path, committed
 as each video arrives, so a stopped run resumes the same way. Rows cross process boundaries
 pickled, between this project's own processes only.
@@ -43,9 +43,9 @@ def connect(address: str | None = None):
     return ray
 
 
-# Decoding tasks: one CPU each, retried once if a worker dies. Their options differ from the
-# actors', which also keeps Ray from fusing decoding into the actors (it would then run in series
-# with the backbones inside them instead of beside them).
+# Decoding tasks: half a CPU each (a decoder waits on memory and I/O part of the time) and a
+# memory reservation. Their options differ from the actors', which also keeps Ray from fusing
+# decoding into the actors: it would then run in series with the backbones instead of beside them.
 DECODE_TASK = {"num_cpus": 0.5, "memory": 512 << 20}
 
 
