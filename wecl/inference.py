@@ -5,6 +5,7 @@ on disk, so a new theta or more erasing rounds only re-runs the heads (milliseco
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -37,7 +38,7 @@ DISK_CACHE_BYTES = int(float(os.environ.get("WECL_CACHE_MAX", 2048)) * 2**20)
 _memory: OrderedDict[tuple[str, str, str], "Features"] = OrderedDict()
 _file_hashes: dict[tuple[str, int, int], str] = {}
 MODEL_CACHE_SIZE = 4
-_models: OrderedDict[tuple, WECL] = OrderedDict()  # (folder, revision, weights size, mtime, device)
+_models: OrderedDict[tuple, WECL] = OrderedDict()  # (folder, revision, weights size, mtime, device, precision)
 _hub_specs: OrderedDict[tuple, tuple] = OrderedDict()  # (Hub id, revision) -> what `resolve` found
 _models_lock = threading.Lock()
 
@@ -74,6 +75,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AMX or AVX-512 BF16), where bf16 autocast pays."""
     try:
