@@ -256,3 +256,40 @@ def test_erasing_rounds_stop_when_nothing_is_left():
     out = erasing_rounds(heads, _feats([0, 1, 2, 3]), None, theta=0.0, rounds=4)
     assert out["erased_round"].tolist() == [0, 0, 0, 0]
     assert len(heads.calls) == 1
+
+
+def test_erasing_rounds_gather_eq1_embeddings_exactly():
+    """Rounds >= 1 gather the full video's Q, K, V (row-wise maps of the segment features) instead
+    of recomputing them: the outputs of running the heads on the erased video from scratch, to
+    float32 rounding (the matrix products see other rows beside each row)."""
+    import dataclasses
+
+    from wecl.config import WECLConfig
+    from wecl.erasing import erasing_rounds, select_segments
+    from wecl.model import WECLHeads
+
+    torch.manual_seed(3)
+    heads = WECLHeads(WECLConfig(classes=["a", "b", "c"], relation_dim=32), 48, 40).eval()
+    for p in heads.parameters():  # residual weights start at zero: give every branch some effect
+        torch.nn.init.normal_(p, std=0.2)
+    visual, audio = torch.randn(1, 10, 48), torch.randn(1, 10, 40)
+    fresh = lambda v, a: dataclasses.replace(heads(v, a), embedded=None)  # noqa: E731 - recomputes eq. 1
+    with torch.inference_mode():
+        full = heads(visual, audio).embedded
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(20):  # any erased video: gathered embeddings give the heads' own outputs
+            keep = torch.rand(1, 10, generator=generator) < 0.6
+            inputs = [select_segments(f, keep) for f in (visual, audio)]
+            gathered = heads(*inputs, embedded={m: type(e)(*(select_segments(t, keep) for t in e)) for m, e in full.items()})
+            computed = heads(*inputs)
+            for name in ("logits", "visual_attention", "audio_attention"):
+                torch.testing.assert_close(getattr(gathered, name), getattr(computed, name), rtol=1e-5, atol=1e-5)
+        rounds_run = 0
+        for theta in (0.1, 0.3, 0.5, 0.7):
+            got, ref = erasing_rounds(heads, visual, audio, theta, 4), erasing_rounds(fresh, visual, audio, theta, 4)
+            assert torch.equal(got["erased_round"], ref["erased_round"]), theta
+            rounds_run += len(got["attention"]) - 1
+            for pair, ref_pair in zip(got["attention"], ref["attention"]):
+                for x, y in zip(pair, ref_pair):
+                    torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-5, equal_nan=True)
+        assert rounds_run > 0  # some round ran on an erased video

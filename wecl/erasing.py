@@ -119,7 +119,11 @@ def erasing_rounds(
             out = first
         else:
             index = keep.unsqueeze(0)
-            out = heads(*(None if f is None else select_segments(f, index) for f in (visual, audio)))
+            # Eq. 1's embeddings are row-wise: the erased video's are the full video's, gathered.
+            embedded = None if output is None or output.embedded is None else {
+                m: type(e)(*(select_segments(t, index) for t in e)) for m, e in output.embedded.items()}
+            inputs = [None if f is None else select_segments(f, index) for f in (visual, audio)]
+            out = heads(*inputs) if embedded is None else heads(*inputs, embedded=embedded)
         if output is None:
             output = out
         norm_v, norm_a = (None if a is None else map_back(minmax_normalise(a)[0], keep) for a in (out.visual_attention, out.audio_attention))

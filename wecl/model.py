@@ -9,7 +9,7 @@ from torch import nn
 
 from wecl.config import WECLConfig
 from wecl.erasing import TemporalAttention, erase_mask, minmax_normalise, select_segments
-from wecl.relations import InterModalRelation, IntraModalRelation, ModalityEmbedding
+from wecl.relations import Embedded, InterModalRelation, IntraModalRelation, ModalityEmbedding
 from wecl.resnet import ResNet, feature_dim
 
 
@@ -18,6 +18,9 @@ class HeadOutput:
     logits: torch.Tensor  # (B, M)
     visual_attention: torch.Tensor | None  # raw A_v of eq. 7, (B, T)
     audio_attention: torch.Tensor | None
+    # Eq. 1's Q, K, V per modality. They are row-wise maps of the segment features, so the video
+    # of an erasing round (segments gathered from these) can gather them instead of recomputing.
+    embedded: dict[str, Embedded] | None = None
 
     def normalised(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """A* of eq. 8 for each modality that the model has."""
@@ -62,9 +65,13 @@ class WECLHeads(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(sum(dims.values()), len(config.classes))  # 2048 + 2048 = 4096
 
-    def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> HeadOutput:
+    def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None,
+                embedded: dict[str, Embedded] | None = None) -> HeadOutput:
+        """`embedded`: eq. 1's Q, K, V of these very features when the caller has them (gathered
+        from the full video's for an erasing round); computed here otherwise."""
         feats = {"visual": visual, "audio": audio}
-        embedded = {m: self.embed[m](feats[m]) for m in self.embed}
+        if embedded is None:
+            embedded = {m: self.embed[m](feats[m]) for m in self.embed}
         intra = {m: self.intra[m](feats[m], embedded[m]) if m in self.intra else feats[m] for m in self.modalities}
         inter = {m: feats[m] for m in self.modalities}
         if self.config.inter:
@@ -75,7 +82,7 @@ class WECLHeads(nn.Module):
             attention[m] = self.attention[m](x)
             pooled.append(attention_pool(x, attention[m]))
         logits = self.classifier(self.dropout(torch.cat(pooled, dim=-1)))
-        return HeadOutput(logits, attention.get("visual"), attention.get("audio"))
+        return HeadOutput(logits, attention.get("visual"), attention.get("audio"), embedded)
 
 
 class WECL(nn.Module):
