@@ -67,10 +67,53 @@ class BatchStats:
         return self.computed / self.seconds if self.seconds > 0 else 0.0
 
 
-def plan(videos: list[Path], model: WECL, store: ResultStore, theta: float, rounds: int, rule: str,
-         stats: BatchStats) -> list[tuple[Path, str]]:
-    """(path, content hash) of the videos with no result yet for these settings; the others are
-    counted in `stats` as reused, or failed when they cannot be read."""
+@dataclass
+class BatchPlan:
+    """One batch run: its settings, the videos left to do, and the bookkeeping every way of
+    running it shares (`run_batch` here, `distributed.run_batch_ray`)."""
+
+    model: WECL
+    store: ResultStore
+    theta: float
+    rounds: int
+    rule: str
+    stats: BatchStats
+    todo: list[tuple[Path, str]]  # (path, content hash) of the videos with no result yet
+    progress: Callable[[int, int], None]
+    started: float
+    done: int = 0
+
+    def keep(self, path: Path, digest: str, result: dict) -> None:
+        """Commit one prediction under the file's own path and id."""
+        result["video"]["path"] = str(path)
+        result["video_id"] = video_id(path.name)
+        self.store.put(digest, result["video_id"], result)
+        self.stats.computed += 1
+        self._tick()
+
+    def fail(self, path: Path, message: str) -> None:
+        """Count a failed video and keep its message in the database."""
+        self.stats.failed += 1
+        self.stats.failures[str(path)] = message
+        self.store.fail(str(path), source_of(self.model), self.theta, self.rounds, self.rule, message)
+        self._tick()
+
+    def finish(self) -> BatchStats:
+        self.stats.seconds = time.perf_counter() - self.started
+        return self.stats
+
+    def _tick(self) -> None:
+        self.done += 1
+        self.progress(self.done, self.stats.total)
+
+
+def plan(videos: list[Path], model: WECL, store: ResultStore, theta: float | None, rounds: int,
+         keyframe_rule: str | None, progress: Callable[[int, int], None] | None) -> BatchPlan:
+    """The run's settings (None: the checkpoint's theta and rule) and the videos left to do; the
+    others are counted as reused, or failed when they cannot be read."""
+    theta = model.config.theta if theta is None else float(theta)
+    rule = check_rule(model.config.keyframe_rule if keyframe_rule is None else keyframe_rule)
+    stats, started = BatchStats(total=len(videos)), time.perf_counter()
     checkpoint, todo = source_of(model), []
     for path in videos:
         try:
@@ -83,25 +126,10 @@ def plan(videos: list[Path], model: WECL, store: ResultStore, theta: float, roun
             stats.reused += 1
         else:
             todo.append((path, digest))
-    return todo
-
-
-def failure_recorder(model: WECL, store: ResultStore, theta: float, rounds: int, rule: str, stats: BatchStats):
-    """`record(path, message)`: count a failed video and keep its message in the database."""
-    checkpoint = source_of(model)
-
-    def record(path: Path, message: str) -> None:
-        stats.failed += 1
-        stats.failures[str(path)] = message
-        store.fail(str(path), checkpoint, theta, rounds, rule, message)
-    return record
-
-
-def keep_result(store: ResultStore, path: Path, digest: str, result: dict) -> None:
-    """Commit one prediction under the file's own path and id."""
-    result["video"]["path"] = str(path)
-    result["video_id"] = video_id(path.name)
-    store.put(digest, result["video_id"], result)
+    progress = progress or (lambda done, total: None)
+    run = BatchPlan(model, store, theta, rounds, rule, stats, todo, progress, started, stats.reused + stats.failed)
+    progress(run.done, stats.total)
+    return run
 
 
 def run_batch(
@@ -117,19 +145,11 @@ def run_batch(
 ) -> BatchStats:
     """Predict every video not yet in `store` for this checkpoint; bad videos are recorded and skipped.
     Setting `stop` ends the run after the video in hand (`stats.stopped`); what is done is kept."""
-    theta = model.config.theta if theta is None else float(theta)
-    rule = check_rule(model.config.keyframe_rule if keyframe_rule is None else keyframe_rule)
-    stats = BatchStats(total=len(videos))
-    start = time.perf_counter()
-    progress = progress or (lambda done, total: None)
-    todo = plan(videos, model, store, theta, rounds, rule, stats)
-    done = stats.reused + stats.failed
-    progress(done, stats.total)
-    record_failure = failure_recorder(model, store, theta, rounds, rule, stats)
+    run = plan(videos, model, store, theta, rounds, keyframe_rule, progress)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: deque[tuple[Path, str, Future | object]] = deque()
-        queue = iter(todo)
+        queue = iter(run.todo)
 
         def refill() -> None:
             while len(pending) < max(1, workers) + 1:
@@ -144,7 +164,7 @@ def run_batch(
         refill()
         while pending:
             if stop is not None and stop.is_set():
-                stats.stopped = True
+                run.stats.stopped = True
                 for _, _, job in pending:
                     if isinstance(job, Future):
                         job.cancel()
@@ -157,16 +177,12 @@ def run_batch(
                     store_features(str(path), model, features)
                 else:
                     features = job
-                keep_result(store, path, digest, explain(features, model, theta, rounds, rule).json)
-                stats.computed += 1
+                run.keep(path, digest, explain(features, model, run.theta, run.rounds, run.rule).json)
             except WECLError as error:
-                record_failure(path, str(error))
+                run.fail(path, str(error))
             except Exception as error:  # one broken file must never stop a dataset run
-                record_failure(path, f"{path}: {type(error).__name__}: {error}")
-            done += 1
-            progress(done, stats.total)
-    stats.seconds = time.perf_counter() - start
-    return stats
+                run.fail(path, f"{path}: {type(error).__name__}: {error}")
+    return run.finish()
 
 
 def write_outputs(results: dict[str, dict], jsonl: str | Path | None, activitynet: str | Path | None) -> None:

@@ -116,51 +116,36 @@ def run_batch_ray(videos: list[Path], model, store, theta: float | None = None, 
                   keyframe_rule: str | None = None, address: str | None = None,
                   progress: Callable[[int, int], None] | None = None):
     """`batch.run_batch` on Ray: the same rows in the same database, the same feature cache."""
-    from wecl.batch import BatchStats, failure_recorder, keep_result, plan
-    from wecl.detection import check_rule
+    from wecl.batch import plan
     from wecl.inference import cached_features, explain, precision_of, store_features
 
-    theta = model.config.theta if theta is None else float(theta)
-    rule = check_rule(model.config.keyframe_rule if keyframe_rule is None else keyframe_rule)
-    stats = BatchStats(total=len(videos))
-    start = time.perf_counter()
-    progress = progress or (lambda done, total: None)
-    todo = plan(videos, model, store, theta, rounds, rule, stats)
-    record_failure = failure_recorder(model, store, theta, rounds, rule, stats)
-    done = stats.reused + stats.failed
-    progress(done, stats.total)
+    run = plan(videos, model, store, theta, rounds, keyframe_rule, progress)
     digests, remote = {}, []
-    for path, digest in todo:  # features already cached here: the heads alone, on the driver
+    for path, digest in run.todo:  # features already cached here: the heads alone, on the driver
         features = cached_features(str(path), model)
         if features is None:
             digests[str(path)] = (path, digest)
             remote.append({"path": str(path)})
-            continue
-        keep_result(store, path, digest, explain(features, model, theta, rounds, rule).json)
-        stats.computed += 1
-        done += 1
-        progress(done, stats.total)
+        else:
+            run.keep(path, digest, explain(features, model, run.theta, run.rounds, run.rule).json)
     if remote:
         ray = connect(address)
         spec, revision = _spec(model)
         device = "cuda" if next(model.parameters()).is_cuda else "cpu"
-        dataset = ray.data.from_items(remote, override_num_blocks=len(remote)).map(_prepare, fn_kwargs={"config": model.config.to_dict()}, **DECODE_TASK)
+        dataset = ray.data.from_items(remote, override_num_blocks=len(remote)).map(
+            _prepare, fn_kwargs={"config": model.config.to_dict()}, **DECODE_TASK)
         pool, threads = _pool(ray, device)
         dataset = dataset.map(_Predictor, fn_constructor_kwargs={
             "spec": spec, "revision": revision, "device": device, "precision": precision_of(model),
-            "theta": theta, "rounds": rounds, "rule": rule, "threads": threads}, **pool)
+            "theta": run.theta, "rounds": run.rounds, "rule": run.rule, "threads": threads}, **pool)
         for row in dataset.iter_rows():
             path, digest = digests[row["path"]]
             if row["error"]:
-                record_failure(path, row["error"])
+                run.fail(path, row["error"])
             else:
                 store_features(str(path), model, pickle.loads(row["features"]))
-                keep_result(store, path, digest, pickle.loads(row["result"]))
-                stats.computed += 1
-            done += 1
-            progress(done, stats.total)
-    stats.seconds = time.perf_counter() - start
-    return stats
+                run.keep(path, digest, pickle.loads(row["result"]))
+    return run.finish()
 
 
 # --- extract -------------------------------------------------------------------------------------
