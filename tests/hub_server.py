@@ -159,13 +159,24 @@ def _handler(hub: FakeHub):
                                     unquote(m.group(4)), head)
             self.error(404, None, f"no route {path}", head)
 
-        def info(self, kind: str, repo_id: str, rev: str):
-            repo = self.find(kind, repo_id)
+        def commit_of(self, kind: str, repo_id: str, rev: str, head: bool = False, gated: bool = False):
+            """(repo, commit sha) of a readable revision, or None once the error is sent. `gated`:
+            this route serves the repo's files, which a gated repo keeps from anonymous users."""
+            repo = self.find(kind, repo_id, head)
             if repo is None:
-                return
+                return None
             sha = repo.resolve(rev)
             if sha is None:
-                return self.error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
+                return self.error(404, "RevisionNotFound", f"Invalid rev id: {rev}", head)
+            if gated and repo.gated and self.user() is None:
+                return self.error(401, "GatedRepo", "Access to this model is restricted", head)
+            return repo, sha
+
+        def info(self, kind: str, repo_id: str, rev: str):
+            found = self.commit_of(kind, repo_id, rev)
+            if found is None:
+                return
+            repo, sha = found
             files = repo.commits[sha]
             self.send(200, {"id": repo_id, "_id": repo_id, "sha": sha, "private": repo.private, "gated": repo.gated,
                             "disabled": False, "tags": [], "lastModified": "2026-11-26T00:00:00.000Z",
@@ -174,15 +185,10 @@ def _handler(hub: FakeHub):
                                if kind == "space" else {})})
 
         def tree(self, kind: str, repo_id: str, rev: str):
-            repo = self.find(kind, repo_id)
-            if repo is None:
+            found = self.commit_of(kind, repo_id, rev, gated=True)
+            if found is None:
                 return
-            sha = repo.resolve(rev)
-            if sha is None:
-                return self.error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
-            if repo.gated and self.user() is None:
-                return self.error(401, "GatedRepo", "Access to this model is restricted")
-            files = repo.commits[sha]
+            files = found[0].commits[found[1]]
             entries, folders = [], set()
             for name in sorted(files):
                 parts = name.split("/")
@@ -193,14 +199,10 @@ def _handler(hub: FakeHub):
             self.send(200, entries)
 
         def resolve(self, kind: str, repo_id: str, rev: str, name: str, head: bool):
-            repo = self.find(kind, repo_id, head)
-            if repo is None:
+            found = self.commit_of(kind, repo_id, rev, head, gated=True)
+            if found is None:
                 return
-            sha = repo.resolve(rev)
-            if sha is None:
-                return self.error(404, "RevisionNotFound", f"Invalid rev id: {rev}", head)
-            if repo.gated and self.user() is None:
-                return self.error(401, "GatedRepo", "Access to this model is restricted", head)
+            repo, sha = found
             data = repo.commits[sha].get(name)
             if data is None:
                 return self.error(404, "EntryNotFound", f"{name} does not exist", head)
