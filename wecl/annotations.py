@@ -176,9 +176,6 @@ class _JsonLine:
         return ""
 
 
-_json_line = _JsonLine
-
-
 def _json_segment(item: Any, path: PathLike, line: int | None, what: str, need_score: bool) -> Segment:
     if not isinstance(item, dict) or "segment" not in item:
         _fail(path, f'{what} must be an object with a "segment" key', line)
@@ -199,7 +196,7 @@ def _top_object(data: Any, path: PathLike, text: str, key: str) -> dict[str, Any
     if not isinstance(data, dict) or key not in data:
         _fail(path, f'no "{key}" object at the top level', 1)
     if not isinstance(data[key], dict):
-        _fail(path, f'"{key}" must be an object keyed by video id', _json_line(text, key))
+        _fail(path, f'"{key}" must be an object keyed by video id', _JsonLine(text, key))
     return data[key]
 
 
@@ -229,7 +226,7 @@ def _database_entry(vid: str, entry: Any, path: PathLike, line: int | None) -> V
 def _read_database_json(data: Any, path: PathLike, text: str) -> AnnotationSet:
     database = _top_object(data, path, text, "database")
     return {
-        vid: _database_entry(vid, entry, path, _json_line(text, vid))
+        vid: _database_entry(vid, entry, path, _JsonLine(text, vid))
         for vid, entry in database.items()
     }
 
@@ -238,7 +235,7 @@ def _read_results_json(data: Any, path: PathLike, text: str) -> AnnotationSet:
     results = _top_object(data, path, text, "results")
     out: AnnotationSet = {}
     for vid, items in results.items():
-        line = _json_line(text, vid)
+        line = _JsonLine(text, vid)
         if not isinstance(items, list):
             _fail(path, f'video "{vid}": results must be a list of segments', line)
         segments = [
