@@ -195,3 +195,13 @@ def test_a_single_keyframe_is_decoded_through_once(tmp_path):
     read_clips(str(path), 10, 16)
     took = time.perf_counter() - start
     assert took < 2.0 * one_pass + 0.5, f"{took:.2f} s against {one_pass:.2f} s for one pass"
+
+
+def test_a_file_declaring_too_many_packets_is_refused_at_the_first_open(media, tiny_checkpoint):
+    """Every decoding thread opens the file, and a demuxer indexes every packet in memory: a file
+    declaring more packets than allowed is refused once, before any thread starts."""
+    from conftest import run_wecl
+
+    done = run_wecl("predict", media("av"), "--checkpoint", tiny_checkpoint, env={"WECL_MAX_PACKETS": "50"})
+    assert done.returncode == 2 and "packets, more than the 50" in done.stderr, done.stderr
+    assert run_wecl("predict", media("av"), "--checkpoint", tiny_checkpoint).returncode == 0

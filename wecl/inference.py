@@ -296,7 +296,8 @@ def compute_features(
         try:
             start = time.perf_counter()
             done["clips"] = read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline,
-                                       on_segment=lambda i, frames: ready.put((i, frames)), threads=DECODE_THREADS)
+                                       on_segment=lambda i, frames: ready.put((i, frames)), threads=DECODE_THREADS,
+                                       info=info)
             timings["decode"] = time.perf_counter() - start
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
             done["error"] = error

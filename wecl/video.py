@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import av
@@ -25,6 +25,11 @@ MAX_SIDE_PX = int(os.environ.get("WECL_MAX_SIDE", 8192))
 # resized to 112 px, so an 8192x2 stream would become 458,752 px wide frames.
 MAX_ASPECT = float(os.environ.get("WECL_MAX_ASPECT", 8))
 THUMBNAIL_BOX = 224  # a thumbnail's long side, at most
+# Packets a file may index (all streams; what its container header declares). A demuxer holds the
+# index of every stream in memory, about 40 bytes a packet, and `predict` opens a file once per
+# decoding thread: a 200 MB upload of millions of tiny packets must be refused at the first open.
+# An hour at 240 frames per second with its sound is about 1 M.
+MAX_PACKETS = int(os.environ.get("WECL_MAX_PACKETS", 2_000_000))
 # Seconds one video's decoding (pictures and sound) may take before it is given up with a message.
 TIME_BUDGET_S = float(os.environ.get("WECL_TIME_BUDGET", 120))
 
@@ -81,6 +86,10 @@ def _probe(container, path: str, max_duration: float) -> VideoInfo:
     if not container.streams.video:
         kind = "an audio-only file" if container.streams.audio else "no video stream"
         raise WECLError(f"{path}: {kind}; a video is needed")
+    packets = sum(s.frames or 0 for s in container.streams)
+    if packets > MAX_PACKETS:
+        raise WECLError(f"{path}: the file declares {packets:,} packets, more than the {MAX_PACKETS:,} "
+                        "a video may have here (WECL_MAX_PACKETS)")
     stream = container.streams.video[0]
     duration = None
     if stream.duration and stream.time_base:
@@ -199,7 +208,7 @@ class _FrameCursor:
 def read_clips(
     path: str, segments: int, k: int, size: int = 112, max_duration: float = MAX_DURATION_S,
     rng: np.random.Generator | None = None, deadline: float | None = None,
-    on_segment: Callable[[int, np.ndarray], None] | None = None, threads: int = 1,
+    on_segment: Callable[[int, np.ndarray], None] | None = None, threads: int = 1, info: VideoInfo | None = None,
 ) -> Clips:
     """Decode the T x k frames the network needs, each segment's k frames centred in it.
 
@@ -209,10 +218,13 @@ def read_clips(
     consumer can start on them while the rest decodes. `threads` > 1 decodes contiguous ranges of
     segments in parallel, each with its own demuxer and decoder; the frames are the same (H.264
     and the like decode bit-exactly from any keyframe). With `rng` it is always one thread, so
-    that the random draws come in one order."""
+    that the random draws come in one order. `info`: the file's `probe`, when the caller has it."""
     path = str(path)
-    with _open(path) as container:
-        info = _probe(container, path, max_duration)
+    if info is None:
+        with _open(path) as container:
+            info = _probe(container, path, max_duration)
+    else:
+        info = replace(info)  # adjusted below for a rotated picture: the caller's stays as it was
     spans = segment_spans(info.duration, segments)
     frames = np.zeros((segments, k, size, size, 3), np.uint8)
     thumbnails: list[np.ndarray | None] = [None] * segments
