@@ -10,7 +10,7 @@ import torch
 from conftest import run_wecl
 from wecl.calibrate import calibrate
 from wecl.errors import WECLError
-from wecl.inference import backbone_key, prepare_inputs, run_backbones
+from wecl.features import prepare_inputs, run_backbones
 from wecl.model import WECL
 from wecl.synth import generate
 
@@ -18,7 +18,7 @@ from wecl.synth import generate
 def test_audio_statistics_are_the_data_average_and_the_visual_backbone_is_untouched(tiny_checkpoint, media):
     model = WECL.from_pretrained(tiny_checkpoint)
     before = copy.deepcopy(model)
-    key_before = backbone_key(model)
+    key_before = model.backbone_key
     videos = [str(media("av")), str(media("stereo48k"))]
     report = calibrate(model, videos, modalities=["audio"])
     assert report == {"videos": 2, "skipped": {}}
@@ -37,7 +37,7 @@ def test_audio_statistics_are_the_data_average_and_the_visual_backbone_is_untouc
     assert not model.training and not model.audio_backbone.training
 
     # the features change with the statistics, and so does the key the feature cache uses
-    assert backbone_key(model) != key_before
+    assert model.backbone_key != key_before
     inputs = prepare_inputs(videos[0], model.config)
     assert not torch.allclose(torch.from_numpy(run_backbones(inputs, model).audio),
                               torch.from_numpy(run_backbones(inputs, before).audio))

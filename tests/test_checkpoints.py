@@ -95,12 +95,12 @@ def _hub_cache(root, model_folder):
 
 LOADER = """
 import json, sys
-from wecl.checkpoints import load
+from wecl.model import WECL
 from wecl.errors import WECLError
 out = []
 for spec in sys.argv[1:]:
     try:
-        m = load(spec)
+        m = WECL.from_pretrained(spec)
         out.append({"spec": spec, "id": m.checkpoint.id, "revision": m.checkpoint.revision,
                     "path": str(m.checkpoint.path), "theta": m.config.theta})
     except WECLError as e:
@@ -173,7 +173,7 @@ def test_sharded_save_and_load_give_the_same_model(tiny_checkpoint, tmp_path, me
     from wecl.errors import WECLError
     from wecl.inference import predict
 
-    model = checkpoints.load(tiny_checkpoint)
+    model = WECL.from_pretrained(tiny_checkpoint)
     folder = tmp_path / "sharded"
     checkpoints.save(model, folder, max_shard_bytes=64 * 1024)
     shards = sorted(folder.glob("model-*-of-*.safetensors"))
@@ -182,7 +182,7 @@ def test_sharded_save_and_load_give_the_same_model(tiny_checkpoint, tmp_path, me
     for shard in shards:  # a shard stays under the size unless one tensor alone is bigger
         keys = [k for k, name in weight_map.items() if name == shard.name]
         assert len(keys) == 1 or shard.stat().st_size < 64 * 1024 + 16 * 1024, shard.name
-    again = checkpoints.load(folder)
+    again = WECL.from_pretrained(folder)
     for key, value in model.state_dict().items():
         assert torch.equal(again.state_dict()[key], value), key
     assert predict(media("av"), again).json["probabilities"] == predict(media("av"), model).json["probabilities"]
@@ -192,7 +192,7 @@ def test_sharded_save_and_load_give_the_same_model(tiny_checkpoint, tmp_path, me
     checkpoints.save(model, folder, max_shard_bytes=64 * 1024)
     shards[1].unlink()
     with pytest.raises(WECLError, match="shard .* is missing"):
-        checkpoints.load(folder)
+        WECL.from_pretrained(folder)
 
 
 def test_no_tracked_file_is_too_big_for_a_space():
@@ -212,7 +212,7 @@ def test_half_precision_backbones(tiny_checkpoint, tmp_path):
     heads keep full precision; the card says so; the feature-cache key is that of the loaded tensors."""
     import torch
 
-    model = checkpoints.load(tiny_checkpoint)
+    model = WECL.from_pretrained(tiny_checkpoint)
     full = tmp_path / "fp32"
     checkpoints.save(model, full)
     for dtype, torch_dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
@@ -220,7 +220,7 @@ def test_half_precision_backbones(tiny_checkpoint, tmp_path):
         checkpoints.save(model, folder, backbone_dtype=dtype)
         assert (folder / "model.safetensors").stat().st_size < 0.8 * (full / "model.safetensors").stat().st_size
         assert f"stored in {dtype}" in (folder / "README.md").read_text()
-        again = checkpoints.load(folder)
+        again = WECL.from_pretrained(folder)
         for key, value in model.state_dict().items():
             got = again.state_dict()[key]
             assert got.dtype == value.dtype, key
@@ -245,7 +245,7 @@ def test_models_with_the_same_backbones_share_them(tiny_checkpoint, tmp_path, me
     from wecl import inference
     from wecl.inference import predict
 
-    base = checkpoints.load(tiny_checkpoint)
+    base = WECL.from_pretrained(tiny_checkpoint)
     with torch.no_grad():  # backbones no other test loads
         next(base.visual_backbone.parameters()).add_(0.125)
         next(base.audio_backbone.parameters()).add_(0.125)
@@ -265,9 +265,9 @@ def test_models_with_the_same_backbones_share_them(tiny_checkpoint, tmp_path, me
     assert a.visual_backbone is b.visual_backbone is c.visual_backbone
     assert a.audio_backbone is b.audio_backbone and c.audio_backbone is not a.audio_backbone
     assert a.heads is not b.heads
-    assert inference.backbone_key(a) == inference.backbone_key(b) != inference.backbone_key(c)
+    assert a.backbone_key == b.backbone_key != c.backbone_key
     for shared in (a, b, c):
-        own = checkpoints.load(shared.checkpoint.path)
+        own = WECL.from_pretrained(shared.checkpoint.path)
         own.precision = shared.precision
         assert own.visual_backbone is not shared.visual_backbone  # plain loads are private copies
         assert predict(media("av"), shared).json["probabilities"] == predict(media("av"), own).json["probabilities"]
@@ -282,13 +282,13 @@ def test_models_with_the_same_backbones_share_them(tiny_checkpoint, tmp_path, me
 
 PEAK = """
 import sys
-from wecl import checkpoints
+from wecl.model import WECL
 def kb(name):
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(name))
-warm = checkpoints.load(sys.argv[2])  # first-use costs of torch and safetensors are not the weights'
+warm = WECL.from_pretrained(sys.argv[2])  # first-use costs of torch and safetensors are not the weights'
 print(sum(float(v.float().sum()) for v in warm.state_dict().values()) is not None)
 before = kb("VmRSS:")
-model = checkpoints.load(sys.argv[1])
+model = WECL.from_pretrained(sys.argv[1])
 print(sum(float(v.float().sum()) for v in model.state_dict().values()) is not None)
 print(before, kb("VmHWM:"))
 """
@@ -318,8 +318,8 @@ def test_loading_holds_the_weights_once(tmp_path, tiny_checkpoint):
 OVERWRITE = """
 import sys
 import torch
-from wecl import checkpoints
-model = checkpoints.load(sys.argv[1])
+from wecl.model import WECL
+model = WECL.from_pretrained(sys.argv[1])
 with open(sys.argv[2], "r+b") as handle:  # `cp other model.safetensors` rewrites the file in place
     handle.truncate(64)
 x = torch.randn(1, 10, model.heads.classifier.in_features // 2)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from wecl import WECL, WECLConfig
-from wecl.inference import run_backbone
+from wecl.device import run_backbone
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")]
 
@@ -26,7 +26,8 @@ def test_bf16_backbones_on_cuda_match_fp32_on_cpu():
 
 
 def test_heads_on_cuda_match_cpu():
-    from wecl.inference import Features, explain
+    from wecl.features import Features
+    from wecl.inference import explain
     from wecl.video import VideoInfo
 
     torch.manual_seed(0)
@@ -45,13 +46,13 @@ def test_checkpoints_move_between_cuda_and_cpu(tiny_checkpoint, tmp_path):
     identical tensors; the model cache keeps one shared backbone per device."""
     from wecl import checkpoints, inference
 
-    on_gpu = checkpoints.load(tiny_checkpoint, device="cuda")
+    on_gpu = WECL.from_pretrained(tiny_checkpoint, device="cuda")
     assert all(v.is_cuda for v in on_gpu.state_dict().values())
     checkpoints.save(on_gpu, tmp_path / "from-cuda", backbone_dtype="bf16")
     checkpoints.save(on_gpu, tmp_path / "from-cuda-fp32")
     assert (tmp_path / "from-cuda-fp32" / "model.safetensors").read_bytes() == (tiny_checkpoint / "model.safetensors").read_bytes()
-    on_cpu = checkpoints.load(tmp_path / "from-cuda")
-    back = checkpoints.load(tmp_path / "from-cuda", device="cuda")
+    on_cpu = WECL.from_pretrained(tmp_path / "from-cuda")
+    back = WECL.from_pretrained(tmp_path / "from-cuda", device="cuda")
     for key, value in on_cpu.state_dict().items():
         assert not value.is_cuda and torch.equal(back.state_dict()[key].cpu(), value), key
     assert on_cpu._backbone_key == back._backbone_key == checkpoints.backbone_digests(back)[1]
@@ -59,7 +60,7 @@ def test_checkpoints_move_between_cuda_and_cpu(tiny_checkpoint, tmp_path):
     cpu = inference.load_model(str(tiny_checkpoint), device="cpu")
     assert gpu.visual_backbone is not cpu.visual_backbone
     assert next(gpu.visual_backbone.parameters()).is_cuda and not next(cpu.visual_backbone.parameters()).is_cuda
-    assert inference.backbone_key(gpu) == inference.backbone_key(cpu)
+    assert gpu.backbone_key == cpu.backbone_key
 
 
 def test_training_loss_on_cuda_matches_cpu():

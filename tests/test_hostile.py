@@ -12,6 +12,7 @@ from conftest import REPO, ffmpeg
 from wecl.audio import read_audio
 from wecl.errors import WECLError
 from wecl.inference import predict
+from wecl.model import WECL
 from wecl.video import THUMBNAIL_BOX, read_clips
 
 # The peak resident memory of a child process's own image, in kB (VmHWM is reset by exec; the
@@ -94,11 +95,9 @@ def _junk_checkpoint(folder, **config):
 
 
 def test_a_config_beyond_the_limits_is_refused(tmp_path):
-    from wecl import checkpoints
-
     folder = _junk_checkpoint(tmp_path / "wide", visual_width=8.0, visual_depth=101)
     with pytest.raises(WECLError, match=r"visual_width must lie in \[0.0625, 2.0\]"):
-        checkpoints.load(folder)
+        WECL.from_pretrained(folder)
 
 
 @pytest.mark.slow
@@ -106,8 +105,8 @@ def test_junk_weights_are_refused_before_the_model_is_built(tmp_path):
     """A config at the width limit over junk weights: refused from the file's header, in a fresh
     process whose peak memory shows nothing was allocated (the model would be 1.4 GB)."""
     folder = _junk_checkpoint(tmp_path / "big", visual_width=2.0, visual_depth=101, audio_width=2.0, audio_depth=50)
-    code = ("import sys\nfrom wecl import checkpoints\nfrom wecl.errors import WECLError\n"
-            "try:\n    checkpoints.load(sys.argv[1])\nexcept WECLError as e:\n    print(e)\n"
+    code = ("import sys\nfrom wecl.model import WECL\nfrom wecl.errors import WECLError\n"
+            "try:\n    WECL.from_pretrained(sys.argv[1])\nexcept WECLError as e:\n    print(e)\n"
             f"print({PEAK_KB})")
     done = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -156,7 +155,7 @@ def test_a_decode_past_the_time_budget_ends_with_a_message(tmp_path, tiny_model,
 def test_the_disk_feature_cache_keeps_to_its_size(tmp_path, tiny_model, monkeypatch):
     """Features of many videos: the cache folder never holds more than WECL_CACHE_MAX; the file
     used last stays, the oldest goes."""
-    from wecl import inference
+    from wecl import features
 
     monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
     videos = []
@@ -164,13 +163,13 @@ def test_the_disk_feature_cache_keeps_to_its_size(tmp_path, tiny_model, monkeypa
         videos.append(tmp_path / f"v{i}.mp4")
         ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=64x48:rate=10:duration={1 + i}", "-c:v", "libx264", "-preset",
                "ultrafast", "-pix_fmt", "yuv420p", videos[-1])
-    inference.features_for(str(videos[0]), tiny_model)
-    one = sum(p.stat().st_size for p in inference.cache_dir().glob("*.npz"))
-    monkeypatch.setattr(inference, "DISK_CACHE_BYTES", int(2.5 * one))
+    features.features_for(str(videos[0]), tiny_model)
+    one = sum(p.stat().st_size for p in features.cache_dir().glob("*.npz"))
+    monkeypatch.setattr(features.cache, "max_disk_bytes", int(2.5 * one))
     for video in videos[1:]:
-        inference.features_for(str(video), tiny_model)
-        assert sum(p.stat().st_size for p in inference.cache_dir().glob("*.npz")) <= inference.DISK_CACHE_BYTES
-    assert len(list(inference.cache_dir().glob("*.npz"))) == 2
+        features.features_for(str(video), tiny_model)
+        assert sum(p.stat().st_size for p in features.cache_dir().glob("*.npz")) <= features.cache.max_disk_bytes
+    assert len(list(features.cache_dir().glob("*.npz"))) == 2
 
 
 @pytest.mark.slow

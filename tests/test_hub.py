@@ -21,12 +21,12 @@ TOKEN = "hf_test_owner_token"
 
 LOADER = """
 import json, sys
-from wecl.checkpoints import load
+from wecl.model import WECL
 from wecl.errors import WECLError
 out = {}
 for spec in sys.argv[1:]:
     try:
-        m = load(spec)
+        m = WECL.from_pretrained(spec)
         out[spec] = {"id": m.checkpoint.id, "revision": m.checkpoint.revision, "theta": m.config.theta,
                      "fingerprint": m.checkpoint.fingerprint}
     except WECLError as e:
@@ -88,7 +88,7 @@ def big(tmp_path):
 def sharded(tiny_checkpoint, tmp_path):
     """The tiny checkpoint as shards + index (several files to download)."""
     folder = tmp_path / "sharded"
-    checkpoints.save(checkpoints.load(tiny_checkpoint), folder, max_shard_bytes=256 * 1024)
+    checkpoints.save(WECL.from_pretrained(tiny_checkpoint), folder, max_shard_bytes=256 * 1024)
     return folder
 
 
@@ -109,8 +109,8 @@ def test_loading_over_the_hub_protocol(sharded, big, tmp_path):
         # the connection dropped half-way through the big file; the client asked for the rest
         ranged = [r for r in hub.requests if r[0] == "GET" and r[1].endswith("/model.safetensors") and r[2]]
         assert len(ranged) == 1 and int(ranged[0][2][6:-1]) >= 10 * 2**20, hub.requests
-    local = checkpoints.load(sharded).checkpoint.fingerprint
-    assert got["owner/big"]["fingerprint"] == checkpoints.load(big).checkpoint.fingerprint  # resumed intact
+    local = WECL.from_pretrained(sharded).checkpoint.fingerprint
+    assert got["owner/big"]["fingerprint"] == WECL.from_pretrained(big).checkpoint.fingerprint  # resumed intact
     assert got["owner/tiny"] == {"id": "owner/tiny", "revision": second, "theta": 0.7, "fingerprint": local}
     assert got["owner/tiny@v1"]["revision"] == first and got["owner/tiny@v1"]["theta"] == 0.55
     assert got[f"owner/tiny@{first}"]["revision"] == first and got[f"owner/tiny@{first}"]["theta"] == 0.55
@@ -145,7 +145,7 @@ def test_push_a_checkpoint_and_load_it_back(tiny_checkpoint, sharded, tmp_path):
         assert "## Switches (paper Table 2)" in card
         loaded = load_specs(env, "owner/wecl-tiny@v1")["owner/wecl-tiny@v1"]
         assert loaded["revision"] == sha
-        assert loaded["fingerprint"] == checkpoints.load(tiny_checkpoint).checkpoint.fingerprint
+        assert loaded["fingerprint"] == WECL.from_pretrained(tiny_checkpoint).checkpoint.fingerprint
 
         # the same repo, now sharded, on a branch: the branch has no stale model.safetensors; main is untouched
         done = run_wecl("push", sharded, "owner/wecl-tiny", "--revision", "dev", env=env)
@@ -154,7 +154,7 @@ def test_push_a_checkpoint_and_load_it_back(tiny_checkpoint, sharded, tmp_path):
         assert "model.safetensors" not in dev and checkpoints.INDEX in dev
         assert repo.refs["main"] == sha
         loaded = load_specs(env, "owner/wecl-tiny@dev")["owner/wecl-tiny@dev"]
-        assert loaded["fingerprint"] == checkpoints.load(sharded).checkpoint.fingerprint
+        assert loaded["fingerprint"] == WECL.from_pretrained(sharded).checkpoint.fingerprint
 
         failures = {
             "no token": run_wecl("push", tiny_checkpoint, "owner/x", env=hub_env(tmp_path, hub.url, token=None)),

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-import wecl.inference
+import wecl.features
 from conftest import BAD_KINDS, CLASSES, GOOD_KINDS
 from wecl.errors import WECLError
 from wecl.inference import predict
@@ -116,7 +116,7 @@ def test_theta_and_rounds_change_erasing(media, tiny_model):
 
 def test_features_from_memory_then_disk(media, tiny_model, tmp_path, monkeypatch):
     monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
-    wecl.inference._memory.clear()
+    wecl.features.cache.clear()
     path = media("short")
     first = predict(path, tiny_model, theta=0.7)
     assert first.json["features"] == "computed"
@@ -127,7 +127,7 @@ def test_features_from_memory_then_disk(media, tiny_model, tmp_path, monkeypatch
     def no_decode(*args, **kwargs):
         raise AssertionError("the video was decoded again")
 
-    monkeypatch.setattr(wecl.inference, "read_clips", no_decode)
+    monkeypatch.setattr(wecl.features, "read_clips", no_decode)
     second = predict(path, tiny_model, theta=0.3)
     assert second.json["features"] == "memory"
     assert second.json["theta"] == 0.3
@@ -136,7 +136,7 @@ def test_features_from_memory_then_disk(media, tiny_model, tmp_path, monkeypatch
     assert same.json["probabilities"] == first.json["probabilities"]
     assert same.json["segments"] == first.json["segments"]
 
-    wecl.inference._memory.clear()
+    wecl.features.cache.clear()
     third = predict(path, tiny_model, theta=0.7)
     assert third.json["features"] == "disk"
     assert third.json["segments"] == first.json["segments"]
@@ -147,11 +147,11 @@ def test_features_from_memory_then_disk(media, tiny_model, tmp_path, monkeypatch
     monkeypatch.undo()
     monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
     stored[0].write_bytes(b"garbage")
-    wecl.inference._memory.clear()
+    wecl.features.cache.clear()
     fourth = predict(path, tiny_model, theta=0.7)
     assert fourth.json["features"] == "computed"
     assert fourth.json["segments"] == first.json["segments"]
-    wecl.inference._memory.clear()
+    wecl.features.cache.clear()
 
 
 def test_same_content_other_path_reuses_features(media, tiny_model, tmp_path, monkeypatch):
@@ -159,7 +159,7 @@ def test_same_content_other_path_reuses_features(media, tiny_model, tmp_path, mo
     predict(path, tiny_model)
     copy = tmp_path / "copy.mp4"
     shutil.copy(path, copy)
-    monkeypatch.setattr(wecl.inference, "read_clips", lambda *a, **k: pytest.fail("decoded again"))
+    monkeypatch.setattr(wecl.features, "read_clips", lambda *a, **k: pytest.fail("decoded again"))
     result = predict(copy, tiny_model)
     assert result.json["features"] == "memory"
     assert result.json["video"]["path"] == str(copy)
@@ -197,7 +197,7 @@ def test_failed_cache_write_leaves_no_temp_file(media, tiny_model, tmp_path, mon
     file is left behind."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("WECL_CACHE", str(cache))
-    wecl.inference._memory.clear()
+    wecl.features.cache.clear()
 
     def half_written(file, *args, **kwargs):
         with open(file, "wb") as handle:
@@ -208,4 +208,4 @@ def test_failed_cache_write_leaves_no_temp_file(media, tiny_model, tmp_path, mon
     result = predict(media("short"), tiny_model)
     assert result.json["features"] == "computed"
     assert [p for p in cache.rglob("*") if p.is_file()] == []
-    wecl.inference._memory.clear()
+    wecl.features.cache.clear()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from wecl import checkpoints, inference
+from wecl import checkpoints, device, inference
 from wecl.errors import WECLError
 from wecl.model import WECL
 
@@ -47,11 +47,11 @@ def test_bf16_features_and_probabilities_stay_close_to_fp32(resnet18, media):
 
 def test_auto_and_bad_values():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert inference.resolve_precision("auto", cuda) == "bf16"
-    assert inference.resolve_precision("auto", cpu) == ("bf16" if inference.cpu_has_bf16() else "fp32")
-    assert inference.resolve_precision("fp32", cuda) == "fp32"
+    assert device.resolve_precision("auto", cuda) == "bf16"
+    assert device.resolve_precision("auto", cpu) == ("bf16" if device.cpu_has_bf16() else "fp32")
+    assert device.resolve_precision("fp32", cuda) == "fp32"
     with pytest.raises(WECLError, match="precision must be one of"):
-        inference.resolve_precision("int8", cpu)
+        device.resolve_precision("int8", cpu)
     assert WECL.precision == "fp32"  # a model built or loaded directly computes exactly
 
 

@@ -11,7 +11,7 @@ from wecl.config import WECLConfig
 from wecl.datasets import VideoItem, open_dataset
 from wecl.errors import WECLError
 from wecl.extract import extract, load_table
-from wecl.inference import compute_features
+from wecl.features import compute_features
 from wecl.model import WECL
 from wecl.synth import generate
 from wecl.train import push_to_hub
@@ -46,7 +46,7 @@ def test_extract_train_evaluate(setup, tmp_path):
     assert table.visual.shape[:3] == (16, 2, 10) and table.audio.shape[:2] == (16, 10)
     assert table.segments[0] and table.labels[0] in CLASSES
     # view 0 is exactly what inference computes for the video
-    model = checkpoints.load(source)
+    model = WECL.from_pretrained(source)
     first = compute_features(str(data / f"{table.ids[0]}.mp4"), model)
     np.testing.assert_allclose(table.visual[0, 0], first.visual, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(table.audio[0], first.audio, rtol=1e-4, atol=1e-5)
@@ -71,7 +71,7 @@ def test_extract_train_evaluate(setup, tmp_path):
     assert {"train_loss", "loss_original", "loss_keyframes", "loss_left", "val_accuracy", "val_mAP@0.5"} <= set(rows[0])
     losses = [float(r["train_loss"]) for r in rows]
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
-    trained = checkpoints.load(run)
+    trained = WECL.from_pretrained(run)
     assert trained.config.classes == CLASSES and trained.config.training == "synthetic"
     for name in ("visual_backbone", "audio_backbone"):  # the saved model is complete: source backbones
         for key, value in getattr(model, name).state_dict().items():

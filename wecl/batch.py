@@ -11,8 +11,6 @@ import json
 import os
 import threading
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,8 +19,8 @@ from wecl.annotations import VIDEO_EXTENSIONS, atomic_write_text, video_id
 from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.evaluate import prediction_of, write_prediction_file
-from wecl.inference import (cached_features, explain, prepare_inputs, run_backbones, source_of, store_features,
-                            video_hash)
+from wecl.features import Inputs, cache, prefetch, prepare_inputs, run_backbones, video_hash
+from wecl.inference import explain, source_of
 from wecl.model import WECL
 from wecl.store import ResultStore
 
@@ -147,41 +145,24 @@ def run_batch(
     Setting `stop` ends the run after the video in hand (`stats.stopped`); what is done is kept."""
     run = plan(videos, model, store, theta, rounds, keyframe_rule, progress)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        pending: deque[tuple[Path, str, Future | object]] = deque()
-        queue = iter(run.todo)
+    def load(item: tuple[Path, str]):
+        """The video's cached features, or its decoded inputs (in a worker thread)."""
+        return cache.get(str(item[0]), model) or prepare_inputs(str(item[0]), model.config)
 
-        def refill() -> None:
-            while len(pending) < max(1, workers) + 1:
-                item = next(queue, None)
-                if item is None:
-                    return
-                path, digest = item
-                features = cached_features(str(path), model)
-                job = features if features is not None else pool.submit(prepare_inputs, str(path), model.config)
-                pending.append((path, digest, job))
-
-        refill()
-        while pending:
-            if stop is not None and stop.is_set():
-                run.stats.stopped = True
-                for _, _, job in pending:
-                    if isinstance(job, Future):
-                        job.cancel()
-                break
-            path, digest, job = pending.popleft()
-            refill()
-            try:
-                if isinstance(job, Future):
-                    features = run_backbones(job.result(), model)
-                    store_features(str(path), model, features)
-                else:
-                    features = job
-                run.keep(path, digest, explain(features, model, run.theta, run.rounds, run.rule).json)
-            except WECLError as error:
-                run.fail(path, str(error))
-            except Exception as error:  # one broken file must never stop a dataset run
-                run.fail(path, f"{path}: {type(error).__name__}: {error}")
+    for (path, digest), job in prefetch(run.todo, load, workers, ahead=max(1, workers) + 1):
+        if stop is not None and stop.is_set():
+            run.stats.stopped = True
+            break
+        try:
+            features = job.result()
+            if isinstance(features, Inputs):
+                features = run_backbones(features, model)
+                cache.put(str(path), model, features)
+            run.keep(path, digest, explain(features, model, run.theta, run.rounds, run.rule).json)
+        except WECLError as error:
+            run.fail(path, str(error))
+        except Exception as error:  # one broken file must never stop a dataset run
+            run.fail(path, f"{path}: {type(error).__name__}: {error}")
     return run.finish()
 
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from wecl.errors import WECLError
-from wecl.inference import prepare_frames, prepare_inputs
+from wecl.features import prepare_inputs
 from wecl.model import WECL
 
 
@@ -63,8 +63,8 @@ def calibrate(model: WECL, videos: Sequence[str], tick: Callable[[int], None] | 
                 for m in layers:
                     m.train()
                 if visual is not None:
-                    visual(prepare_frames(inputs.clips.frames, c.pixel_mean, c.pixel_std))
-                if audio is not None and inputs.clips.info.has_audio:
+                    visual(inputs.frames[0])
+                if audio is not None and inputs.info.has_audio:
                     audio(inputs.patches)
                 used += 1
                 if tick:
@@ -73,7 +73,7 @@ def calibrate(model: WECL, videos: Sequence[str], tick: Callable[[int], None] | 
         for m, momentum in zip(layers, momenta):
             m.momentum = momentum
         model.eval()
-        model._backbone_key = None  # the features change with the statistics
+        model.forget_backbone_key()  # the features change with the statistics
     if not used:
         raise WECLError(f"none of the {len(videos)} videos could be read, so nothing was calibrated")
     return {"videos": used, "skipped": skipped}

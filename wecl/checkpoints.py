@@ -134,9 +134,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load(spec: str | os.PathLike | None = None, revision: str | None = None, device: str | torch.device = "cpu"):
-    """Load a WECL model (in eval mode, on `device`) and its `CheckpointRef`."""
-    return load_resolved(*resolve(spec, revision), device=device)
+class Pretrained:
+    """`from_pretrained` and `save_pretrained`, as in Hugging Face's libraries, for a model class
+    built from a `WECLConfig` (`wecl.model.WECL` inherits them)."""
+
+    @classmethod
+    def from_pretrained(cls, spec: str | os.PathLike | None = None, revision: str | None = None,
+                        device: str | torch.device = "cpu"):
+        """Load from a Hub repo id (`owner/name[@revision]`), a local folder or the offline cache;
+        None is the project's default checkpoint. The model comes in eval mode on `device`, with
+        its `CheckpointRef` as `.checkpoint`."""
+        return load_resolved(cls, *resolve(spec, revision), device=device)
+
+    def save_pretrained(self, folder: str | os.PathLike, card: str | None = None, **options) -> None:
+        """Write `config.json`, the weights (`model.safetensors`, or shards + index) and a model
+        card; `options` are `save`'s (`max_shard_bytes`, `backbone_dtype`)."""
+        save(self, folder, card, **options)
 
 
 # Frozen backbones by (weights digest, device): models whose backbones are identical tensors share
@@ -146,16 +159,14 @@ _shared_lock = threading.Lock()
 BACKBONES = (("visual_backbone", "v"), ("audio_backbone", "a"))
 
 
-def load_resolved(folder: Path, ident: str, resolved: str | None, device: str | torch.device = "cpu",
-                  share_backbones: bool = False):
-    """`load` on what `resolve` found: (local folder, id, resolved revision).
+def load_resolved(model_class: type, folder: Path, ident: str, resolved: str | None,
+                  device: str | torch.device = "cpu", share_backbones: bool = False):
+    """`from_pretrained` on what `resolve` found: (local folder, id, resolved revision).
 
     The weights become the model's tensors without a random initialisation or a second copy (see
     `StoredWeights`: read, or memory-mapped for Hub cache files). With `share_backbones`, a
     backbone whose tensors equal those of a backbone already loaded on the same device is that
     module: it must then never be changed or moved (the model cache's models are not)."""
-    from wecl.model import WECL
-
     if not (folder / "config.json").is_file():
         raise WECLError(f"checkpoint {ident}: config.json is missing")
     weights = weight_files(folder, ident)
@@ -166,7 +177,7 @@ def load_resolved(folder: Path, ident: str, resolved: str | None, device: str | 
     # refused before a byte is allocated.
     try:
         with torch.device("meta"):
-            model = WECL(config)
+            model = model_class(config)
     except ValueError as error:
         raise WECLError(f"checkpoint {ident}: config.json describes no valid model ({error})") from None
     expected = model.state_dict()

@@ -21,7 +21,8 @@ from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.evaluate import score_sweep, sweep_predictions
 from wecl.groundtruth import is_positions_file, read_ground_truth
-from wecl.inference import Features, cached_features, known_hash, load_model, source_of
+from wecl.features import Features, cache, video_hash
+from wecl.inference import load_model, source_of
 from wecl.model import WECL
 from wecl.store import ResultStore, default_db
 
@@ -192,7 +193,7 @@ class DatasetRun:
             self._results[index] = (latest, by_hash)
         out = {}
         for path in self.videos:
-            digest = known_hash(str(path))  # hashed by the run's worker; a poll never reads videos
+            digest = video_hash.known(str(path))  # hashed by the run's worker; a poll never reads videos
             result = by_hash.get(digest) if digest else None
             if result is not None:
                 vid = video_id(path.name)
@@ -210,7 +211,7 @@ class DatasetRun:
         model = self.models[index]
         out = {}
         for vid, result in self.results(index).items():
-            features = cached_features(result["video"]["path"], model)
+            features = cache.get(result["video"]["path"], model)
             if features is not None:
                 out[vid] = features
         return out

@@ -43,6 +43,12 @@ def fused_attention(attention: Attention) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
+def counted(rounds: Sequence[Attention], has_audio: bool) -> list[Attention]:
+    """Per round, the attention of the modalities that count for keyframes: the audio counts when
+    the video has sound, and is all there is for an audio-only model (whose audio never vetoes)."""
+    return [(v, a if has_audio or v is None else None) for v, a in rounds]
+
+
 def keyframes(rule: str, rounds: Sequence[Attention], erased_round: np.ndarray, theta: float) -> tuple[np.ndarray, np.ndarray]:
     """(keyframe mask (T,), attention (T,) that scores them) under `rule`.
 

@@ -17,7 +17,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import torch
+
+from wecl.batch import plan
+from wecl.checkpoints import PROJECT_ROOT
+from wecl.config import WECLConfig
 from wecl.errors import WECLError
+from wecl.extract import (ExtractStats, backbone_arrays, decode_video, feature_file, is_done, log_failure,
+                          write_features, write_manifest)
+from wecl.features import cache, prepare_inputs, run_backbones
+from wecl.inference import explain, load_model
 
 
 def connect(address: str | None = None):
@@ -28,8 +37,6 @@ def connect(address: str | None = None):
         raise WECLError("--ray needs Ray, which is not installed: pip install -r requirements-ray.txt") from None
     if not ray.is_initialized():
         # Workers import wecl from this checkout and see this process's WECL_/HF_ settings.
-        from wecl.checkpoints import PROJECT_ROOT
-
         paths = [str(PROJECT_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         env = {k: v for k, v in os.environ.items() if k.startswith(("WECL_", "HF_"))}
         try:
@@ -70,9 +77,6 @@ def _spec(model) -> tuple[str, str | None]:
 # --- batch ---------------------------------------------------------------------------------------
 
 def _prepare(row: dict, config: dict) -> dict:
-    from wecl.config import WECLConfig
-    from wecl.inference import prepare_inputs
-
     try:
         return {"path": row["path"], "payload": pickle.dumps(prepare_inputs(row["path"], WECLConfig.from_dict(config))),
                 "error": ""}
@@ -87,17 +91,11 @@ class _Predictor:
 
     def __init__(self, spec: str, revision: str | None, device: str, precision: str, theta: float, rounds: int,
                  rule: str, threads: int):
-        import torch
-
-        from wecl.inference import load_model
-
         torch.set_num_threads(threads)
         self.model = load_model(spec, revision, device, precision)
         self.settings = (theta, rounds, rule)
 
     def __call__(self, row: dict) -> dict:
-        from wecl.inference import explain, run_backbones
-
         if row["error"]:
             return {**row, "features": b"", "result": ""}
         try:
@@ -116,13 +114,10 @@ def run_batch_ray(videos: list[Path], model, store, theta: float | None = None, 
                   keyframe_rule: str | None = None, address: str | None = None,
                   progress: Callable[[int, int], None] | None = None):
     """`batch.run_batch` on Ray: the same rows in the same database, the same feature cache."""
-    from wecl.batch import plan
-    from wecl.inference import cached_features, explain, precision_of, store_features
-
     run = plan(videos, model, store, theta, rounds, keyframe_rule, progress)
     digests, remote = {}, []
     for path, digest in run.todo:  # features already cached here: the heads alone, on the driver
-        features = cached_features(str(path), model)
+        features = cache.get(str(path), model)
         if features is None:
             digests[str(path)] = (path, digest)
             remote.append({"path": str(path)})
@@ -131,19 +126,19 @@ def run_batch_ray(videos: list[Path], model, store, theta: float | None = None, 
     if remote:
         ray = connect(address)
         spec, revision = _spec(model)
-        device = "cuda" if next(model.parameters()).is_cuda else "cpu"
+        device = model.device.type
         dataset = ray.data.from_items(remote, override_num_blocks=len(remote)).map(
             _prepare, fn_kwargs={"config": model.config.to_dict()}, **DECODE_TASK)
         pool, threads = _pool(ray, device)
         dataset = dataset.map(_Predictor, fn_constructor_kwargs={
-            "spec": spec, "revision": revision, "device": device, "precision": precision_of(model),
+            "spec": spec, "revision": revision, "device": device, "precision": model.backbone_precision,
             "theta": run.theta, "rounds": run.rounds, "rule": run.rule, "threads": threads}, **pool)
         for row in dataset.iter_rows():
             path, digest = digests[row["path"]]
             if row["error"]:
                 run.fail(path, row["error"])
             else:
-                store_features(str(path), model, pickle.loads(row["features"]))
+                cache.put(str(path), model, pickle.loads(row["features"]))
                 run.keep(path, digest, pickle.loads(row["result"]))
     return run.finish()
 
@@ -151,9 +146,6 @@ def run_batch_ray(videos: list[Path], model, store, theta: float | None = None, 
 # --- extract -------------------------------------------------------------------------------------
 
 def _decode(row: dict, config: dict, views: int, seed: int) -> dict:
-    from wecl.config import WECLConfig
-    from wecl.extract import decode_video
-
     item = pickle.loads(row["item"])
     try:
         return {**row, "payload": pickle.dumps(decode_video(item, WECLConfig.from_dict(config), views, seed)), "error": ""}
@@ -167,25 +159,17 @@ class _Extractor:
     """A Ray actor: the checkpoint's backbones on every view of decoded videos."""
 
     def __init__(self, spec: str, revision: str | None, device: str, precision: str, threads: int):
-        import torch
-
-        from wecl.inference import load_model
-
         torch.set_num_threads(threads)
         self.model = load_model(spec, revision, device, precision)
 
     def __call__(self, row: dict) -> dict:
-        from wecl.extract import backbone_arrays
-        from wecl.inference import chunk_size
-
         if row["error"]:
             return {**row, "arrays": b"", "seconds": 0.0}
         start = time.perf_counter()
-        device = next(self.model.parameters()).device
         try:
             decoded = pickle.loads(row["payload"])
-            arrays = backbone_arrays(self.model, decoded, device, chunk_size(device))
-            light = dataclasses.replace(decoded, frames=[], patches=None)  # the driver needs no pixels back
+            arrays = backbone_arrays(self.model, decoded)
+            light = dataclasses.replace(decoded, frames=[], patches=None, thumbnails=decoded.thumbnails[:0])  # the driver needs no pixels back
             return {**row, "payload": pickle.dumps(light), "arrays": pickle.dumps(arrays),
                     "seconds": time.perf_counter() - start}
         except Exception as error:  # noqa: BLE001
@@ -195,13 +179,10 @@ class _Extractor:
 def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed: int = 0, items=None,
                 progress: Callable[[int], None] | None = None, address: str | None = None):
     """`extract.extract` on Ray: the same feature files, manifest and errors.log, resumable."""
-    from wecl.extract import ExtractStats, is_done, feature_file, write_features, write_manifest
-    from wecl.inference import backbone_key, precision_of
-
     if views < 1:
         raise WECLError(f"views must be at least 1, not {views}")
     out_dir = Path(out_dir)
-    key, precision = backbone_key(model), precision_of(model)
+    key, precision = model.backbone_key, model.backbone_precision
     write_manifest(out_dir, dataset, model, key, views, seed)
     items = dataset.items if items is None else items
     stats, start = ExtractStats(), time.perf_counter()
@@ -212,7 +193,7 @@ def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed
     if todo:
         ray = connect(address)
         spec, revision = _spec(model)
-        device = "cuda" if next(model.parameters()).is_cuda else "cpu"
+        device = model.device.type
         rows = [{"video_id": item.video_id, "item": pickle.dumps(item)} for item in todo]
         data = ray.data.from_items(rows, override_num_blocks=len(rows)).map(_decode, fn_kwargs={"config": model.config.to_dict(), "views": views,
                                                                   "seed": seed}, **DECODE_TASK)
@@ -222,12 +203,9 @@ def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed
         for row in data.iter_rows():
             item = pickle.loads(row["item"])
             if row["error"]:
-                stats.failed += 1
-                stats.errors[item.video_id] = row["error"]
-                with open(out_dir / "errors.log", "a", encoding="utf-8") as handle:
-                    handle.write(f"{item.video_id}\t{item.path}\t{row['error']}\n")
+                log_failure(out_dir, stats, item, row["error"])
             else:
-                write_features(out_dir, dataset, model, key, pickle.loads(row["payload"]), views,
+                write_features(out_dir, dataset, model, key, item, pickle.loads(row["payload"]), views,
                                pickle.loads(row["arrays"]), row["seconds"])
                 stats.done += 1
             if progress:

@@ -21,38 +21,21 @@ import json
 import os
 import time
 import zlib
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from wecl.atomic import atomic_write
-from wecl.atomic import atomic_write_text
-from wecl.audio import mfcc_patches, read_audio
+from wecl.atomic import atomic_write, atomic_write_text
 from wecl.config import WECLConfig
 from wecl.datasets import Dataset, VideoItem
 from wecl.errors import WECLError
-from wecl.inference import Features, backbone_key, chunk_size, precision_of, prepare_frames, run_backbone
+from wecl.features import Features, Inputs, prefetch, prepare_inputs
 from wecl.model import WECL
-from wecl.video import VideoInfo, read_clips
+from wecl.video import VideoInfo
 
 STORE_VERSION = 1
-
-
-@dataclass
-class DecodedVideo:
-    """Backbone inputs of one video: every view's frames and the (single) MFCC patches."""
-
-    item: VideoItem
-    info: VideoInfo
-    spans: list[tuple[float, float]]
-    frames: list[torch.Tensor]  # per view (T, 3, k, H, W)
-    patches: torch.Tensor | None  # (T, 3, S, S)
-    seconds: float
 
 
 @dataclass
@@ -74,22 +57,10 @@ def view_rng(seed: int, video_id: str, view: int) -> np.random.Generator | None:
     return None if view == 0 else np.random.default_rng([seed, zlib.crc32(video_id.encode()), view])
 
 
-def decode_video(item: VideoItem, config: WECLConfig, views: int, seed: int) -> DecodedVideo:
-    """Decode and MFCC one video: what `inference.compute_features` does before the backbones."""
-    c = config
-    start = time.perf_counter()
-    frames, info, spans = [], None, None
-    for view in range(views if c.uses_visual else 1):
-        clips = read_clips(str(item.path), c.segments, c.frames_per_segment, c.frame_size, rng=view_rng(seed, item.video_id, view))
-        info, spans = info or clips.info, spans or clips.spans
-        if c.uses_visual:
-            frames.append(prepare_frames(clips.frames, c.pixel_mean, c.pixel_std))
-    patches = None
-    if c.uses_audio:
-        waveform = read_audio(str(item.path), c.sample_rate, info.duration) if info.has_audio else None
-        info.has_audio = waveform is not None and waveform.size > 0
-        patches = mfcc_patches(waveform, c.sample_rate, spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
-    return DecodedVideo(item, info, spans, frames, patches, time.perf_counter() - start)
+def decode_video(item: VideoItem, config: WECLConfig, views: int, seed: int) -> Inputs:
+    """Decode and MFCC one video: every view's clips (view 0 centred, the others drawn by
+    `view_rng`) and the single MFCC input."""
+    return prepare_inputs(str(item.path), config, views=[view_rng(seed, item.video_id, v) for v in range(views)])
 
 
 def _segments_of(dataset: Dataset, video_id: str) -> list[list]:
@@ -119,7 +90,7 @@ def is_done(path: Path, key: str, views: int, precision: str = "fp32") -> bool:
 def write_manifest(out_dir: Path, dataset: Dataset, model: WECL, key: str, views: int, seed: int) -> dict:
     """Create or check `manifest.json`: one store holds features of one set of backbones."""
     path = Path(out_dir) / "manifest.json"
-    ref = getattr(model, "checkpoint", None)
+    ref = model.checkpoint
     manifest = {
         "version": STORE_VERSION,
         "backbone_key": key,
@@ -130,7 +101,7 @@ def write_manifest(out_dir: Path, dataset: Dataset, model: WECL, key: str, views
                     "synthetic": dataset.synthetic},
         "views": views,
         "seed": seed,
-        "precision": precision_of(model),
+        "precision": model.backbone_precision,
     }
     if path.is_file():
         try:
@@ -167,7 +138,7 @@ def extract(
         raise WECLError(f"views must be at least 1, not {views}")
     out_dir = Path(out_dir)
     model.eval()
-    key, precision = backbone_key(model), precision_of(model)
+    key, precision = model.backbone_key, model.backbone_precision
     write_manifest(out_dir, dataset, model, key, views, seed)
     items = dataset.items if items is None else items
     stats = ExtractStats()
@@ -180,75 +151,53 @@ def extract(
             todo.append(item)
     if progress:
         progress(stats.skipped)
-    device = next(model.parameters()).device
-    chunk = chunk_size(device)
-    log = out_dir / "errors.log"
-
-    def fail(item: VideoItem, error: Exception) -> None:
-        message = str(error) if isinstance(error, WECLError) else f"{type(error).__name__}: {error}"
-        stats.failed += 1
-        stats.errors[item.video_id] = message
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"{item.video_id}\t{item.path}\t{message}\n")
-
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="wecl-decode") as pool:
-        pending: deque[tuple[VideoItem, Future]] = deque()
-        queue = iter(todo)
-
-        def refill() -> None:
-            while len(pending) < 2 * max(1, workers):
-                item = next(queue, None)
-                if item is None:
-                    return
-                pending.append((item, pool.submit(decode_video, item, model.config, views, seed)))
-
-        refill()
-        while pending:
-            item, future = pending.popleft()
-            refill()
-            try:
-                decoded = future.result()
-                _store(out_dir, dataset, model, key, decoded, views, device, chunk)
-                stats.done += 1
-            except Exception as error:  # noqa: BLE001 - a bad video is logged, never fatal
-                fail(item, error)
-            if progress:
-                progress(stats.done + stats.skipped + stats.failed)
+    for item, decoded in prefetch(todo, lambda item: decode_video(item, model.config, views, seed), workers):
+        try:
+            inputs = decoded.result()
+            start_backbones = time.perf_counter()
+            arrays = backbone_arrays(model, inputs)
+            write_features(out_dir, dataset, model, key, item, inputs, views, arrays,
+                           time.perf_counter() - start_backbones)
+            stats.done += 1
+        except Exception as error:  # noqa: BLE001 - a bad video is logged, never fatal
+            log_failure(out_dir, stats, item, str(error) if isinstance(error, WECLError) else f"{type(error).__name__}: {error}")
+        if progress:
+            progress(stats.done + stats.skipped + stats.failed)
     stats.seconds = time.perf_counter() - start
     return stats
 
 
-def _store(out_dir: Path, dataset: Dataset, model: WECL, key: str, d: DecodedVideo, views: int,
-           device: torch.device, chunk: int) -> None:
-    start = time.perf_counter()
-    arrays = backbone_arrays(model, d, device, chunk)
-    write_features(out_dir, dataset, model, key, d, views, arrays, time.perf_counter() - start)
+def log_failure(out_dir: Path, stats: ExtractStats, item: VideoItem, message: str) -> None:
+    """Count a video that could not be read and add its line to errors.log."""
+    stats.failed += 1
+    stats.errors[item.video_id] = message
+    with open(Path(out_dir) / "errors.log", "a", encoding="utf-8") as handle:
+        handle.write(f"{item.video_id}\t{item.path}\t{message}\n")
 
 
-def backbone_arrays(model: WECL, d: DecodedVideo, device: torch.device, chunk: int) -> dict[str, np.ndarray]:
+def backbone_arrays(model: WECL, inputs: Inputs) -> dict[str, np.ndarray]:
     """The backbones on one decoded video: visual (views, T, C) and audio (T, C) float32."""
-    precision, arrays = precision_of(model), {}
+    arrays = {}
     if model.visual_backbone is not None:
-        arrays["visual"] = np.stack([run_backbone(model.visual_backbone, f, device, chunk, precision)
-                                     for f in d.frames]).astype(np.float32)
+        arrays["visual"] = np.stack([model.forward_features(frames=f)[0] for f in inputs.frames]).astype(np.float32)
     if model.audio_backbone is not None:
-        arrays["audio"] = run_backbone(model.audio_backbone, d.patches, device, chunk, precision).astype(np.float32)
+        arrays["audio"] = model.forward_features(patches=inputs.patches)[1].astype(np.float32)
     return arrays
 
 
-def write_features(out_dir: Path, dataset: Dataset, model: WECL, key: str, d: DecodedVideo, views: int,
-                   arrays: dict[str, np.ndarray], backbone_seconds: float) -> None:
+def write_features(out_dir: Path, dataset: Dataset, model: WECL, key: str, item: VideoItem, inputs: Inputs,
+                   views: int, arrays: dict[str, np.ndarray], backbone_seconds: float) -> None:
     """One video's feature file (atomically), as every extraction path writes it."""
-    arrays = {"spans": np.asarray(d.spans, np.float64), **arrays}
+    arrays = {"spans": np.asarray(inputs.spans, np.float64), **arrays}
     meta = {
-        "video_id": d.item.video_id, "path": str(d.item.path), "label": d.item.label, "subset": d.item.subset,
-        "segments": _segments_of(dataset, d.item.video_id), "info": d.info.to_json(),
+        "video_id": item.video_id, "path": str(item.path), "label": item.label, "subset": item.subset,
+        "segments": _segments_of(dataset, item.video_id), "info": inputs.info.to_json(),
         "backbone_key": key, "views": views if model.visual_backbone is not None else 1,
-        "precision": precision_of(model),
-        "timings": {"decode": d.seconds, "backbones": backbone_seconds},
+        "precision": model.backbone_precision,
+        "timings": {"decode": sum(inputs.timings.values()), "backbones": backbone_seconds},
     }
     arrays["meta"] = np.array(json.dumps(meta))
-    _atomic_npz(feature_file(out_dir, d.item.video_id), arrays)
+    _atomic_npz(feature_file(out_dir, item.video_id), arrays)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +227,7 @@ class FeatureTable:
         return [i for i, s in enumerate(self.subsets) if s in subsets]
 
     def features(self, i: int, view: int = 0) -> Features:
-        """Video i as the `inference.Features` that `inference.explain` takes (no thumbnails)."""
+        """Video i as the `features.Features` that `inference.explain` takes (no thumbnails)."""
         v = None if self.visual is None else self.visual[i, view]
         a = None if self.audio is None else self.audio[i]
         t = len(self.spans[i])

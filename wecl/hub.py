@@ -16,6 +16,7 @@ from pathlib import Path
 
 from wecl import checkpoints
 from wecl.errors import WECLError
+from wecl.model import WECL
 
 CITATION = """@inproceedings{zhang2023wecl,
   title     = {Weakly Supervised Video Emotion Detection and Prediction via Cross-Modal Temporal Erasing Network},
@@ -122,7 +123,7 @@ def push_checkpoint(folder: str | os.PathLike, repo_id: str, revision: str | Non
     if not folder.is_dir():
         raise WECLError(f"push: {folder} is not a checkpoint folder")
     api = _api(what, token)  # no token, no need to read the weights
-    model = checkpoints.load(folder)  # refuses a broken checkpoint with its own message
+    model = WECL.from_pretrained(folder)  # refuses a broken checkpoint with its own message
     files = {p.name: p for p in checkpoints.weight_files(folder)}
     if (folder / checkpoints.INDEX).is_file():
         files[checkpoints.INDEX] = folder / checkpoints.INDEX

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wecl import checkpoints
 from wecl.config import WECLConfig
+from wecl.device import chunk_size, resolve_precision, run_backbone
 from wecl.erasing import TemporalAttention, erase_mask, minmax_normalise, select_segments
 from wecl.relations import Embedded, InterModalRelation, IntraModalRelation, ModalityEmbedding
 from wecl.resnet import ResNet, feature_dim
@@ -85,12 +88,20 @@ class WECLHeads(nn.Module):
         return HeadOutput(logits, attention.get("visual"), attention.get("audio"), embedded)
 
 
-class WECL(nn.Module):
-    """The whole network. Backbones are frozen (paper 4.2) and always run in eval mode."""
+class WECL(checkpoints.Pretrained, nn.Module):
+    """The whole network. Backbones are frozen (paper 4.2) and always run in eval mode.
 
-    # How `inference` runs the backbones: "fp32", "bf16" or "auto" (the heads are always fp32).
+    As timm's models: `forward_features` runs the backbones on a video's inputs, `forward_head`
+    (and `forward`) the heads on the features; `from_pretrained` / `save_pretrained` load and
+    write the checkpoint format (`wecl.checkpoints`)."""
+
+    # Where the weights came from: set by `from_pretrained`; None for a model built in memory.
+    checkpoint: checkpoints.CheckpointRef | None = None
+    # How the backbones run: "fp32", "bf16" or "auto" (the heads are always fp32).
     # `inference.load_model` sets it (default "auto"); a model built or loaded directly is exact.
     precision: str = "fp32"
+    # `backbone_key`, once computed (the loader sets it from the file's bytes).
+    _backbone_key: str | None = None
 
     def __init__(self, config: WECLConfig):
         super().__init__()
@@ -104,20 +115,33 @@ class WECL(nn.Module):
             config, feature_dim(config.visual_depth, config.visual_width), feature_dim(config.audio_depth, config.audio_width)
         )
 
-    @classmethod
-    def from_pretrained(cls, repo_id_or_dir=None, revision: str | None = None) -> "WECL":
-        """Load from a Hub repo id (`owner/name[@revision]`), a local folder or the offline cache;
-        None is the project's default checkpoint. The result carries `.checkpoint`."""
-        from wecl import checkpoints
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
 
-        return checkpoints.load(repo_id_or_dir, revision)
+    @property
+    def backbone_precision(self) -> str:
+        """The precision the backbones run in ("fp32" or "bf16"): `precision` on this device."""
+        return resolve_precision(self.precision, self.device)
 
-    def save_pretrained(self, folder, card: str | None = None, **options):
-        """Write `config.json`, the weights (`model.safetensors`, or shards + index) and a model card;
-        `options` are `checkpoints.save`'s (`max_shard_bytes`, `backbone_dtype`)."""
-        from wecl import checkpoints
+    @property
+    def chunk_size(self) -> int:
+        """Segments per backbone call on this device (`wecl.device.chunk_size`)."""
+        return chunk_size(self.device)
 
-        return checkpoints.save(self, folder, card, **options)
+    @property
+    def backbone_key(self) -> str:
+        """What features depend on: the backbone weights and the input pipeline's config.
+
+        Stronger than a checkpoint id + revision: re-trained heads on the same backbones reuse
+        cached features, and a changed backbone never does."""
+        if self._backbone_key is None:
+            self._backbone_key = checkpoints.backbone_digests(self)[1]
+        return self._backbone_key
+
+    def forget_backbone_key(self) -> None:
+        """The backbone weights changed in place (`calibrate`): their key is computed again."""
+        self._backbone_key = None
 
     def train(self, mode: bool = True) -> "WECL":
         super().train(mode)
@@ -126,9 +150,23 @@ class WECL(nn.Module):
                 backbone.eval()
         return self
 
-    def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> HeadOutput:
+    def forward_features(self, frames: torch.Tensor | None = None, patches: torch.Tensor | None = None
+                         ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The frozen backbones, in inference mode and `backbone_precision`, `chunk_size` inputs a
+        call: normalised clips (N, 3, k, H, W) -> (N, C_v) and MFCC patches (N, 3, S, S) ->
+        (N, C_a), float32 arrays on the CPU (what the feature caches keep). An input that is None,
+        or whose backbone the model lacks, gives None."""
+        device, chunk, precision = self.device, self.chunk_size, self.backbone_precision
+        run = lambda backbone, x: None if backbone is None or x is None else run_backbone(backbone, x, device, chunk, precision)  # noqa: E731
+        return run(self.visual_backbone, frames), run(self.audio_backbone, patches)
+
+    def forward_head(self, visual: torch.Tensor | None, audio: torch.Tensor | None,
+                     embedded: dict[str, Embedded] | None = None) -> HeadOutput:
         """The heads on backbone features: visual (B, T, C_v), audio (B, T, C_a)."""
-        return self.heads(visual, audio)
+        return self.heads(visual, audio, embedded)
+
+    def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> HeadOutput:
+        return self.forward_head(visual, audio)
 
     def erase_mask(self, out: HeadOutput, theta: float | None = None, audio_present: torch.Tensor | None = None) -> torch.Tensor:
         v, a = out.normalised()

@@ -1,9 +1,16 @@
-"""A dependency-free text progress bar for the CLI (stderr, redrawn in place)."""
+"""Progress reports: the callback type long work takes, and a text bar for the CLI."""
 from __future__ import annotations
 
 import sys
 import time
 from contextlib import contextmanager
+from typing import Callable
+
+Progress = Callable[[float, str], None]  # (fraction done, what is being done)
+
+
+def silent(fraction: float, desc: str) -> None:
+    """A `Progress` that reports nothing."""
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from wecl.config import WECLConfig
 from wecl.datasets import split_file_subsets
 from wecl.errors import WECLError
 from wecl.extract import FeatureTable, load_table
-from wecl.inference import backbone_key
+from wecl.device import resolve_device
 from wecl.model import WECL
 
 # The paper's optimisation (4.2). SGD's momentum is not given there; 0.9 is the usual choice.
@@ -135,8 +135,8 @@ def load_source(table: FeatureTable) -> WECL:
     spec = ref.get("path") if ref.get("path") and Path(ref["path"]).is_dir() else ref.get("id")
     if not spec or spec == "in-memory":
         raise WECLError("the feature store does not say which checkpoint made it; re-run extract with --checkpoint")
-    source = checkpoints.load(spec, ref.get("revision"))
-    if backbone_key(source) != table.manifest["backbone_key"]:
+    source = WECL.from_pretrained(spec, ref.get("revision"))
+    if source.backbone_key != table.manifest["backbone_key"]:
         raise WECLError(f"checkpoint {spec}: its backbones are not those the feature store was extracted with")
     return source
 
@@ -229,8 +229,6 @@ def train_split(
     rng = np.random.default_rng(opts.seed)
     training = "synthetic" if table.manifest["dataset"].get("synthetic") else "real"
     config = build_config(source.config, table.classes, opts, training)
-    from wecl.inference import resolve_device
-
     device = resolve_device(opts.device)
     model = new_model(source, config).to(device)
     optimizer = make_optimizer(model, opts)

@@ -16,9 +16,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from wecl.calibrate import calibrate
-    from wecl.checkpoints import load, model_card
+    from wecl.checkpoints import model_card
     from wecl.datasets import open_dataset
     from wecl.errors import WECLError
+    from wecl.model import WECL
     from wecl.progress import bar
 
     if args.videos < 1:
@@ -27,10 +28,10 @@ def run(args) -> int:
     videos = [str(item.path) for item in dataset.train_items()[: args.videos]]
     if not videos:
         raise WECLError(f"{args.dataset}: no training videos to calibrate on")
-    model = load(args.checkpoint)  # its own copy: calibration changes the backbones in place
+    model = WECL.from_pretrained(args.checkpoint)  # its own copy: calibration changes the backbones in place
     with bar(len(videos), "calibrate") as tick:
         report = calibrate(model, videos, tick, [args.only] if args.only else ["visual", "audio"])
-    source = model.checkpoint.id if getattr(model, "checkpoint", None) else args.checkpoint
+    source = model.checkpoint.id if model.checkpoint else args.checkpoint
     which = f"The {args.only} backbone's" if args.only else "Backbone"
     note = f"{which} BatchNorm statistics calibrated on {report['videos']} training videos of {dataset.name}."
     model.config.description = " ".join(x for x in (model.config.description, note) if x)
