@@ -6,7 +6,7 @@ The videos are realistic in size and codec: 1280x720 H.264 (x264 veryfast, 25 fp
 every 10 s) with AAC sound, 30 to 60 s long, moving pictures. They are written with the ffmpeg CLI
 (testsrc2), or with PyAV where there is no CLI, once, into --videos when given (reused by later
 runs). Each run starts cold (empty feature cache, new results database), with the paper's
-backbones (random weights) in the default precision. Decode-only is `inference.prepare_inputs`
+backbones (random weights) in the default precision. Decode-only is `features.prepare_inputs`
 on every video with the same number of worker threads: the rate the machine can feed the network
 at. Targets: Ray's overhead <= 20 % against one process; on a GPU, batch >= 80 % of decode-only.
 """
@@ -69,9 +69,9 @@ def main() -> None:
 
     import torch
 
-    from wecl import WECL, WECLConfig, inference
+    from wecl import WECL, WECLConfig, device as devices, features, inference, video as video_io
     from wecl.batch import run_batch
-    from wecl.store import ResultStore
+    from wecl.results_db import ResultsDB
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.videos or Path(tmp) / "videos")
@@ -82,9 +82,9 @@ def main() -> None:
             if not path.exists():
                 make_video(path, 30 + (i * 7) % 31, i)
             videos.append(path)
-        minutes = sum(inference.video_io.probe(str(p)).duration for p in videos) / 60
-        device = inference.resolve_device(args.device)
-        precision = inference.resolve_precision("auto", device)
+        minutes = sum(video_io.probe(str(p)).duration for p in videos) / 60
+        device = devices.resolve_device(args.device)
+        precision = devices.resolve_precision("auto", device)
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
               f"device {device}" + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
               + f", backbones in {precision}")
@@ -92,7 +92,7 @@ def main() -> None:
 
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            list(pool.map(lambda p: inference.prepare_inputs(str(p), WECLConfig(classes=["a", "b"])), videos))
+            list(pool.map(lambda p: features.prepare_inputs(str(p), WECLConfig(classes=["a", "b"])), videos))
         decode_rate = len(videos) / (time.perf_counter() - start)
 
         torch.manual_seed(0)
@@ -113,8 +113,8 @@ def main() -> None:
         steady = [decode_rate]
         for name, run in runs:
             os.environ["WECL_CACHE"] = str(Path(tmp) / f"cache-{len(rows)}")
-            inference._memory.clear()
-            store = ResultStore(Path(tmp) / f"results-{len(rows)}.sqlite")
+            features.cache.clear()
+            store = ResultsDB(Path(tmp) / f"results-{len(rows)}.sqlite")
             times: list[float] = []
             began = time.perf_counter()
             stats = run(store, lambda done, total: times.append(time.perf_counter()) if done else None)

@@ -50,20 +50,20 @@ def main() -> None:
     import torch
 
     from wecl import WECL, WECLConfig
-    from wecl import inference
+    from wecl import device as devices, features, inference
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["WECL_CACHE"] = tmp  # a cold disk cache: the first run computes everything
         video = Path(args.video) if args.video else Path(tmp) / "bench720p.mp4"
         if not args.video:
             make_video(video)
-        device = inference.resolve_device(args.device)
+        device = devices.resolve_device(args.device)
         torch.manual_seed(0)
         model = WECL(WECLConfig(classes=["anger", "disgust", "fear", "joy", "sadness", "surprise"])).eval().to(device)
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
               f"threads {torch.get_num_threads()}, device {device}"
               + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
-              + f", native bf16: {device.type == 'cuda' or inference.cpu_has_bf16()}")
+              + f", native bf16: {device.type == 'cuda' or devices.cpu_has_bf16()}")
         print("backbones: 3D ResNet-101 (visual), 2D ResNet-50 (audio); heads d_k = 2048; 2 erasing rounds")
 
         runs = {}
@@ -71,9 +71,9 @@ def main() -> None:
             model.precision = precision
             # Warm-up: first-call costs (thread pools, cuDNN autotuning) are not per-video costs.
             inference.predict(video, model)
-            shutil.rmtree(inference.cache_dir(), ignore_errors=True)
-            inference._memory.clear()
-            inference._file_hashes.clear()  # the file hash is part of a first prediction
+            shutil.rmtree(features.cache_dir(), ignore_errors=True)
+            features.cache.clear()
+            features.video_hash.clear()  # the file hash is part of a first prediction
             start = time.perf_counter()
             result = inference.predict(video, model, rounds=2)
             total = time.perf_counter() - start

@@ -75,7 +75,7 @@ def main() -> int:
     from gradio_client.exceptions import AppError
 
     import app
-    from wecl import inference
+    from wecl import features
     from wecl.synth import generate
 
     videos, bad = make_media(work / "media", args.videos)
@@ -92,7 +92,7 @@ def main() -> int:
     token = app.start_dataset(str(dataset), None, "", "")[0]
 
     process = psutil.Process()
-    cache = inference.cache_dir()
+    cache = features.cache_dir()
     start_rss, start_cache = process.memory_info().rss, folder_bytes(cache)
     peak = [start_rss]
     latencies: dict[str, list[float]] = defaultdict(list)

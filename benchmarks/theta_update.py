@@ -20,6 +20,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from wecl import groundtruth, inference, plots  # noqa: E402
+from wecl.features import features_for  # noqa: E402
 
 
 def main() -> int:
@@ -32,7 +33,7 @@ def main() -> int:
 
     model = inference.load_model(args.checkpoint)
     start = time.perf_counter()
-    features = inference.features_for(args.video, model)
+    features = features_for(args.video, model)
     print(f"features ({features.source}): {time.perf_counter() - start:.2f} s, once per video")
     truth = [groundtruth.Segment(1.0, 2.5, "x"), groundtruth.Segment(4.0, 6.0, "x")]
     # As in the app: one thread count for the whole process (WECL_THREADS); see --threads.

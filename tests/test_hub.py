@@ -16,13 +16,14 @@ import pytest
 from conftest import CLASSES, REPO, free_port
 from hub_server import FakeHub
 from wecl import checkpoints
+from wecl.model import WECL
 
 TOKEN = "hf_test_owner_token"
 
 LOADER = """
 import json, sys
-from wecl.model import WECL
 from wecl.errors import WECLError
+from wecl.model import WECL
 out = {}
 for spec in sys.argv[1:]:
     try:

@@ -57,11 +57,11 @@ def test_auto_and_bad_values():
 
 def test_results_database_keys_the_precision(tmp_path, media, tiny_checkpoint):
     from wecl.batch import run_batch
-    from wecl.store import ResultStore
+    from wecl.results_db import ResultsDB
 
     video = tmp_path / "clip.mp4"
     video.write_bytes(media("av").read_bytes())
-    store = ResultStore(tmp_path / "results.sqlite")
+    store = ResultsDB(tmp_path / "results.sqlite")
     try:
         for precision in ("fp32", "bf16"):
             model = inference.load_model(str(tiny_checkpoint), device="cpu", precision=precision)

@@ -22,7 +22,7 @@ from wecl.evaluate import prediction_of, write_prediction_file
 from wecl.features import Inputs, cache, prefetch, prepare_inputs, run_backbones, video_hash
 from wecl.inference import explain, source_of
 from wecl.model import WECL
-from wecl.store import ResultStore
+from wecl.results_db import ResultsDB
 
 
 
@@ -71,7 +71,7 @@ class BatchPlan:
     running it shares (`run_batch` here, `distributed.run_batch_ray`)."""
 
     model: WECL
-    store: ResultStore
+    db: ResultsDB
     theta: float
     rounds: int
     rule: str
@@ -85,7 +85,7 @@ class BatchPlan:
         """Commit one prediction under the file's own path and id."""
         result["video"]["path"] = str(path)
         result["video_id"] = video_id(path.name)
-        self.store.put(digest, result["video_id"], result)
+        self.db.put(digest, result["video_id"], result)
         self.stats.computed += 1
         self._tick()
 
@@ -93,7 +93,7 @@ class BatchPlan:
         """Count a failed video and keep its message in the database."""
         self.stats.failed += 1
         self.stats.failures[str(path)] = message
-        self.store.fail(str(path), source_of(self.model), self.theta, self.rounds, self.rule, message)
+        self.db.fail(str(path), source_of(self.model), self.theta, self.rounds, self.rule, message)
         self._tick()
 
     def finish(self) -> BatchStats:
@@ -105,7 +105,7 @@ class BatchPlan:
         self.progress(self.done, self.stats.total)
 
 
-def plan(videos: list[Path], model: WECL, store: ResultStore, theta: float | None, rounds: int,
+def plan(videos: list[Path], model: WECL, db: ResultsDB, theta: float | None, rounds: int,
          keyframe_rule: str | None, progress: Callable[[int, int], None] | None) -> BatchPlan:
     """The run's settings (None: the checkpoint's theta and rule) and the videos left to do; the
     others are counted as reused, or failed when they cannot be read."""
@@ -120,12 +120,12 @@ def plan(videos: list[Path], model: WECL, store: ResultStore, theta: float | Non
             stats.failed += 1
             stats.failures[str(path)] = f"{path}: cannot read ({error.strerror})"
             continue
-        if store.get(digest, checkpoint, theta, rounds, rule) is not None:
+        if db.get(digest, checkpoint, theta, rounds, rule) is not None:
             stats.reused += 1
         else:
             todo.append((path, digest))
     progress = progress or (lambda done, total: None)
-    run = BatchPlan(model, store, theta, rounds, rule, stats, todo, progress, started, stats.reused + stats.failed)
+    run = BatchPlan(model, db, theta, rounds, rule, stats, todo, progress, started, stats.reused + stats.failed)
     progress(run.done, stats.total)
     return run
 
@@ -133,7 +133,7 @@ def plan(videos: list[Path], model: WECL, store: ResultStore, theta: float | Non
 def run_batch(
     videos: list[Path],
     model: WECL,
-    store: ResultStore,
+    db: ResultsDB,
     theta: float | None = None,
     rounds: int = 1,
     workers: int = 2,
@@ -141,9 +141,9 @@ def run_batch(
     stop: threading.Event | None = None,
     keyframe_rule: str | None = None,
 ) -> BatchStats:
-    """Predict every video not yet in `store` for this checkpoint; bad videos are recorded and skipped.
+    """Predict every video not yet in `db` for this checkpoint; bad videos are recorded and skipped.
     Setting `stop` ends the run after the video in hand (`stats.stopped`); what is done is kept."""
-    run = plan(videos, model, store, theta, rounds, keyframe_rule, progress)
+    run = plan(videos, model, db, theta, rounds, keyframe_rule, progress)
 
     def load(item: tuple[Path, str]):
         """The video's cached features, or its decoded inputs (in a worker thread)."""

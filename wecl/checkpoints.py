@@ -477,8 +477,10 @@ def switches_markdown(config: WECLConfig) -> str:
     return "| switch | setting |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n\n" + verdict
 
 
-def model_card(config: WECLConfig, metrics: dict | None = None, data: str | None = None) -> str:
-    """A Hub model card: front matter, what the checkpoint is, its training status and config."""
+def model_card(config: WECLConfig, metrics: dict | None = None, data: str | None = None,
+               training: str | None = None, metrics_note: str | None = None) -> str:
+    """A Hub model card: front matter, what the checkpoint is, its training status and config;
+    `data`, `training` and `metrics` (with a `metrics_note` above their table) when known."""
     lines = [
         "---",
         "library_name: wecl",
@@ -500,8 +502,10 @@ def model_card(config: WECLConfig, metrics: dict | None = None, data: str | None
     lines += ["## Switches (paper Table 2)", "", switches_markdown(config), ""]
     if data:
         lines += ["## Training data", "", data, ""]
+    if training:
+        lines += ["## Training", "", training, ""]
     if metrics:
-        lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
+        lines += ["## Metrics", ""] + ([metrics_note, ""] if metrics_note else []) + ["| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
         lines += [""]
     lines += [

@@ -24,7 +24,7 @@ from wecl.groundtruth import is_positions_file, read_ground_truth
 from wecl.features import Features, cache, video_hash
 from wecl.inference import load_model, source_of
 from wecl.model import WECL
-from wecl.store import ResultStore, default_db
+from wecl.results_db import ResultsDB, default_db
 
 ANNOTATION_NAMES = ("annotations.json", "annotations.csv", "ground_truth.json", "ground_truth.csv")
 
@@ -113,7 +113,7 @@ class DatasetRun:
         self._stop = threading.Event()
         # One connection for the worker and the pollers, opened here: opened lazily, two threads
         # racing to open it would each get one, and SQLite refuses the second's WAL switch.
-        self.store = ResultStore(self.db_path)
+        self.db = ResultsDB(self.db_path)
         self._results: dict[int, tuple[float, dict[str, dict]]] = {}  # index -> (newest row read, results)
         self._sweeps: dict[int, tuple[float, dict]] = {}  # index -> (results version, theta -> predictions)
 
@@ -143,7 +143,7 @@ class DatasetRun:
                 progress.state, progress.stats = "stopped", BatchStats(total=len(self.videos), stopped=True)
                 continue
             try:
-                progress.stats = run_batch(self.videos, model, self.store, workers=self.workers, progress=tick,
+                progress.stats = run_batch(self.videos, model, self.db, workers=self.workers, progress=tick,
                                            stop=self._stop, keyframe_rule=self.keyframe_rule)
                 if progress.stats.stopped:
                     progress.state = "stopped"
@@ -160,7 +160,7 @@ class DatasetRun:
         run's own annotation copies."""
         self._stop.set()
         if self._thread is None or not self._thread.is_alive():
-            self.store.close()
+            self.db.close()
         if self.private:
             shutil.rmtree(runs_root() / self.token, ignore_errors=True)
 
@@ -187,9 +187,9 @@ class DatasetRun:
         model = self.models[index]
         key = (source_of(model), model.config.theta, 1, self.keyframe_rule)
         seen, by_hash = self._results.get(index, (0, {}))
-        latest = self.store.latest(*key)
+        latest = self.db.latest(*key)
         if latest > seen:  # read only what was committed since the last call (a poll per second)
-            by_hash = {**by_hash, **self.store.results_by_hash(*key, since=seen)}
+            by_hash = {**by_hash, **self.db.results_by_hash(*key, since=seen)}
             self._results[index] = (latest, by_hash)
         out = {}
         for path in self.videos:
@@ -203,7 +203,7 @@ class DatasetRun:
     def failures(self, index: int = 0) -> dict[str, str]:
         wanted = {str(v) for v in self.videos}
         model = self.models[index]
-        failures = self.store.failures(source_of(model), model.config.theta, 1, self.keyframe_rule)
+        failures = self.db.failures(source_of(model), model.config.theta, 1, self.keyframe_rule)
         return {p: m for p, m in failures.items() if p in wanted}
 
     def features(self, index: int = 0) -> dict[str, Features]:

@@ -110,11 +110,11 @@ class _Predictor:
                     "features": b"", "result": ""}
 
 
-def run_batch_ray(videos: list[Path], model, store, theta: float | None = None, rounds: int = 1,
+def run_batch_ray(videos: list[Path], model, db, theta: float | None = None, rounds: int = 1,
                   keyframe_rule: str | None = None, address: str | None = None,
                   progress: Callable[[int, int], None] | None = None):
     """`batch.run_batch` on Ray: the same rows in the same database, the same feature cache."""
-    run = plan(videos, model, store, theta, rounds, keyframe_rule, progress)
+    run = plan(videos, model, db, theta, rounds, keyframe_rule, progress)
     digests, remote = {}, []
     for path, digest in run.todo:  # features already cached here: the heads alone, on the driver
         features = cache.get(str(path), model)

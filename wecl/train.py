@@ -347,7 +347,8 @@ class CsvLog:
         self.handle.close()
 
 
-def model_card(result: RunResult, table: FeatureTable, opts: TrainOptions, source_id: str, split_file: str | None) -> str:
+def run_card(result: RunResult, table: FeatureTable, opts: TrainOptions, source_id: str, split_file: str | None) -> str:
+    """The model card of a trained checkpoint: its data, split, selection, training settings and metrics."""
     c = result.model.config
     ds = table.manifest["dataset"]
     chosen = (f"best epoch chosen on {result.val_videos} videos: {result.selection}" if result.val_videos
@@ -374,11 +375,9 @@ def model_card(result: RunResult, table: FeatureTable, opts: TrainOptions, sourc
     if result.test_videos and not on_test:
         metrics["test videos"] = result.test_videos
         metrics.update({k.replace("test_", "test "): v for k, v in result.test_metrics.items()})
-    card = checkpoints.model_card(c, metrics, data)
-    if on_test:
-        card = card.replace("## Metrics", "## Metrics\n\n**Selected on the test subset** (`--select-on-test`, the "
-                            "official code's protocol): these test figures chose the epoch, so they are optimistic.", 1)
-    return card.replace("## Metrics", "## Training\n\n" + training + "\n\n## Metrics", 1)
+    note = ("**Selected on the test subset** (`--select-on-test`, the official code's protocol): these test "
+            "figures chose the epoch, so they are optimistic.") if on_test else None
+    return checkpoints.model_card(c, metrics, data, training, note)
 
 
 def train(
@@ -427,7 +426,7 @@ def train(
             result.test_metrics = held_out_metrics(result.model, table, plan.test, prefix="test_")
             folder = out_dir if len(splits) == 1 else out_dir / name
             result.folder = folder
-            checkpoints.save(result.model, folder, model_card(result, table, opts, source_id, split_file))
+            checkpoints.save(result.model, folder, run_card(result, table, opts, source_id, split_file))
             if result.test_metrics:
                 echo(f"[{name}] test ({result.test_videos} videos, once, after selection): "
                      + ", ".join(f"{k} {v:.3f}" for k, v in result.test_metrics.items() if isinstance(v, float)))

@@ -31,28 +31,28 @@ def run(args) -> int:
     from wecl.batch import list_videos, run_batch, write_outputs
     from wecl.inference import load_model, source_of
     from wecl.progress import bar
-    from wecl.store import ResultStore, default_db
+    from wecl.results_db import ResultsDB, default_db
 
     videos = list_videos(args.folder)
     model = load_model(args.checkpoint, args.revision, args.device, precision=args.precision)
     theta = model.config.theta if args.theta is None else args.theta
     rule = args.keyframes or model.config.keyframe_rule
-    store = ResultStore(args.db or default_db(args.folder))
+    db = ResultsDB(args.db or default_db(args.folder))
     try:
         with bar(len(videos), "batch") as tick:
             if args.ray is not None:
                 from wecl.distributed import run_batch_ray
 
-                stats = run_batch_ray(videos, model, store, theta, args.rounds, rule, args.ray or None, lambda d, t: tick(d))
+                stats = run_batch_ray(videos, model, db, theta, args.rounds, rule, args.ray or None, lambda d, t: tick(d))
             else:
-                stats = run_batch(videos, model, store, theta, args.rounds, args.workers, lambda d, t: tick(d),
+                stats = run_batch(videos, model, db, theta, args.rounds, args.workers, lambda d, t: tick(d),
                                   keyframe_rule=rule)
         wanted = {str(v) for v in videos}
-        results = {vid: r for vid, r in store.results(source_of(model), theta, args.rounds, rule).items() if r["video"]["path"] in wanted}
+        results = {vid: r for vid, r in db.results(source_of(model), theta, args.rounds, rule).items() if r["video"]["path"] in wanted}
         write_outputs(results, args.out, args.activitynet)
     finally:
-        store.close()
-    print(f"{stats.total} videos: {stats.computed} computed, {stats.reused} reused from {store.path}, "
+        db.close()
+    print(f"{stats.total} videos: {stats.computed} computed, {stats.reused} reused from {db.path}, "
           f"{stats.failed} failed; {stats.seconds:.1f} s ({stats.videos_per_second:.2f} videos/s computed)")
     for message in stats.failures.values():
         print(f"skipped: {message}", file=sys.stderr)

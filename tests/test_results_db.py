@@ -2,7 +2,7 @@
 `python -m wecl batch` on the same folder): every opener gets a working handle."""
 import threading
 
-from wecl.store import ResultStore
+from wecl.results_db import ResultsDB
 
 CKPT = {"id": "ckpt", "revision": "r1"}
 
@@ -21,7 +21,7 @@ def test_two_handles_opening_a_new_database_at_once(tmp_path):
         def open_and_write(i: int) -> None:
             try:
                 barrier.wait()
-                store = ResultStore(path)
+                store = ResultsDB(path)
                 store.put(f"hash{i}", f"v{i}", result(i))
                 store.close()
             except Exception as error:  # collected: a thread's exception would not fail the test
@@ -33,12 +33,12 @@ def test_two_handles_opening_a_new_database_at_once(tmp_path):
         for t in threads:
             t.join()
         assert errors == [], f"trial {trial}: {errors}"
-        assert len(ResultStore(path).results(CKPT, 0.5, 1, "eq9")) == 2
+        assert len(ResultsDB(path).results(CKPT, 0.5, 1, "eq9")) == 2
 
 
 def test_opening_while_another_handle_writes(tmp_path):
     path = tmp_path / "results.sqlite"
-    writer = ResultStore(path)
+    writer = ResultsDB(path)
     stop, errors = threading.Event(), []
 
     def write() -> None:
@@ -49,7 +49,7 @@ def test_opening_while_another_handle_writes(tmp_path):
 
     def open_and_read(i: int) -> None:
         try:
-            store = ResultStore(path)
+            store = ResultsDB(path)
             store.results(CKPT, 0.5, 1, "eq9")
             store.put(f"other{i}", f"o{i}", result(1000 + i))
             store.close()
@@ -68,18 +68,18 @@ def test_opening_while_another_handle_writes(tmp_path):
         stop.set()
         background.join()
     assert errors == []
-    found = ResultStore(path).results(CKPT, 0.5, 1, "eq9")
+    found = ResultsDB(path).results(CKPT, 0.5, 1, "eq9")
     assert {f"o{i}" for i in range(40)} <= set(found)
-    assert ResultStore(path).get("hash3", CKPT, 0.5, 1, "eq9") is not None
-    assert ResultStore(path).get("hash3", CKPT, 0.7, 1, "eq9") is None  # theta is part of the key
-    assert ResultStore(path).get("hash3", CKPT, 0.5, 1, "fused") is None  # and so is the keyframe rule
+    assert ResultsDB(path).get("hash3", CKPT, 0.5, 1, "eq9") is not None
+    assert ResultsDB(path).get("hash3", CKPT, 0.7, 1, "eq9") is None  # theta is part of the key
+    assert ResultsDB(path).get("hash3", CKPT, 0.5, 1, "fused") is None  # and so is the keyframe rule
 
 
 def test_a_row_committed_late_with_an_early_clock_is_still_polled(tmp_path, monkeypatch):
     """The poll asks for rows after the newest it saw, by commit order, not by wall-clock time."""
     import time as clock
 
-    store = ResultStore(tmp_path / "results.sqlite")
+    store = ResultsDB(tmp_path / "results.sqlite")
     store.put("h1", "v1", result(1))
     seen = store.latest(CKPT, 0.5, 1, "eq9")
     monkeypatch.setattr(clock, "time", lambda: 1.0)  # a writer whose clock is far behind
@@ -92,7 +92,7 @@ def test_a_database_from_before_row_numbers_opens_and_keeps_its_rows(tmp_path):
     import json
     import sqlite3
 
-    from wecl.store import revision_key
+    from wecl.results_db import revision_key
 
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
@@ -103,7 +103,7 @@ def test_a_database_from_before_row_numbers_opens_and_keeps_its_rows(tmp_path):
                ("h0", "ckpt", revision_key(CKPT, 0.5, 1, "eq9"), "v0", "/v/0.mp4", json.dumps(result(0)), 5.0))
     db.commit()
     db.close()
-    store = ResultStore(path)
+    store = ResultsDB(path)
     assert set(store.results(CKPT, 0.5, 1, "eq9")) == {"v0"}
     seen = store.latest(CKPT, 0.5, 1, "eq9")
     store.put("h1", "v1", result(1))

@@ -63,7 +63,7 @@ def revision_key(checkpoint: dict, theta: float, rounds: int, keyframe_rule: str
             + ("" if precision == "fp32" else f"|precision={precision}"))
 
 
-class ResultStore:
+class ResultsDB:
     """A thread-safe handle on one results database file (WAL: readers never block the writer)."""
 
     def __init__(self, path: str | Path):
