@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 CLASSES = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral", "contempt"]
 
 # Run in a fresh process so that each figure is that process's own (VmHWM is per process).

@@ -8,13 +8,11 @@ Both read the same T x k = 160 frames (10 segments x 16 centred frames) and resi
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.predict import make_video  # noqa: E402
+from predict import make_video
 
 
 def moviepy_read(path: str, times: list[float]) -> float:

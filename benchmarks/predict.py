@@ -16,14 +16,12 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def make_video(path: Path) -> None:
@@ -94,7 +92,7 @@ def main() -> None:
         a, b = (np.asarray(r[0].json["probabilities"]) for r in (fp32, bf16))
         print(f"bf16 vs fp32 probabilities: max |diff| {np.abs(a - b).max():.4f}")
         if not args.no_official:
-            from benchmarks import official_style
+            import official_style
 
             model.precision = "fp32"
             first, change = official_style.timed_run(video, model.cpu() if device.type == "cpu" else model, 0.7)

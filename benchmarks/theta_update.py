@@ -9,18 +9,16 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import torch
+from PIL import Image
+
+from wecl import groundtruth, inference, plots
+from wecl.features import features_for
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from wecl import groundtruth, inference, plots  # noqa: E402
-from wecl.features import features_for  # noqa: E402
 
 
 def main() -> int:

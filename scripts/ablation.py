@@ -11,15 +11,13 @@ detections on every held-out video.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wecl.evaluate import predict_table, score  # noqa: E402
-from wecl.extract import load_table  # noqa: E402
-from wecl.train import Selection, TrainOptions, _better, load_source, train_split  # noqa: E402
+from wecl.evaluate import predict_table, score
+from wecl.extract import load_table
+from wecl.train import Selection, TrainOptions, _better, load_source, train_split
 
 # (modalities, intra, inter, erasing): the 13 rows of the paper's Table 2
 ROWS = [
