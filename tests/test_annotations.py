@@ -1,10 +1,10 @@
-"""Round trips, malformed files and atomic writes for wecl/annotations.py."""
+"""Round trips, malformed files and atomic writes for wecl/annotations/."""
 import json
 import os
 
 import pytest
 
-import wecl.annotations as annotations_module
+import wecl.annotations.model as annotations_module
 from wecl.annotations import (
     Segment,
     VideoAnnotation,
@@ -12,10 +12,10 @@ from wecl.annotations import (
     detect_format,
     read_annotations,
     read_class_names,
-    read_predictions,
+    read_prediction_file,
     video_id,
     write_annotations,
-    write_predictions,
+    write_prediction_file,
 )
 from wecl.errors import WECLError
 
@@ -58,8 +58,8 @@ def test_activitynet_label_defaults_to_majority_of_segments(tmp_path):
 
 def test_predictions_round_trip(tmp_path):
     path = tmp_path / "pred.json"
-    write_predictions(predictions(), path)
-    assert read_predictions(path) == predictions()
+    write_prediction_file(predictions(), path)
+    assert read_prediction_file(path) == predictions()
     assert read_annotations(path) == predictions()  # auto-detected from "results"
     assert "results" in json.loads(path.read_text())
 
@@ -331,7 +331,7 @@ def test_reading_is_linear_in_the_file_size(tmp_path):
 
 
 def test_an_annotation_file_over_the_size_limit_is_a_message(tmp_path, monkeypatch):
-    import wecl.annotations as module
+    import wecl.annotations.model as module
 
     path = tmp_path / "huge.json"
     path.write_text(json.dumps({"database": {}}) + " " * 4096)

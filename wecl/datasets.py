@@ -25,10 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from wecl.annotations import (
+    COMMON_VIDEO_EXTENSIONS,
     VIDEO_EXTENSIONS,
     AnnotationSet,
     VideoAnnotation,
     class_names,
+    is_split_file,
     read_annotations,
     read_class_names,
 )
@@ -106,7 +108,7 @@ def split_file_subsets(anns: AnnotationSet, where: str | os.PathLike) -> dict[st
 
 
 def _find_video(folder: Path, stem: str) -> Path | None:
-    for ext in (".mp4", ".avi", ".mkv", ".webm", ".mov"):
+    for ext in COMMON_VIDEO_EXTENSIONS:
         if (folder / f"{stem}{ext}").is_file():
             return folder / f"{stem}{ext}"
     if folder.is_dir():
@@ -245,19 +247,8 @@ def detect_layout(spec: str | os.PathLike) -> str:
     if path.suffix.lower() == ".csv":
         return "csv"
     if path.suffix.lower() == ".json":
-        return "split" if _is_split_file(path) else "activitynet"
+        return "split" if is_split_file(path) else "activitynet"
     raise WECLError(f"{path}: cannot tell the dataset layout (a folder, a .json split file or a .csv list)")
-
-
-def _is_split_file(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError):
-        return True  # let the split reader report the problem with its line number
-    db = data.get("database") if isinstance(data, dict) else None
-    if not isinstance(db, dict) or not db:
-        return True
-    return isinstance(next(iter(db.values()), {}).get("annotations"), dict)
 
 
 def open_dataset(spec: str | os.PathLike, layout: str | None = None, root: str | os.PathLike | None = None) -> Dataset:
@@ -294,24 +285,26 @@ def class_folder_videos(root: str | os.PathLike) -> dict[str, list[str]]:
     return classes
 
 
-def make_splits(root: str | os.PathLike, ratio: tuple[int, int], count: int, seed: int = 0) -> list[dict]:
+def make_splits(root: str | os.PathLike, ratio: tuple[int, int], count: int,
+                seed: int = 0) -> tuple[list[str], list[AnnotationSet]]:
     """`count` seeded train:test splits of a class-folder tree, class by class in `ratio`
-    (VideoEmotion-8: ten 2:1 splits; Ekman-6: one 1:1), as split files in the official format with
-    explicit "training" and "testing" subsets. Split j depends only on the file names, the seed and j."""
+    (VideoEmotion-8: ten 2:1 splits; Ekman-6: one 1:1), with explicit "training" and "testing"
+    subsets; -> the classes and the splits, to write as "split" files (the official format).
+    Split j depends only on the file names, the seed and j."""
     if count < 1 or min(ratio) < 1:
         raise WECLError(f"splits need a positive count and ratio, not {count} and {ratio[0]}:{ratio[1]}")
     classes = class_folder_videos(root)
     splits = []
     for j in range(count):
         rng = np.random.default_rng([seed, j])
-        database = {}
+        split = {}
         for label, ids in classes.items():
             order = rng.permutation(len(ids))
             n_train = int(round(len(ids) * ratio[0] / sum(ratio)))
             for rank, k in enumerate(order):
-                database[ids[k]] = {"subset": "training" if rank < n_train else "testing", "annotations": {"label": label}}
-        splits.append({"labels": list(classes), "database": dict(sorted(database.items()))})
-    return splits
+                split[ids[k]] = VideoAnnotation(ids[k], None, label, "training" if rank < n_train else "testing")
+        splits.append(dict(sorted(split.items())))
+    return list(classes), splits
 
 
 def ground_truth(dataset: Dataset, items: list[VideoItem] | None = None) -> AnnotationSet:

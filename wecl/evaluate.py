@@ -7,15 +7,12 @@ ActivityNet's per-class mean ("mAP_per_class"); Gao et al.'s Frame-Transformer p
 re-runs only the heads on the cached features of every video (`inference.explain`).
 
 Predictions are an annotation set: per video its predicted label (`VideoAnnotation.label`) and its
-detections (segments with scores). Written as ActivityNet results plus a "video_labels" key (the
-top-1 class of every video, also of videos without any detection), which other tools ignore.
+detections (segments with scores); `wecl.annotations.write_prediction_file` writes them.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -24,10 +21,9 @@ from wecl.annotations import (
     AnnotationSet,
     Segment,
     VideoAnnotation,
-    atomic_write_text,
     read_annotations,
-    read_predictions,
-    write_predictions,
+    read_prediction_file,
+    write_prediction_file,  # noqa: F401  (wecl.batch still imports it from here)
 )
 from wecl.detection import RULE_TITLES
 from wecl.errors import WECLError
@@ -145,32 +141,6 @@ def score_sweep(predictions_by_theta: dict, ground_truth: AnnotationSet, classes
         result = score(predictions, ground_truth, classes)
         rows.append({"theta": theta, "accuracy": result["accuracy"], "mAP": result["mAP"]})
     return rows
-
-
-def write_prediction_file(predictions: AnnotationSet, path: str | os.PathLike) -> None:
-    """ActivityNet results JSON, plus "video_labels" (top-1 class of every video)."""
-    write_predictions(predictions, path)
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    data["video_labels"] = {vid: ann.label for vid, ann in predictions.items()}
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def read_prediction_file(path: str | os.PathLike) -> AnnotationSet:
-    """ActivityNet results; a video's label is its "video_labels" entry when the file has one,
-    else the most common label of its predicted segments."""
-    predictions = read_predictions(path)
-    try:
-        labels = json.loads(Path(path).read_text(encoding="utf-8-sig")).get("video_labels") or {}
-    except (ValueError, AttributeError):
-        labels = {}
-    if not isinstance(labels, dict):
-        raise WECLError(f'{path}: "video_labels" must map video ids to labels')
-    for vid, label in labels.items():
-        if vid not in predictions:
-            predictions[vid] = VideoAnnotation(vid, None, label, None, [])
-        elif label is not None:
-            predictions[vid].label = label
-    return predictions
 
 
 def score_files(ground_truth: str | os.PathLike, predictions: str | os.PathLike, fmt: str | None = None,

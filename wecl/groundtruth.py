@@ -5,7 +5,6 @@ the detections (best tIoU per ground-truth segment) and with the erased time (pr
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ from wecl.annotations import (
     AnnotationSet,
     Segment,
     VideoAnnotation,
+    is_positions_file,
+    majority_label,
     read_annotations,
     video_id,
     write_annotations,
@@ -24,27 +25,6 @@ from wecl.errors import WECLError
 from wecl.metrics import tiou_matrix
 
 TABLE_COLUMNS = ["start", "end", "label"]
-
-
-def is_positions_file(path: str) -> bool:
-    """True when the first non-blank line holds seven numbers (Ekman-6 `position.txt`)."""
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            for line in handle:
-                if line.strip():
-                    fields = [f for f in re.split(r"[\s,]+", line.strip()) if f]
-                    return len(fields) == 7 and all(_is_number(f) for f in fields)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return False
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def read_ground_truth(paths: str | Sequence[str]) -> AnnotationSet:
@@ -211,8 +191,6 @@ def comparison_markdown(comparison: Comparison) -> str:
 def annotation_set(vid: str, truth: Sequence[Segment], duration: float | None = None,
                    label: str | None = None) -> AnnotationSet:
     """One video's edited ground truth as an annotation set ready to write."""
-    from wecl.annotations import majority_label
-
     return {vid: VideoAnnotation(vid, duration, label or majority_label(truth), None, list(truth))}
 
 

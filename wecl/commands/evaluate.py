@@ -33,66 +33,87 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from wecl.annotations import atomic_write_text
-    from wecl.errors import WECLError
     from wecl import evaluate as ev
+    from wecl.atomic import atomic_write_text
 
-    sweep = None
     if args.predictions or (args.ground_truth and not args.dataset):
-        if not (args.predictions and args.ground_truth):
-            raise WECLError("scoring files needs both --ground-truth GT and --predictions PRED")
-        if args.dataset or args.theta_sweep:
-            raise WECLError("--ground-truth/--predictions score files; --dataset/--theta-sweep run a checkpoint: choose one")
-        result = ev.score_files(args.ground_truth, args.predictions, args.format, args.video_list)
+        result = _score_files(args)
     else:
-        if not args.dataset:
-            raise WECLError("give --dataset DIR (with --checkpoint, default the project's) or --ground-truth and --predictions")
-        import sys
-
-        from wecl.datasets import ground_truth, normalise_subset, open_dataset
-        from wecl.inference import load_model
-        from wecl.progress import bar
-
-        dataset = open_dataset(args.dataset, args.layout, args.root)
-        items = dataset.subset(normalise_subset(args.subset, "--subset")) if args.subset else dataset.items
-        if not items:
-            raise WECLError(f"{args.dataset}: no videos to evaluate")
-        model = load_model(args.checkpoint, args.revision, args.device, precision=args.precision)
-        unknown = sorted({i.label for i in items if i.label is not None} - set(model.config.classes))
-        if unknown:
-            raise WECLError(f"{args.dataset}: labels {unknown} are not classes of the checkpoint {model.config.classes}")
-        with bar(len(items), "features") as tick:
-            got = ev.dataset_features(model, dataset, items, tick)
-        for vid, message in got["errors"].items():
-            print(f"skipped {vid}: {message}", file=sys.stderr)
-        gt = ground_truth(dataset, [i for i in items if i.video_id in got["features"]])
-        if args.ground_truth:  # temporal ground truth from its own file, for these videos only
-            from dataclasses import replace
-
-            from wecl.annotations import read_annotations
-
-            segments = read_annotations(args.ground_truth, args.format, video_list=args.video_list)
-            gt = {vid: replace(ann, segments=list(segments[vid].segments)) if vid in segments else ann
-                  for vid, ann in gt.items()}
-            print(f"ground-truth segments of {sum(1 for vid in gt if vid in segments)} of {len(gt)} videos "
-                  f"from {args.ground_truth}", file=sys.stderr)
-        predictions = ev.predict_features(model, got["features"], args.theta, args.rounds, args.keyframes)
-        result = ev.score(predictions, gt, model.config.classes)
-        result["checkpoint"] = model.checkpoint.to_json() if getattr(model, "checkpoint", None) else None
-        result["theta"] = model.config.theta if args.theta is None else args.theta
-        result["rounds"] = args.rounds
-        result["keyframe_rule"] = args.keyframes or model.config.keyframe_rule
-        if args.predictions_out:
-            ev.write_prediction_file(predictions, args.predictions_out)
-            print(f"wrote predictions to {args.predictions_out}")
-        if args.theta_sweep:
-            sweep = ev.theta_sweep(model, got["features"], gt, rounds=args.rounds, keyframe_rule=args.keyframes)
-            result["theta_sweep"] = sweep
+        result = _run_checkpoint(args)
     print(ev.format_report(result))
-    if sweep:
+    if result.get("theta_sweep"):
         print("theta sweep (inference: accuracy comes from x_o, so only detections move with theta):")
-        print(ev.format_sweep(sweep))
+        print(ev.format_sweep(result["theta_sweep"]))
     if args.json_out:
         atomic_write_text(args.json_out, json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json_out}")
     return 0
+
+
+def _score_files(args) -> dict:
+    """--ground-truth GT against --predictions PRED."""
+    from wecl.errors import WECLError
+    from wecl.evaluate import score_files
+
+    if not (args.predictions and args.ground_truth):
+        raise WECLError("scoring files needs both --ground-truth GT and --predictions PRED")
+    if args.dataset or args.theta_sweep:
+        raise WECLError("--ground-truth/--predictions score files; --dataset/--theta-sweep run a checkpoint: choose one")
+    return score_files(args.ground_truth, args.predictions, args.format, args.video_list)
+
+
+def _run_checkpoint(args) -> dict:
+    """A checkpoint on --dataset: its figures, and its predictions written if asked."""
+    import sys
+
+    from wecl import evaluate as ev
+    from wecl.annotations import write_prediction_file
+    from wecl.datasets import ground_truth, normalise_subset, open_dataset
+    from wecl.errors import WECLError
+    from wecl.inference import load_model
+    from wecl.progress import bar
+
+    if not args.dataset:
+        raise WECLError("give --dataset DIR (with --checkpoint, default the project's) or --ground-truth and --predictions")
+    dataset = open_dataset(args.dataset, args.layout, args.root)
+    items = dataset.subset(normalise_subset(args.subset, "--subset")) if args.subset else dataset.items
+    if not items:
+        raise WECLError(f"{args.dataset}: no videos to evaluate")
+    model = load_model(args.checkpoint, args.revision, args.device, precision=args.precision)
+    unknown = sorted({i.label for i in items if i.label is not None} - set(model.config.classes))
+    if unknown:
+        raise WECLError(f"{args.dataset}: labels {unknown} are not classes of the checkpoint {model.config.classes}")
+    with bar(len(items), "features") as tick:
+        got = ev.dataset_features(model, dataset, items, tick)
+    for vid, message in got["errors"].items():
+        print(f"skipped {vid}: {message}", file=sys.stderr)
+    gt = ground_truth(dataset, [i for i in items if i.video_id in got["features"]])
+    if args.ground_truth:
+        gt = _with_segments_of(args, gt)
+    predictions = ev.predict_features(model, got["features"], args.theta, args.rounds, args.keyframes)
+    result = ev.score(predictions, gt, model.config.classes)
+    result["checkpoint"] = model.checkpoint.to_json() if getattr(model, "checkpoint", None) else None
+    result["theta"] = model.config.theta if args.theta is None else args.theta
+    result["rounds"] = args.rounds
+    result["keyframe_rule"] = args.keyframes or model.config.keyframe_rule
+    if args.predictions_out:
+        write_prediction_file(predictions, args.predictions_out)
+        print(f"wrote predictions to {args.predictions_out}")
+    if args.theta_sweep:
+        result["theta_sweep"] = ev.theta_sweep(model, got["features"], gt, rounds=args.rounds, keyframe_rule=args.keyframes)
+    return result
+
+
+def _with_segments_of(args, gt: dict) -> dict:
+    """Temporal ground truth from its own file (--ground-truth), for the dataset's videos only."""
+    import sys
+    from dataclasses import replace
+
+    from wecl.annotations import read_annotations
+
+    segments = read_annotations(args.ground_truth, args.format, video_list=args.video_list)
+    gt = {vid: replace(ann, segments=list(segments[vid].segments)) if vid in segments else ann
+          for vid, ann in gt.items()}
+    print(f"ground-truth segments of {sum(1 for vid in gt if vid in segments)} of {len(gt)} videos "
+          f"from {args.ground_truth}", file=sys.stderr)
+    return gt

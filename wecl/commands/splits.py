@@ -16,10 +16,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
     from pathlib import Path
 
-    from wecl.atomic import atomic_write_text
+    from wecl.annotations import write_annotations
     from wecl.datasets import make_splits
     from wecl.errors import WECLError
 
@@ -31,9 +30,10 @@ def run(args) -> int:
         raise WECLError(f"--ratio must look like 2:1, not {args.ratio!r}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for j, split in enumerate(make_splits(args.root, ratio, args.count, args.seed), 1):
+    classes, splits = make_splits(args.root, ratio, args.count, args.seed)
+    for j, split in enumerate(splits, 1):
         path = out / f"{args.name}_{j:02d}.json"
-        atomic_write_text(path, json.dumps(split, indent=1) + "\n")
-        subsets = [v["subset"] for v in split["database"].values()]
+        write_annotations(split, path, "split", classes=classes)
+        subsets = [ann.subset for ann in split.values()]
         print(f"wrote {path}: {subsets.count('training')} training, {subsets.count('testing')} testing videos")
     return 0
