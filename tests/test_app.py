@@ -101,13 +101,14 @@ def test_bad_upload_is_an_error_message_and_the_app_keeps_serving(client, tmp_pa
 
 def test_registry_default_is_read_at_run_time():
     sys.path.insert(0, str(ROOT))
-    import app
+    from ui.video_tab import checkpoint_info
     from wecl import checkpoints
+    from wecl.explorer.policy import checkpoint_choices
 
-    choices, default = app.checkpoint_choices()
+    choices, default = checkpoint_choices()
     assert default == checkpoints.registry()["default"]
     assert default in [value for _, value in choices]
-    assert "loaded when you press Run" in app.checkpoint_info("someone/some-model@v1")
+    assert "loaded when you press Run" in checkpoint_info("someone/some-model@v1")
 
 
 def test_backups_and_the_results_database_are_never_served(app_url):
@@ -152,7 +153,7 @@ def test_requests_never_change_the_process_thread_count(client, tmp_path):
     from gradio_client import handle_file
 
     sys.path.insert(0, str(ROOT))
-    import app
+    from ui import common, video_tab
 
     video = make_video(tmp_path / "threads.mp4", 2.0)
     client.predict(handle_file(str(video)), "", 0.5, 1, "eq9", api_name="/predict")
@@ -160,30 +161,33 @@ def test_requests_never_change_the_process_thread_count(client, tmp_path):
 
     model = inference.load_model(None)
     session = {"video": str(video), "checkpoint": None, "features": inference.features_for(str(video), model)}
-    worker = threading.Thread(target=app.compute_views, args=(session, 0.3, 2, "eq9", []))
+    worker = threading.Thread(target=video_tab.compute_views, args=(session, 0.3, 2, "eq9", []))
     worker.start()
     worker.join()
     info = torch.__config__.parallel_info()
     counts = {name: int(n) for name, n in re.findall(r"(at::get_num_threads|mkl_get_max_threads)\(\) : (\d+)", info)}
-    assert counts and set(counts.values()) == {app.BACKBONE_THREADS}, info
+    assert counts and set(counts.values()) == {common.BACKBONE_THREADS}, info
 
 
 def test_a_space_loads_only_its_own_and_allowed_checkpoints(monkeypatch, tmp_path):
     sys.path.insert(0, str(ROOT))
-    import app
-    from wecl.errors import WECLError
+    import gradio as gr
 
-    assert app.allowed_checkpoint(str(tmp_path)) == str(tmp_path)  # locally: anything
+    from ui.video_tab import run_prediction
+    from wecl.errors import WECLError
+    from wecl.explorer.policy import allowed_checkpoint
+
+    assert allowed_checkpoint(str(tmp_path)) == str(tmp_path)  # locally: anything
     monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
     monkeypatch.setenv("WECL_CHECKPOINTS_ALLOW", "lab/, other/wecl-ve8")
-    assert app.allowed_checkpoint("") is None and app.allowed_checkpoint("wecl-synth-paper") == "wecl-synth-paper"
-    assert app.allowed_checkpoint("lab/anything@v2") == "lab/anything@v2"
-    assert app.allowed_checkpoint("other/wecl-ve8") == "other/wecl-ve8"
+    assert allowed_checkpoint("") is None and allowed_checkpoint("wecl-synth-paper") == "wecl-synth-paper"
+    assert allowed_checkpoint("lab/anything@v2") == "lab/anything@v2"
+    assert allowed_checkpoint("other/wecl-ve8") == "other/wecl-ve8"
     for refused in (str(tmp_path), "other/wecl-ekman6", "stranger/huge-model", "x" * 5000):
         with pytest.raises(WECLError, match="this Space loads only its own checkpoints"):
-            app.allowed_checkpoint(refused)
-    with pytest.raises(app.gr.Error, match="only its own checkpoints"):
-        app.run_prediction(str(make_video(tmp_path / "v.mp4", 1.0)), str(tmp_path), 0.5, 1)
+            allowed_checkpoint(refused)
+    with pytest.raises(gr.Error, match="only its own checkpoints"):
+        run_prediction(str(make_video(tmp_path / "v.mp4", 1.0)), str(tmp_path), 0.5, 1)
 
 
 def test_session_files_go_when_the_session_ends_and_by_age(monkeypatch, tmp_path):
@@ -191,18 +195,18 @@ def test_session_files_go_when_the_session_ends_and_by_age(monkeypatch, tmp_path
     import types
 
     sys.path.insert(0, str(ROOT))
-    import app
+    from ui import common
 
-    monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path / "outputs")
+    monkeypatch.setattr(common, "OUTPUT_ROOT", tmp_path / "outputs")
     request = types.SimpleNamespace(session_hash="abc123")
-    folder = app.session_dir(request)
+    folder = common.session_dir(request)
     (folder / "clip.wecl.json").write_text("{}")
-    app.end_session(request)
+    common.end_session(request)
     assert not folder.exists()
-    old = app.session_dir(types.SimpleNamespace(session_hash="old1"))
+    old = common.session_dir(types.SimpleNamespace(session_hash="old1"))
     os.utime(old, (1, 1))  # untouched since 1970
-    monkeypatch.setattr(app, "_last_clean", [0.0])
-    app.session_dir(types.SimpleNamespace(session_hash="new1"))  # a request sweeps old folders
+    monkeypatch.setattr(common, "_last_clean", [0.0])
+    common.session_dir(types.SimpleNamespace(session_hash="new1"))  # a request sweeps old folders
     assert not old.exists() and (tmp_path / "outputs" / "new1").is_dir()
 
 

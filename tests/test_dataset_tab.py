@@ -9,17 +9,19 @@ import sys
 import time
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 
 from conftest import REPO, run_wecl
+from wecl import dataset_run
 from wecl.annotations import read_annotations
 from wecl.evaluate import theta_sweep
 from wecl.metrics import tiou_matrix
 from wecl.synth import generate
 
 sys.path.insert(0, str(REPO))
-import app  # noqa: E402
+from ui import dataset_tab  # noqa: E402
 
 pytestmark = pytest.mark.slow
 VIDEOS = 20
@@ -29,7 +31,7 @@ def finish(token, timeout: float = 300) -> tuple:
     """Poll like the app's timer until the run reports that it is done; the last poll's outputs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = app.poll_dataset(token)
+        out = dataset_tab.poll_dataset(token)
         if out[0].active is False:
             return out
         time.sleep(0.3)
@@ -56,7 +58,7 @@ def evaluated(dataset, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(dataset):
-    token, timer, source = app.start_dataset(str(dataset), None, "", "")
+    token, timer, source = dataset_tab.start_dataset(str(dataset), None, "", "")
     assert timer.active is True and f"{VIDEOS + 1} videos" in source and "annotations.json" in source
     return token, finish(token)
 
@@ -105,10 +107,10 @@ def test_table_and_figures_equal_the_evaluate_command(dataset, evaluated, first_
 
 def test_a_restart_and_the_cli_recompute_nothing(dataset, first_run):
     token, _ = first_run
-    again, _, _ = app.start_dataset(str(dataset), None, "", "")
+    again, _, _ = dataset_tab.start_dataset(str(dataset), None, "", "")
     assert again != token  # a fresh run of the same folder ...
     out = finish(again)
-    run = app.dataset_run.get_run(again)
+    run = dataset_run.get_run(again)
     assert (run.progress[0].stats.computed, run.progress[0].stats.reused) == (0, VIDEOS)  # counted, not assumed
     assert f"{VIDEOS + 1} videos: 0 computed, {VIDEOS} reused, 1 failed" in out[1]  # the broken file is retried
     # ... and the command line reads the same database
@@ -123,9 +125,10 @@ def test_corrected_ground_truth_is_saved_with_a_backup(dataset, first_run, tmp_p
     before = path.read_text()
     original = json.loads(before)
     vid = "synth_21_0003"
-    views = app._dataset_video_views(app.dataset_run.get_run(token), vid)
+    views = dataset_tab._dataset_video_views(dataset_run.get_run(token), vid)
     assert views[0] == vid and views[5]  # rows of its ground truth
-    outputs = app.save_dataset_ground_truth(token, vid, [[0.5, 1.5, "joy"], [2.0, 2.75, "joy"], [None, None, None]])
+    outputs = dataset_tab.save_dataset_ground_truth(token, vid,
+                                                    [[0.5, 1.5, "joy"], [2.0, 2.75, "joy"], [None, None, None]])
     table = outputs[0]
 
     saved = json.loads(path.read_text())
@@ -138,7 +141,7 @@ def test_corrected_ground_truth_is_saved_with_a_backup(dataset, first_run, tmp_p
     assert table.set_index("video").loc[vid, "GT segments"] == 2  # the table follows at once
     assert read_annotations(path)[vid].segments[1].end == 2.75
     # the theta sweep (its predictions kept from the run) is scored against the new ground truth
-    run = app.dataset_run.get_run(token)
+    run = dataset_run.get_run(token)
     features = run.features(0)
     truth = {v: a for v, a in read_annotations(path).items() if v in features}
     expected = theta_sweep(run.models[0], features, truth)
@@ -146,12 +149,12 @@ def test_corrected_ground_truth_is_saved_with_a_backup(dataset, first_run, tmp_p
     assert list(sweep.y) == pytest.approx([r["mAP"]["0.1"] for r in expected])
 
     # a broken row is a message, and the file is left as it was
-    with pytest.raises(app.gr.Error, match="row 1"):
-        app.save_dataset_ground_truth(token, vid, [[3.0, 1.0, "joy"]])
+    with pytest.raises(gr.Error, match="row 1"):
+        dataset_tab.save_dataset_ground_truth(token, vid, [[3.0, 1.0, "joy"]])
     assert json.loads(path.read_text()) == saved
 
     # export in every format
-    files = app.export_dataset_ground_truth(token)["value"]
+    files = dataset_tab.export_dataset_ground_truth(token)["value"]
     names = sorted(Path(f).name for f in files)
     assert names == sorted(["annotations.activitynet.json", "annotations.csv", "annotations.position.txt",
                             "annotations.position_videos.txt", "annotations.elan.txt",
@@ -160,43 +163,43 @@ def test_corrected_ground_truth_is_saved_with_a_backup(dataset, first_run, tmp_p
 
 
 def test_bad_folder_and_checkpoint_are_messages(tmp_path):
-    with pytest.raises(app.gr.Error, match="no such folder"):
-        app.start_dataset(str(tmp_path / "nowhere"), None, "", "")
+    with pytest.raises(gr.Error, match="no such folder"):
+        dataset_tab.start_dataset(str(tmp_path / "nowhere"), None, "", "")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(app.gr.Error, match="no video files"):
-        app.start_dataset(str(tmp_path / "empty"), None, "", "")
-    with pytest.raises(app.gr.Error, match="no folder"):
-        app.start_dataset("  ", None, "", "")
+    with pytest.raises(gr.Error, match="no video files"):
+        dataset_tab.start_dataset(str(tmp_path / "empty"), None, "", "")
+    with pytest.raises(gr.Error, match="no folder"):
+        dataset_tab.start_dataset("  ", None, "", "")
     folder = tmp_path / "one"
     generate(folder, 1, seed=3, duration_range=(3.0, 3.0))
-    with pytest.raises(app.gr.Error):
-        app.start_dataset(str(folder), None, str(tmp_path / "no-such-checkpoint"), "")
+    with pytest.raises(gr.Error):
+        dataset_tab.start_dataset(str(folder), None, str(tmp_path / "no-such-checkpoint"), "")
     with pytest.MonkeyPatch.context() as mp:  # a Space opens only the folders it allows
         mp.setenv("WECL_DATASET_ROOTS", str(tmp_path / "elsewhere"))
-        with pytest.raises(app.gr.Error, match="only under"):
-            app.start_dataset(str(folder), None, "", "")
+        with pytest.raises(gr.Error, match="only under"):
+            dataset_tab.start_dataset(str(folder), None, "", "")
     for env in ({"GRADIO_SERVER_NAME": "0.0.0.0"}, {"SPACE_ID": "someone/space"}, {"GRADIO_SHARE": "true"}):
         with pytest.MonkeyPatch.context() as mp:  # reachable from elsewhere: fail closed, assets/ only
             for name, value in env.items():
                 mp.setenv(name, value)
             mp.delenv("WECL_DATASET_ROOTS", raising=False)
-            with pytest.raises(app.gr.Error, match="only under .*assets"):
-                app.start_dataset(str(folder), None, "", "")
+            with pytest.raises(gr.Error, match="only under .*assets"):
+                dataset_tab.start_dataset(str(folder), None, "", "")
     bad = tmp_path / "broken.json"
     bad.write_text("{not json")
-    with pytest.raises(app.gr.Error, match="JSON"):
-        app.start_dataset(str(folder), [str(bad)], "", "")
+    with pytest.raises(gr.Error, match="JSON"):
+        dataset_tab.start_dataset(str(folder), [str(bad)], "", "")
 
 
 def test_two_checkpoints_side_by_side(dataset, tiny_checkpoint):
-    token, _, _ = app.start_dataset(str(dataset), None, "", str(tiny_checkpoint))
+    token, _, _ = dataset_tab.start_dataset(str(dataset), None, "", str(tiny_checkpoint))
     _, status, table, summary, ap_figure, *_ = finish(token)
     name = tiny_checkpoint.name
     assert f"**{name}**" in status and "**wecl-synth-demo**" in status
     assert f"predicted ({name})" in table.columns and len(table) == VIDEOS
     assert any(line.startswith(f"| {name}") for line in summary.splitlines())
     assert {"wecl-synth-demo: class-agnostic", f"{name}: class-agnostic"} <= {t.name for t in ap_figure.data}
-    views = app._dataset_video_views(app.dataset_run.get_run(token), "synth_21_0000")
+    views = dataset_tab._dataset_video_views(dataset_run.get_run(token), "synth_21_0000")
     figure_a, figure_b = views[2], views[3]["value"]
     assert "wecl-synth-demo" in figure_a.layout.title.text and name in figure_b.layout.title.text
     assert views[3]["visible"] is True
@@ -206,20 +209,20 @@ def test_two_checkpoints_side_by_side(dataset, tiny_checkpoint):
 def test_stop_keeps_what_is_done_and_start_continues(tmp_path):
     folder = tmp_path / "videos"
     generate(folder, 12, seed=22, duration_range=(4.0, 6.0))
-    token, _, _ = app.start_dataset(str(folder), None, "", "")
-    app.stop_dataset(token)
+    token, _, _ = dataset_tab.start_dataset(str(folder), None, "", "")
+    dataset_tab.stop_dataset(token)
     _, status, table, *_ = finish(token)
-    run = app.dataset_run.get_run(token)
+    run = dataset_run.get_run(token)
     first = run.progress[0].stats
     assert run.progress[0].state == "stopped" and first.stopped, status
     assert "stopped" in status and first.computed < 12 and len(table) == first.computed
-    again, _, _ = app.start_dataset(str(folder), None, "", "")
+    again, _, _ = dataset_tab.start_dataset(str(folder), None, "", "")
     _, status, table, *_ = finish(again)
-    second = app.dataset_run.get_run(again).progress[0].stats
+    second = dataset_run.get_run(again).progress[0].stats
     assert (second.reused, second.computed) == (first.computed, 12 - first.computed), status
     assert len(table) == 12
-    with pytest.raises(app.gr.Error, match="no dataset loaded"):
-        app.stop_dataset(None)
+    with pytest.raises(gr.Error, match="no dataset loaded"):
+        dataset_tab.stop_dataset(None)
 
 
 def test_many_starts_keep_a_few_runs_and_their_connections(tmp_path):
@@ -268,17 +271,18 @@ def test_an_uploaded_annotation_file_is_copied_at_start(tmp_path):
     upload.parent.mkdir()
     shutil.move(folder / "annotations.json", upload)
     before = upload.read_text()
-    token, _, source = app.start_dataset(str(folder), [str(upload)], "", "", "eq9", types.SimpleNamespace(session_hash="u1"))
+    token, _, source = dataset_tab.start_dataset(str(folder), [str(upload)], "", "", "eq9",
+                                                 types.SimpleNamespace(session_hash="u1"))
     assert "a copy of your own" in source
-    run = app.dataset_run.get_run(token)
+    run = dataset_run.get_run(token)
     _wait(run)
     vid = sorted(run.ground_truth)[0]
-    app.save_dataset_ground_truth(token, vid, [[0.5, 1.5, "joy"]])
+    dataset_tab.save_dataset_ground_truth(token, vid, [[0.5, 1.5, "joy"]])
     assert upload.read_text() == before
     assert read_annotations(run.annotation_path)[vid].segments[0].end == 1.5
     Path(run.annotation_path).unlink()
-    with pytest.raises(app.gr.Error, match="has disappeared since Start"):
-        app.save_dataset_ground_truth(token, vid, [[0.5, 2.0, "joy"]])
+    with pytest.raises(gr.Error, match="has disappeared since Start"):
+        dataset_tab.save_dataset_ground_truth(token, vid, [[0.5, 2.0, "joy"]])
     assert not Path(run.annotation_path).exists()
 
 
@@ -290,15 +294,17 @@ def test_on_a_space_each_visitor_edits_a_copy_of_their_own(tmp_path, monkeypatch
     bundled = (folder / "annotations.json").read_text()
     monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
     monkeypatch.setenv("WECL_DATASET_ROOTS", str(tmp_path))
-    first, _, _ = app.start_dataset(str(folder), None, "", "", "eq9", types.SimpleNamespace(session_hash="alice"))
-    run = app.dataset_run.get_run(first)
+    first, _, _ = dataset_tab.start_dataset(str(folder), None, "", "", "eq9",
+                                            types.SimpleNamespace(session_hash="alice"))
+    run = dataset_run.get_run(first)
     _wait(run)
     vid = sorted(run.ground_truth)[0]
-    app.save_dataset_ground_truth(first, vid, [[0.25, 0.75, "joy"]])
+    dataset_tab.save_dataset_ground_truth(first, vid, [[0.25, 0.75, "joy"]])
     assert (folder / "annotations.json").read_text() == bundled  # the bundled file never changes
-    second, _, _ = app.start_dataset(str(folder), None, "", "", "eq9", types.SimpleNamespace(session_hash="bob"))
+    second, _, _ = dataset_tab.start_dataset(str(folder), None, "", "", "eq9",
+                                             types.SimpleNamespace(session_hash="bob"))
     assert second != first
-    other = app.dataset_run.get_run(second)
+    other = dataset_run.get_run(second)
     assert other.ground_truth[vid].segments == read_annotations(folder / "annotations.json")[vid].segments
     assert run.ground_truth[vid].segments[0].end == 0.75
 

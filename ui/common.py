@@ -1,0 +1,111 @@
+"""What both tabs use: the device and thread settings read once per process, the error
+decorator, each browser session's output folder, and named outputs that can skip."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TypeVar
+
+import gradio as gr
+import torch
+
+from wecl import inference
+from wecl.errors import WECLError
+
+try:  # ZeroGPU Spaces: borrow a GPU for the duration of a prediction
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+    def gpu(fn):
+        return fn
+
+# Files the app writes (downloads, annotated MP4s) go under the system temp dir, which Gradio
+# serves by default; nothing else outside the app's folders is ever served.
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "wecl-explorer"
+OUTPUT_MAX_AGE_S = float(os.environ.get("WECL_OUTPUT_MAX_AGE", 6 * 3600))
+CLEAN_EVERY_S = 600
+DEVICE = os.environ.get("WECL_DEVICE", "auto")
+# Torch's thread count is set once per process (WECL_THREADS, default every core), never per
+# request: torch.set_num_threads also sets MKL's count, which is process-wide, so a request setting
+# 1 for its heads would drop a running backbone or dataset worker to one thread.
+BACKBONE_THREADS = int(os.environ.get("WECL_THREADS", 0)) or torch.get_num_threads()
+torch.set_num_threads(BACKBONE_THREADS)
+KEYFRAME_CHOICES = [("eq. 9: A*v ≥ θ and A*a ≥ θ (the paper's)", "eq9"),
+                    ("fused: mean A* ≥ θ, every erasing round", "fused")]
+STRIP_COLUMNS = 5  # thumbnails per row: two rows of five keep T = 10 readable
+log = logging.getLogger("wecl.app")
+
+Outputs = TypeVar("Outputs", bound=tuple)
+
+
+def skipping(outputs: type[Outputs], **values) -> Outputs:
+    """A handler's named outputs (a NamedTuple class) with `values` set and every other component
+    left as it is."""
+    return outputs(**{**dict.fromkeys(outputs._fields, gr.skip()), **values})
+
+
+def user_errors(fn):
+    """WECLError -> gr.Error with its message; anything else -> a short gr.Error, trace in the log."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except WECLError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except Exception as error:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Unexpected error ({type(error).__name__}): {error}", print_exception=False) from None
+    return wrapper
+
+
+def device_label() -> str:
+    device = inference.resolve_device(DEVICE)
+    precision = inference.resolve_precision(os.environ.get("WECL_PRECISION", "auto"), device)
+    if device.type == "cuda":
+        return f"GPU · {torch.cuda.get_device_name(device)} · backbones in {precision}"
+    return f"CPU · {BACKBONE_THREADS} threads · backbones in {precision}"
+
+
+_last_clean = [0.0]
+
+
+def session_dir(request: gr.Request | None) -> Path:
+    """This browser session's folder for the files it downloads; old folders are swept on the way
+    (at most every CLEAN_EVERY_S), and a session's own folder goes when the session ends."""
+    if time.time() - _last_clean[0] > CLEAN_EVERY_S:
+        _last_clean[0] = time.time()
+        clean_outputs()
+    folder = _session_folder(request)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _session_folder(request: gr.Request | None) -> Path:
+    name = getattr(request, "session_hash", None) or "shared"
+    return OUTPUT_ROOT / "".join(c for c in name if c.isalnum())[:40]
+
+
+def end_session(request: gr.Request) -> None:
+    """A browser tab closed: its downloads and annotated videos go with it."""
+    if getattr(request, "session_hash", None):
+        shutil.rmtree(_session_folder(request), ignore_errors=True)
+
+
+def clean_outputs(max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
+    """Drop session folders of earlier runs that nobody has touched for a while."""
+    if not OUTPUT_ROOT.is_dir():
+        return
+    for folder in OUTPUT_ROOT.iterdir():
+        try:
+            if time.time() - folder.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass

@@ -1,0 +1,296 @@
+"""The Dataset tab, the researchers' half: a folder of videos run in the background
+(`wecl.dataset_run`) and polled by a timer; the table, the aggregates, one video's timelines, and
+ground-truth editing."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import gradio as gr
+
+from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
+from wecl import checkpoints, dataset_run, dataset_view, groundtruth, inference, plots
+from wecl.annotations import majority_label
+from wecl.errors import WECLError
+from wecl.explorer.policy import SAMPLES, allowed_checkpoint, allowed_dataset_folder
+
+# ---------------------------------------------------------------------------------------------
+# Named outputs: each event's outputs list is built from the same class its handler returns;
+# the composite ones take their groups' fields by keyword (`**Aggregates(...)._asdict()`).
+
+
+class Started(NamedTuple):
+    token: Any
+    timer: Any
+    source: Any
+
+
+class Aggregates(NamedTuple):
+    """The summary above the table and the Aggregates tab's figures."""
+    summary: Any
+    ap_curve: Any
+    confusion: Any
+    per_class: Any
+    distribution: Any
+    sweep: Any
+
+
+class VideoViews(NamedTuple):
+    """The Video sub-tab: the video opened from the table."""
+    heading: Any
+    timeline_a: Any
+    timeline_b: Any
+    strip: Any
+    gt_rows: Any
+    comparison: Any
+
+
+class Polled(NamedTuple):
+    """A timer tick: the timer, the progress and the table, then the Aggregates."""
+    timer: Any
+    status: Any
+    table: Any
+    summary: Any
+    ap_curve: Any
+    confusion: Any
+    per_class: Any
+    distribution: Any
+    sweep: Any
+
+
+class OpenedVideo(NamedTuple):
+    """A row clicked: the video's id (kept in a State), then the VideoViews."""
+    vid: Any
+    heading: Any
+    timeline_a: Any
+    timeline_b: Any
+    strip: Any
+    gt_rows: Any
+    comparison: Any
+
+
+class Saved(NamedTuple):
+    """A corrected ground truth saved: the table, the Aggregates and the VideoViews follow."""
+    table: Any
+    summary: Any
+    ap_curve: Any
+    confusion: Any
+    per_class: Any
+    distribution: Any
+    sweep: Any
+    heading: Any
+    timeline_a: Any
+    timeline_b: Any
+    strip: Any
+    gt_rows: Any
+    comparison: Any
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain functions behind the components
+
+
+def _dataset_run(token):
+    run = dataset_run.get_run(token)
+    if run is None:
+        raise WECLError("no dataset loaded: enter a folder and press Start")
+    return run
+
+
+@user_errors
+def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None, keyframes: str | None = "eq9",
+                  request: gr.Request = None) -> Started:
+    folder = (folder or "").strip()
+    if not folder:
+        raise WECLError("no folder: type the path of a folder of videos")
+    allowed_dataset_folder(folder)
+    specs = [allowed_checkpoint(checkpoint_a)]
+    second = allowed_checkpoint(checkpoint_b) or ""
+    if second and second != (specs[0] or checkpoints.registry()["default"]):
+        specs.append(second)
+    paths = [files] if isinstance(files, str) else list(files or [])
+    # On a Space every visitor gets a run of their own, editing a copy: the bundled files never change.
+    owner = (getattr(request, "session_hash", None) or "anonymous") if os.environ.get("SPACE_ID") else None
+    run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=keyframes or "eq9", owner=owner)
+    source = f"`{run.annotation_path}`" if run.annotation_path else "none: every video is listed, nothing is scored (add segments below)"
+    if run.private and run.annotation_path:
+        source = f"`{Path(run.annotation_paths[0]).name}`, a copy of your own (**Save** changes this copy, " \
+                 "**Export** downloads it)"
+    summary = f"{len(run.videos)} videos in `{run.folder}` · ground truth: {source} · results: `{run.db_path}`"
+    return Started(token=run.token, timer=gr.Timer(active=True), source=summary)
+
+
+@user_errors
+def stop_dataset(token):
+    _dataset_run(token).stop()
+    gr.Info("Stopping after the video in hand: everything finished is kept, and Start continues from there.")
+
+
+def dataset_tables(run):
+    """The table: one row per video, the second checkpoint's columns beside the first's."""
+    tables = {name: dataset_view.video_table(run.results(i), run.ground_truth) for i, name in enumerate(run.names)}
+    return dataset_view.compared_table(tables)
+
+
+def dataset_aggregates(run) -> Aggregates:
+    """The summary table and every aggregate figure, all from `evaluate.score` on the stored results."""
+    scores = {name: dataset_view.dataset_scores(run.results(i), run.ground_truth, run.models[i].config.classes)
+              for i, name in enumerate(run.names)}
+    inside, outside = dataset_view.attention_samples(run.results(0), run.ground_truth)
+    sweeps = {name: run.theta_sweep(i) for i, name in enumerate(run.names)}
+    failures = run.failures(0)
+    n = len(failures)
+    note = f"\n\n{n} video{'s' if n != 1 else ''} could not be read: " + "; ".join(failures.values()) if n else ""
+    first = scores[run.names[0]]
+    return Aggregates(
+        summary=dataset_view.scores_markdown(scores) + note,
+        ap_curve=dataset_view.ap_curve_figure(scores, run.keyframe_rule),
+        confusion=dataset_view.confusion_figure(first),
+        per_class=dataset_view.per_class_accuracy_figure(scores),
+        distribution=dataset_view.attention_distribution_figure(inside, outside),
+        sweep=dataset_view.theta_sweep_figure(sweeps, run.keyframe_rule),
+    )
+
+
+@user_errors
+def poll_dataset(token) -> Polled:
+    """One timer tick: progress, the table so far, and once finished the aggregates."""
+    run = dataset_run.get_run(token)
+    if run is None:
+        return skipping(Polled, timer=gr.Timer(active=False))
+    finished = run.finished  # read once, before the status: the run may end while we look
+    status = ("" if finished else f"{run.fraction():.0%} · ") + run.status()
+    table = dataset_tables(run)
+    if not finished:
+        return skipping(Polled, timer=gr.Timer(active=True), status=status, table=table)
+    return Polled(timer=gr.Timer(active=False), status=status, table=table, **dataset_aggregates(run)._asdict())
+
+
+def _video_views(run, vid: str) -> VideoViews:
+    gt = run.ground_truth.get(vid)
+    truth = gt.segments if gt else []
+    results = {name: run.results(i).get(vid) for i, name in enumerate(run.names)}
+    figures = dataset_view.video_timelines(results, truth)
+    second = figures[1] if len(figures) > 1 else None
+    first = results[run.names[0]]
+    comparison = groundtruth.comparison_markdown(groundtruth.compare(truth, first)) if first else ""
+    features = inference.cached_features(first["video"]["path"], run.models[0]) if first else None
+    strip = plots.thumbnail_strip(features.thumbnails, first, columns=STRIP_COLUMNS) if features else None
+    label = gt.label if gt else None
+    return VideoViews(
+        heading=f"### {vid}\nground truth: **{label or '—'}**, {len(truth)} segments · file `{run.video_path(vid)}`",
+        timeline_a=figures[0],
+        timeline_b=gr.update(value=second, visible=second is not None),
+        strip=strip,
+        gt_rows=groundtruth.table_rows(gt),
+        comparison=comparison,
+    )
+
+
+def _dataset_video_views(run, vid: str) -> OpenedVideo:
+    return OpenedVideo(vid=vid, **_video_views(run, vid)._asdict())
+
+
+@user_errors
+def open_dataset_video(token, evt: gr.SelectData) -> OpenedVideo:
+    """A click on a table row opens that video (the row's first cell is its id, however sorted)."""
+    run = _dataset_run(token)
+    row = evt.row_value or []
+    vid = str(row[0]) if row else None
+    if not vid or run.video_path(vid) is None:
+        return skipping(OpenedVideo)
+    return _dataset_video_views(run, vid)
+
+
+@user_errors
+def save_dataset_ground_truth(token, vid, rows) -> Saved:
+    run = _dataset_run(token)
+    if not vid:
+        raise WECLError("open a video from the table first")
+    result = run.results(0).get(vid)
+    truth = groundtruth.segments_from_rows(rows, result["video"]["duration"] if result else None)
+    gt = run.ground_truth.get(vid)
+    path = run.save_segments(vid, truth, label=None if gt and gt.label else majority_label(truth))
+    gr.Info(f"Saved {len(truth)} segments of {vid} to {Path(path).name} (previous version: {Path(path).name}.bak)")
+    return Saved(table=dataset_tables(run), **dataset_aggregates(run)._asdict(), **_video_views(run, vid)._asdict())
+
+
+@user_errors
+def export_dataset_ground_truth(token, request: gr.Request = None):
+    run = _dataset_run(token)
+    paths, problems = run.export_ground_truth(session_dir(request) / "dataset-export")
+    for problem in problems:
+        gr.Warning(f"left out {problem}")
+    return gr.update(value=[str(p) for p in paths], visible=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The components and their events
+
+
+def build(choices, default: str) -> None:
+    """A folder of videos with its annotation file, through one or two checkpoints; the table, the
+    aggregates, one video's timelines, and ground-truth editing."""
+    token, vid = gr.State(None), gr.State(None)
+    timer = gr.Timer(1.0, active=False)
+    gr.Markdown("Point the explorer at a folder of videos and its annotation file (any format the Video tab "
+                "reads; default: the folder's own `annotations.json`/`.csv`). Every video runs in the "
+                "background; results go to `FOLDER/.wecl/results.sqlite`, shared with `python -m wecl batch`, "
+                "so nothing is computed twice. Pick a second checkpoint to compare two models.")
+    with gr.Row():
+        with gr.Column(scale=2):
+            folder = gr.Textbox(value=str(SAMPLES), label="Folder of videos", elem_id="ds-folder")
+            files = gr.File(label="Annotation file (optional)", file_count="multiple",
+                            file_types=[".json", ".csv", ".txt"], height=90, elem_id="ds-gt-file")
+        with gr.Column(scale=1):
+            checkpoint_a = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
+                                       elem_id="ds-checkpoint")
+            checkpoint_b = gr.Dropdown([("— none —", "")] + choices, value="", allow_custom_value=True,
+                                       label="Compare with (optional)", elem_id="ds-checkpoint-b")
+            ds_keyframes = gr.Radio(KEYFRAME_CHOICES, value="eq9", label="Keyframes (detections)",
+                                    elem_id="ds-keyframes")
+            with gr.Row():
+                start = gr.Button("Start", variant="primary", elem_id="ds-start")
+                stop = gr.Button("Stop", variant="stop", elem_id="ds-stop")
+    source = gr.Markdown(elem_id="ds-source")
+    status = gr.Markdown(elem_id="ds-status")
+    summary = gr.Markdown(elem_id="ds-summary")
+    table = gr.Dataframe(headers=dataset_view.COLUMNS, interactive=False, show_search="filter", max_height=420,
+                         label="Videos: sort or filter with a header's ⋮ menu; click a row to open its video", elem_id="ds-table")
+    with gr.Tabs():
+        with gr.Tab("Video"):
+            heading = gr.Markdown("Click a row of the table to open its video.", elem_id="ds-video-heading")
+            timeline_a = gr.Plot(show_label=False, elem_id="ds-timeline")
+            timeline_b = gr.Plot(show_label=False, visible=False, elem_id="ds-timeline-b")
+            strip = gr.Image(show_label=False, type="numpy", interactive=False, height=220, elem_id="ds-strip")
+            comparison = gr.Markdown()
+            gt_rows = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
+                                   interactive=True, row_count=3, elem_id="ds-gt-table",
+                                   label="Ground-truth segments of this video (s): correct or add rows, then save")
+            with gr.Row():
+                save = gr.Button("Save to the annotation file (keeps a .bak)", elem_id="ds-save")
+                export = gr.Button("Export the ground truth in every format", elem_id="ds-export")
+            exported = gr.File(label="Exported ground truth", file_count="multiple", interactive=False, visible=False)
+        with gr.Tab("Aggregates"):
+            with gr.Row():
+                ap_curve = gr.Plot(show_label=False, elem_id="ds-ap")
+                sweep = gr.Plot(show_label=False, elem_id="ds-sweep")
+            with gr.Row():
+                confusion = gr.Plot(show_label=False, elem_id="ds-confusion")
+                per_class = gr.Plot(show_label=False, elem_id="ds-per-class")
+            distribution = gr.Plot(show_label=False, elem_id="ds-attention")
+    aggregates = Aggregates(summary=summary, ap_curve=ap_curve, confusion=confusion, per_class=per_class,
+                            distribution=distribution, sweep=sweep)._asdict()
+    video_views = VideoViews(heading=heading, timeline_a=timeline_a, timeline_b=timeline_b, strip=strip,
+                             gt_rows=gt_rows, comparison=comparison)._asdict()
+    start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b, ds_keyframes],
+                list(Started(token=token, timer=timer, source=source)), api_visibility="private")
+    stop.click(stop_dataset, token, None, api_visibility="private")
+    timer.tick(poll_dataset, token, list(Polled(timer=timer, status=status, table=table, **aggregates)),
+               api_visibility="private", show_progress="hidden", concurrency_limit=4, concurrency_id="views")
+    table.select(open_dataset_video, token, list(OpenedVideo(vid=vid, **video_views)), api_visibility="private",
+                 concurrency_limit=4, concurrency_id="views")
+    save.click(save_dataset_ground_truth, [token, vid, gt_rows], list(Saved(table=table, **aggregates, **video_views)),
+               api_visibility="private")
+    export.click(export_dataset_ground_truth, token, exported, api_visibility="private")

@@ -1,0 +1,327 @@
+"""The Video tab: one video through one checkpoint, its prediction, attention timeline, segment
+strip, ground truth, downloads, and the `/predict` API endpoint."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import gradio as gr
+
+from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, session_dir, skipping, user_errors
+from wecl import checkpoints, groundtruth, inference, plots, render
+from wecl.annotations import video_id
+from wecl.atomic import atomic_write_text
+from wecl.errors import WECLError
+from wecl.explorer.policy import allowed_checkpoint, checkpoint_theta, example_rows
+
+MAX_ROUNDS = 4
+
+API_DOC = """
+The prediction is the endpoint **`/predict`**: `(video, checkpoint, theta, rounds, keyframes)` → the
+result JSON (see the README, "API"). An empty checkpoint means the registry default; keyframes is
+`"eq9"` (the paper's, the default) or `"fused"`.
+
+```python
+from gradio_client import Client, handle_file
+
+# download_files=False keeps the JSON as sent: otherwise gradio_client mistakes
+# result["video"] (a dict with a "path" key) for a file and replaces it with a local path.
+client = Client("http://127.0.0.1:7860/", download_files=False)
+result = client.predict(handle_file("clip.mp4"), "", 0.7, 1, "eq9", api_name="/predict")
+print(result["prediction"], result["confidence"])
+```
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Named outputs: each event's outputs list is built from the same class its handler returns
+
+
+class CheckpointPicked(NamedTuple):
+    info: Any
+    theta: Any
+
+
+class Prediction(NamedTuple):
+    """`/predict`: the result JSON (the API's answer) and the session the views are computed from."""
+    result_json: Any
+    session: Any
+
+
+class Views(NamedTuple):
+    """Every view of one prediction, recomputed when θ, rounds, keyframes or the ground truth change."""
+    result_json: Any
+    summary: Any
+    notices: Any
+    timeline: Any
+    probabilities: Any
+    strip: Any
+    table: Any
+    comparison: Any
+    comparison_md: Any
+    json_file: Any
+    csv_file: Any
+
+
+class GroundTruthFile(NamedTuple):
+    """An annotation file: the video-id picker, the ground-truth table, the parsed file."""
+    picker: Any
+    rows: Any
+    annotations: Any
+
+
+class GroundTruthMatch(NamedTuple):
+    picker: Any
+    rows: Any
+
+
+class Rendered(NamedTuple):
+    video: Any
+    file: Any
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain functions behind the components
+
+
+def checkpoint_info(spec: str | None) -> str:
+    entry = checkpoints.registry_entry(spec or checkpoints.registry()["default"])
+    if entry is None:
+        return (f"Custom checkpoint `{spec}`: a Hub repo id (`owner/name@revision`) or a local folder. "
+                "It is loaded when you press Run.")
+    where = f"`{entry['repo_id']}`" + (f" @ `{entry['revision']}`" if entry.get("revision") else "") if entry.get("repo_id") \
+        else f"local folder `{entry.get('path')}`"
+    classes = ", ".join(entry.get("classes") or [])
+    return f"{entry.get('description', '')}  \nData: {entry.get('dataset', '?')} · classes: {classes} · {where}"
+
+
+def on_checkpoint(spec: str) -> CheckpointPicked:
+    theta = checkpoint_theta(spec)
+    return CheckpointPicked(info=checkpoint_info(spec), theta=gr.update() if theta is None else theta)
+
+
+@gpu
+@user_errors
+def run_prediction(video: str | None, checkpoint: str | None, theta: float | None, rounds: float | None,
+                   keyframes: str | None = "eq9", progress=gr.Progress()) -> Prediction:
+    """The `/predict` endpoint: (video, checkpoint, theta, rounds, keyframes) -> result JSON
+    (DESIGN.md §10). An empty checkpoint is the registry default; keyframes "eq9" (the paper's) or
+    "fused"."""
+    if not video:
+        raise WECLError("no video: upload one or pick an example first")
+    rounds = int(rounds or 1)
+    if not 1 <= rounds <= MAX_ROUNDS:
+        raise WECLError(f"rounds must lie in 1..{MAX_ROUNDS}, not {rounds}")
+    spec = allowed_checkpoint(checkpoint)
+    progress(0.0, desc="loading the checkpoint")
+    model = inference.load_model(spec, device=DEVICE)
+    try:
+        result = inference.predict(video, model, theta, rounds, progress=lambda f, d: progress(f, desc=d),
+                                   keyframe_rule=keyframes or None)
+    except WECLError as error:  # name the upload by its file name, not by Gradio's cache path
+        raise WECLError(str(error).replace(str(video), Path(video).name)) from None
+    return Prediction(result_json=result.json,
+                      session={"video": str(video), "checkpoint": spec, "features": result.features})
+
+
+def _truth_or_warn(rows, duration: float):
+    try:
+        return groundtruth.segments_from_rows(rows, duration)
+    except WECLError as error:
+        gr.Warning(f"{error}; the ground truth is ignored until it is fixed")
+        return []
+
+
+def compute_views(session: dict, theta: float, rounds: int, keyframes: str | None, gt_rows) -> Views:
+    """Every view of one prediction from cached features: explain() and the plots, no I/O (the
+    download files are left None: `update_views` writes them)."""
+    model = inference.load_model(session["checkpoint"], device=DEVICE)
+    result = inference.explain(session["features"], model, theta, int(rounds), keyframes or None).json
+    truth = _truth_or_warn(gt_rows, result["video"]["duration"])
+    comparison = groundtruth.compare(truth, result)
+    return Views(
+        result_json=result,
+        summary=plots.prediction_markdown(result),
+        notices=plots.notices_markdown(result),
+        timeline=plots.timeline_figure(result, truth),
+        probabilities=plots.probabilities_figure(result),
+        strip=plots.thumbnail_strip(session["features"].thumbnails, result, columns=STRIP_COLUMNS),
+        table=plots.segments_table(result),
+        comparison=groundtruth.comparison_rows(truth, result, comparison),
+        comparison_md=groundtruth.comparison_markdown(comparison),
+        json_file=None,
+        csv_file=None,
+    )
+
+
+@user_errors
+def update_views(session, theta, rounds, keyframes, gt_rows, request: gr.Request = None) -> Views:
+    if not session:
+        return skipping(Views)
+    views = compute_views(session, theta, rounds, keyframes, gt_rows)
+    result = views.result_json
+    folder = session_dir(request)
+    stem = video_id(session["video"])
+    json_path, csv_path = folder / f"{stem}.wecl.json", folder / f"{stem}.segments.csv"
+    result_for_file = inference.Result(result, session["features"])
+    result_for_file.save_json(json_path)
+    atomic_write_text(csv_path, plots.segments_csv(result))
+    return views._replace(json_file=str(json_path), csv_file=str(csv_path))
+
+
+@user_errors
+def load_ground_truth(files, video) -> GroundTruthFile:
+    """An uploaded annotation file -> (the id picker, the table rows, the parsed set)."""
+    if not files:
+        return GroundTruthFile(picker=gr.update(choices=[], value=None, visible=False), rows=gr.skip(),
+                               annotations=None)
+    paths = [files] if isinstance(files, str) else list(files)
+    annotations = groundtruth.read_ground_truth(paths)
+    if not annotations:
+        raise WECLError(f"{Path(paths[0]).name}: the file holds no video")
+    vid = groundtruth.match_video(annotations, video)
+    ids = sorted(annotations)
+    picker = gr.update(choices=ids, value=vid, visible=len(ids) > 1)
+    if vid is None:
+        if video:  # without a video yet, the match is made when one arrives (match_loaded_ground_truth)
+            gr.Warning(f"The file holds {len(ids)} videos and none is named like this video: pick its id.")
+        return GroundTruthFile(picker=picker, rows=gr.skip(), annotations=annotations)
+    return GroundTruthFile(picker=picker, rows=groundtruth.table_rows(annotations[vid]), annotations=annotations)
+
+
+def match_loaded_ground_truth(annotations, video) -> GroundTruthMatch:
+    """A new video: take its segments from the annotation file already loaded, if it names it."""
+    vid = groundtruth.match_video(annotations, video) if annotations and video else None
+    if vid is None:
+        return skipping(GroundTruthMatch)
+    return GroundTruthMatch(picker=gr.update(value=vid), rows=groundtruth.table_rows(annotations[vid]))
+
+
+def pick_ground_truth(annotations, vid):
+    if not annotations or vid not in annotations:
+        return gr.skip()
+    return groundtruth.table_rows(annotations[vid])
+
+
+@user_errors
+def export_ground_truth(gt_rows, video, session, request: gr.Request = None):
+    if not video:
+        raise WECLError("no video: the export is named after the video, load one first")
+    duration = session["features"].info.duration if session else None
+    truth = groundtruth.segments_from_rows(gt_rows, duration)
+    if not truth:
+        raise WECLError("no ground-truth segments to export: add rows to the table first")
+    paths = groundtruth.export(video_id(video), truth, session_dir(request), duration)
+    return gr.update(value=[str(p) for p in paths], visible=True)
+
+
+@user_errors
+def render_video(session, theta, rounds, keyframes, gt_rows, request: gr.Request = None,
+                 progress=gr.Progress()) -> Rendered:
+    if not session:
+        raise WECLError("run a prediction first")
+    result = compute_views(session, theta, rounds, keyframes, gt_rows).result_json
+    truth = _truth_or_warn(gt_rows, result["video"]["duration"])
+    out = session_dir(request) / f"{video_id(session['video'])}.annotated.mp4"
+    render.render_annotated(session["video"], result, out, truth, progress=lambda f, d: progress(f, desc=d))
+    return Rendered(video=str(out), file=str(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# The components and their events
+
+
+def build(choices, default: str, default_theta: float) -> None:
+    """One video: upload or example, checkpoint, θ and rounds; the prediction, the attention
+    timeline, the segment strip, and the tabs for segments, ground truth, downloads and the API."""
+    session = gr.State(None)
+    gt_set = gr.State(None)
+    gt_files = gr.File(label="Annotation file (ActivityNet JSON, split JSON, CSV, or position.txt + video list)",
+                       file_count="multiple", file_types=[".json", ".csv", ".txt"], render=False,
+                       elem_id="gt-file")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            video = gr.Video(label="Video", sources=["upload"], height=200, elem_id="video")
+            checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
+                                     info="from the registry, or type a Hub id owner/name@revision or a folder",
+                                     elem_id="checkpoint")
+            theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
+                              info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
+            rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds",
+                               info="rounds > 1 explore what the model turns to next; they change the "
+                                    "detections only under the fused rule")
+            keyframes = gr.Radio(KEYFRAME_CHOICES, value="eq9", label="Keyframes (detections)", elem_id="keyframes")
+            run = gr.Button("Run", variant="primary", elem_id="run")
+            rows = example_rows()
+            if rows:
+                gr.Examples(rows, inputs=[video, gt_files], label="Examples (their ground truth loads too)",
+                            example_labels=[Path(r[0]).stem for r in rows], elem_id="examples")
+            info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
+        with gr.Column(scale=3):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    summary = gr.Markdown("Upload a video or pick an example, then press **Run**.",
+                                          elem_id="prediction")
+                    notices = gr.Markdown(elem_id="notices")
+                probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
+            timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
+            gr.Markdown("**Segments**: one thumbnail each, erased ones framed in their round's colour",
+                        elem_id="strip-caption")
+            strip = gr.Image(show_label=False, type="numpy", interactive=False, elem_id="strip", height=270,
+                             buttons=["fullscreen"])
+    with gr.Tabs():
+        with gr.Tab("Segments"):
+            table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
+        with gr.Tab("Ground truth", elem_id="gt-tab"):
+            with gr.Row():
+                with gr.Column(scale=2):
+                    gt_files.render()
+                with gr.Column(scale=1):
+                    gt_video = gr.Dropdown([], label="Video id in the file", visible=False)
+                    clear = gr.Button("Clear ground truth")
+            gt_table = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
+                                    interactive=True, row_count=3, label="Ground-truth segments (s); edit freely",
+                                    elem_id="gt-table")
+            comparison_md = gr.Markdown()
+            comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
+                                      label="Best tIoU of each ground-truth segment with a detection")
+            export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
+            exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, visible=False)
+        with gr.Tab("Downloads"):
+            with gr.Row():
+                json_file = gr.File(label="Result JSON", interactive=False, height=90)
+                csv_file = gr.File(label="Segments CSV", interactive=False, height=90)
+            make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
+            with gr.Row():
+                annotated = gr.Video(label="Annotated video", interactive=False, height=380)
+                annotated_file = gr.File(label="Annotated MP4", interactive=False, height=90)
+        with gr.Tab("Result JSON"):
+            result_json = gr.JSON(label="Result", elem_id="result-json")
+        with gr.Tab("API"):
+            gr.Markdown(API_DOC)
+    view_outputs = list(Views(result_json=result_json, summary=summary, notices=notices, timeline=timeline,
+                              probabilities=probabilities, strip=strip, table=table, comparison=comparison,
+                              comparison_md=comparison_md, json_file=json_file, csv_file=csv_file))
+    view_inputs = [session, theta, rounds, keyframes, gt_table]
+    checkpoint.change(on_checkpoint, checkpoint, list(CheckpointPicked(info=info, theta=theta)),
+                      api_visibility="private")
+    run.click(
+        run_prediction, [video, checkpoint, theta, rounds, keyframes],
+        list(Prediction(result_json=result_json, session=session)), api_name="predict",
+        concurrency_limit=1, concurrency_id="predict",
+    ).success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
+    gr.on([theta.input, theta.release, rounds.input, rounds.release, keyframes.input], update_views, view_inputs, view_outputs,
+          api_visibility="private", trigger_mode="always_last", show_progress="hidden",
+          concurrency_limit=4, concurrency_id="views")
+    gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
+                    trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
+    gt_files.change(load_ground_truth, [gt_files, video],
+                    list(GroundTruthFile(picker=gt_video, rows=gt_table, annotations=gt_set)), api_visibility="private")
+    video.change(match_loaded_ground_truth, [gt_set, video], list(GroundTruthMatch(picker=gt_video, rows=gt_table)),
+                 api_visibility="private")
+    gt_video.input(pick_ground_truth, [gt_set, gt_video], gt_table, api_visibility="private")
+    clear.click(lambda: ([], None, gr.update(visible=False)), None, [gt_table, gt_files, gt_video],
+                api_visibility="private")
+    export.click(export_ground_truth, [gt_table, video, session], exported, api_visibility="private")
+    make_video.click(render_video, view_inputs, list(Rendered(video=annotated, file=annotated_file)),
+                     api_visibility="private", concurrency_limit=1, concurrency_id="render")

@@ -1,0 +1,1 @@
+"""What the explorer app may load, open and serve, decided without any UI code."""

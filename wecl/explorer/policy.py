@@ -1,0 +1,94 @@
+"""The explorer's path policy and registry look-ups: which checkpoints and dataset folders a
+request may open, which bundled files are served, the examples and the checkpoint choices.
+Plain data and `WECLError`s; the UI (`ui/`) turns them into components and messages."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from wecl import checkpoints, dataset_run
+from wecl.annotations import VIDEO_EXTENSIONS
+from wecl.config import WECLConfig
+from wecl.errors import WECLError
+
+ASSETS = checkpoints.PROJECT_ROOT / "assets"
+EXAMPLES = ASSETS / "examples"  # the Video tab's examples
+SAMPLES = ASSETS / "samples"  # the Dataset tab's default folder
+EXAMPLE_DIRS = [EXAMPLES, SAMPLES]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_checkpoint(spec: str | None) -> str | None:
+    """The checkpoint box's value, if this server may load it. On a Hugging Face Space (SPACE_ID
+    set) only registry entries and the Hub ids or owners in WECL_CHECKPOINTS_ALLOW (comma-separated,
+    `owner/name` or `owner/`); locally anything. None is the registry default."""
+    spec = (spec or "").strip() or None
+    if spec is None or not os.environ.get("SPACE_ID") or checkpoints.registry_entry(spec) is not None:
+        return spec
+    repo = checkpoints.parse_spec(spec)[0]
+    allowed = [a.strip() for a in os.environ.get("WECL_CHECKPOINTS_ALLOW", "").split(",") if a.strip()]
+    if any(repo == a or (a.endswith("/") and repo.startswith(a)) for a in allowed):
+        return spec
+    names = ", ".join(c["name"] for c in checkpoints.registry()["checkpoints"])
+    raise WECLError(f"checkpoint {spec[:80]!r}: this Space loads only its own checkpoints ({names})"
+                    + (f" and {', '.join(allowed)}" if allowed else ""))
+
+
+def dataset_roots() -> list[Path]:
+    """Folders the dataset tab may open (empty: any). WECL_DATASET_ROOTS (os.pathsep-separated)
+    when set; else it fails closed: only the bundled assets/, unless the server listens on loopback
+    alone (GRADIO_SERVER_NAME unset or 127.0.0.1, no share link) outside a Hugging Face Space."""
+    explicit = [Path(p).expanduser().resolve() for p in os.environ.get("WECL_DATASET_ROOTS", "").split(os.pathsep) if p]
+    if explicit:
+        return explicit
+    local = (not os.environ.get("SPACE_ID") and os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1") in LOOPBACK
+             and os.environ.get("GRADIO_SHARE", "").lower() not in ("1", "true", "yes"))
+    return [] if local else [ASSETS]
+
+
+def allowed_dataset_folder(folder: str) -> str:
+    """`folder` as typed, if it lies under one of `dataset_roots()`."""
+    resolved = Path(folder).expanduser().resolve()
+    roots = dataset_roots()
+    if roots and not any(resolved.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(r) for r in roots)
+        raise WECLError(f"{folder}: this server opens dataset folders only under {allowed} (set WECL_DATASET_ROOTS)")
+    return folder
+
+
+def served_files() -> list[str]:
+    """The bundled example and sample files, one by one, as they are at start-up: a folder would
+    also serve what appears in it later (`.bak` backups of a Save, the `.wecl/` results database)."""
+    return [str(p) for folder in EXAMPLE_DIRS if folder.is_dir() for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith(".") and ".bak" not in p.suffixes]
+
+
+def example_rows() -> list[list]:
+    """[video, annotation file or None] for every bundled example video."""
+    rows = []
+    for folder in EXAMPLE_DIRS:
+        if not folder.is_dir():
+            continue
+        annotation = dataset_run.find_annotation_file(folder)
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in VIDEO_EXTENSIONS:
+                rows.append([str(path), [str(annotation)] if annotation else None])
+    return rows
+
+
+def checkpoint_choices() -> tuple[list[tuple[str, str]], str]:
+    """(label, name) of every registry checkpoint, and the registry default's name."""
+    reg = checkpoints.registry()
+    choices = [(f"{c['name']} ({c.get('dataset') or 'unknown data'})", c["name"]) for c in reg["checkpoints"]]
+    return choices, reg["default"]
+
+
+def checkpoint_theta(spec: str | None) -> float | None:
+    """The theta in a registry checkpoint's config.json (local ones only: no download to show it)."""
+    entry = checkpoints.registry_entry(spec or checkpoints.registry()["default"])
+    if entry and entry.get("path"):
+        try:
+            return WECLConfig.load(checkpoints.PROJECT_ROOT / entry["path"] / "config.json").theta
+        except Exception:  # a broken config shows up as an error on Run, not here
+            return None
+    return None
