@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from wecl import WECL, WECLConfig
-from wecl.annotations import read_predictions
+from wecl.annotations import read_prediction_file
 from wecl.synth import generate
 
 
@@ -44,7 +44,7 @@ def test_batch_writes_results_resumes_and_skips_bad_videos(dataset, tmp_path, mo
     for r in lines:
         assert abs(sum(r["probabilities"]) - 1) < 1e-5
         assert r["segments"][-1]["end"] == pytest.approx(r["video"]["duration"])
-    predictions = read_predictions(anet)
+    predictions = read_prediction_file(anet)
     assert set(predictions) == {r["video_id"] for r in lines}
     for r in lines:
         assert len(predictions[r["video_id"]].segments) == len(r["detections"])

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from wecl.annotations import VIDEO_EXTENSIONS, atomic_write_text, video_id
+from wecl.annotations import VIDEO_EXTENSIONS, video_id, write_prediction_file
+from wecl.atomic import atomic_write_text
 from wecl.detection import check_rule
 from wecl.errors import WECLError
-from wecl.evaluate import prediction_of, write_prediction_file
+from wecl.evaluate import prediction_of
 from wecl.features import Inputs, cache, prefetch, prepare_inputs, run_backbones, video_hash
 from wecl.inference import explain, source_of
 from wecl.model import WECL

@@ -14,13 +14,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from wecl.annotations import AnnotationSet, Segment, save_video_segments, video_id, write_annotations
+from wecl.annotations import AnnotationSet, Segment, is_positions_file, save_video_segments, video_id, write_annotations
 from wecl.batch import BatchStats, list_videos, run_batch
 from wecl.config import cache_root
 from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.evaluate import score_sweep, sweep_predictions
-from wecl.groundtruth import is_positions_file, read_ground_truth
+from wecl.groundtruth import read_ground_truth
 from wecl.features import Features, cache, video_hash
 from wecl.inference import load_model, source_of
 from wecl.model import WECL

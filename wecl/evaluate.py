@@ -23,7 +23,6 @@ from wecl.annotations import (
     VideoAnnotation,
     read_annotations,
     read_prediction_file,
-    write_prediction_file,  # noqa: F401  (wecl.batch still imports it from here)
 )
 from wecl.detection import RULE_TITLES
 from wecl.errors import WECLError

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from wecl import checkpoints
-from wecl.annotations import atomic_write_text, read_annotations
+from wecl.annotations import read_annotations
+from wecl.atomic import atomic_write_text
 from wecl.config import WECLConfig
 from wecl.datasets import split_file_subsets
 from wecl.errors import WECLError

@@ -36,12 +36,6 @@ from wecl.annotations.model import (
 from wecl.annotations.positions import is_positions_file
 from wecl.annotations.split import is_split_file
 
-# Re-exported from wecl.atomic for the modules that import them from here (app, batch, inference, train).
-from wecl.atomic import atomic_write_text, atomic_write_texts, finish_pending
-
-# The old name, until tests/test_batch.py imports read_prediction_file.
-read_predictions = read_prediction_file
-
 __all__ = [
     "BACKUPS",
     "COMMON_VIDEO_EXTENSIONS",
@@ -54,19 +48,15 @@ __all__ = [
     "PathLike",
     "Segment",
     "VideoAnnotation",
-    "atomic_write_text",
-    "atomic_write_texts",
     "backup_path",
     "class_names",
     "detect_format",
-    "finish_pending",
     "is_positions_file",
     "is_split_file",
     "majority_label",
     "read_annotations",
     "read_class_names",
     "read_prediction_file",
-    "read_predictions",
     "save_annotations",
     "save_video_segments",
     "video_id",
