@@ -8,7 +8,6 @@ import wecl.annotations.model as annotations_module
 from wecl.annotations import (
     Segment,
     VideoAnnotation,
-    atomic_write_text,
     detect_format,
     read_annotations,
     read_class_names,
@@ -17,6 +16,7 @@ from wecl.annotations import (
     write_annotations,
     write_prediction_file,
 )
+from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError
 
 
