@@ -1,7 +1,7 @@
 """WECL Explorer: run a WECL checkpoint on a video and look at its attention, erasing rounds and
 detections next to the ground truth. This file holds the header, the tabs, the queue and the launch;
 each tab's components and handlers are in `ui/` (`video_tab`, `dataset_tab`, shared bits in
-`common`), what the app may load and serve in `wecl.explorer.policy`, plots in `wecl.plots`. Run
+`common`), what the app may load and serve in `wecl.explorer.policy`, plots in `wecl.explorer.plots`. Run
 `python app.py`; the prediction is also the API endpoint `/predict`.
 """
 from __future__ import annotations

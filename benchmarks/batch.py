@@ -67,7 +67,9 @@ def main() -> None:
 
     import torch
 
-    from wecl import WECL, WECLConfig, device as devices, features, inference, video as video_io
+    from wecl import WECL, WECLConfig, features, inference
+    from wecl import device as devices
+    from wecl import video as video_io
     from wecl.batch import run_batch
     from wecl.results_db import ResultsDB
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 
-
 def make_video(path: Path) -> None:
     subprocess.run(
         ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
@@ -47,8 +46,8 @@ def main() -> None:
 
     import torch
 
-    from wecl import WECL, WECLConfig
-    from wecl import device as devices, features, inference
+    from wecl import WECL, WECLConfig, features, inference
+    from wecl import device as devices
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["WECL_CACHE"] = tmp  # a cold disk cache: the first run computes everything

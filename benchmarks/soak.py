@@ -74,7 +74,7 @@ def main() -> int:
 
     import app
     from wecl import features
-    from wecl.synth import generate
+    from wecl.training.synth import generate
 
     videos, bad = make_media(work / "media", args.videos)
     dataset = work / "dataset"

@@ -14,10 +14,9 @@ import argparse
 import time
 from pathlib import Path
 
-
-from wecl.evaluate import predict_table, score
-from wecl.extract import load_table
-from wecl.train import Selection, TrainOptions, _better, load_source, train_split
+from wecl.training.evaluate import predict_table, score
+from wecl.training.extract import load_table
+from wecl.training.train import Selection, TrainOptions, _better, load_source, train_split
 
 # (modalities, intra, inter, erasing): the 13 rows of the paper's Table 2
 ROWS = [

@@ -39,8 +39,9 @@ def main() -> int:
         print(f"{CHROMIUM} does not exist: no screenshots", file=sys.stderr)
         return 1
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import app
     from playwright.sync_api import sync_playwright
+
+    import app
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

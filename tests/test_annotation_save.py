@@ -9,7 +9,13 @@ import time
 import pytest
 
 from wecl.annotations import (
-    Segment, VideoAnnotation, backup_path, read_annotations, save_annotations, save_video_segments, write_annotations,
+    Segment,
+    VideoAnnotation,
+    backup_path,
+    read_annotations,
+    save_annotations,
+    save_video_segments,
+    write_annotations,
 )
 from wecl.errors import WECLError
 

@@ -8,7 +8,7 @@ import pytest
 
 from wecl import WECL, WECLConfig
 from wecl.annotations import read_prediction_file
-from wecl.synth import generate
+from wecl.training.synth import generate
 
 
 @pytest.fixture(scope="module")

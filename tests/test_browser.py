@@ -142,7 +142,7 @@ DATASET_ROWS_JS = """() => {
 def test_dataset_run_sort_and_open_a_video(page, tmp_path):
     import json
 
-    from wecl.synth import generate
+    from wecl.training.synth import generate
 
     shots = Path(os.environ.get("WECL_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from conftest import run_wecl
-from wecl.calibrate import calibrate
 from wecl.errors import WECLError
 from wecl.features import prepare_inputs, run_backbones
 from wecl.model import WECL
-from wecl.synth import generate
+from wecl.training.calibrate import calibrate
+from wecl.training.synth import generate
 
 
 def test_audio_statistics_are_the_data_average_and_the_visual_backbone_is_untouched(tiny_checkpoint, media):

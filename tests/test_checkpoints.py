@@ -300,8 +300,8 @@ def test_loading_holds_the_weights_once(tmp_path, tiny_checkpoint):
     the peak while loading (and touching every weight) stays near the weights' size."""
     import torch
 
-    from wecl import WECL
     from conftest import tiny_config
+    from wecl import WECL
 
     torch.manual_seed(0)
     model = WECL(tiny_config(visual_depth=50, audio_depth=50, visual_width=0.5, audio_width=0.5, relation_dim=512))

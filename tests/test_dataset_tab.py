@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_wecl
-from wecl import dataset_run
 from wecl.annotations import read_annotations
-from wecl.evaluate import theta_sweep
+from wecl.explorer import dataset_run
 from wecl.metrics import tiou_matrix
-from wecl.synth import generate
+from wecl.training.evaluate import theta_sweep
+from wecl.training.synth import generate
 
 sys.path.insert(0, str(REPO))
 from ui import dataset_tab  # noqa: E402
@@ -229,7 +229,7 @@ def test_many_starts_keep_a_few_runs_and_their_connections(tmp_path):
     """Finished runs beyond KEEP_RUNS are dropped with their SQLite connections."""
     import os
 
-    from wecl import dataset_run
+    from wecl.explorer import dataset_run
 
     def sqlite_handles() -> int:
         names = []
@@ -312,7 +312,7 @@ def test_on_a_space_each_visitor_edits_a_copy_of_their_own(tmp_path, monkeypatch
 def test_a_moved_folder_keeps_its_results_and_duplicates_each_get_a_row(tmp_path):
     import shutil
 
-    from wecl import dataset_run
+    from wecl.explorer import dataset_run
 
     folder = tmp_path / "before"
     generate(folder, 3, seed=62, duration_range=(3.0, 3.0), size=(64, 48))
@@ -336,7 +336,7 @@ def test_a_slow_start_does_not_hold_up_other_users(tmp_path, monkeypatch):
     another user's poll answers at once while a Start is still being built."""
     import threading
 
-    from wecl import dataset_run
+    from wecl.explorer import dataset_run
 
     folder = tmp_path / "other"
     generate(folder, 1, seed=63, duration_range=(3.0, 3.0), size=(64, 48))

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from wecl.datasets import open_dataset, read_caer, read_csv_list, read_split
 from wecl.errors import WECLError
+from wecl.training.datasets import open_dataset, read_caer, read_csv_list, read_split
 
 
 def _touch(path):

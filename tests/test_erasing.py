@@ -15,7 +15,6 @@ from wecl.erasing import (
 )
 from wecl.model import HeadOutput
 
-
 # ---- eq. 8 -------------------------------------------------------------------------------------
 
 def test_minmax_by_hand():

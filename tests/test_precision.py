@@ -75,7 +75,7 @@ def test_results_database_keys_the_precision(tmp_path, media, tiny_checkpoint):
 
 def test_a_feature_store_holds_one_precision(tmp_path, tiny_checkpoint):
     from wecl.cli import main
-    from wecl.synth import generate
+    from wecl.training.synth import generate
 
     generate(tmp_path / "data", 4, seed=3, duration_range=(3.0, 3.5), size=(64, 48))
     store = tmp_path / "store"

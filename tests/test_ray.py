@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO
 from wecl import WECL, WECLConfig
-from wecl.synth import generate
+from wecl.training.synth import generate
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (requirements-ray.txt)")

@@ -16,7 +16,7 @@ import torch
 from conftest import REPO
 from wecl.annotations import read_annotations, write_annotations
 from wecl.resnet import ResNet
-from wecl.synth import generate
+from wecl.training.synth import generate
 
 pytestmark = pytest.mark.slow
 PER_CLASS = 6  # 4 classes

@@ -30,7 +30,7 @@ def _wecl(*args, env=None, one_cpu=False) -> None:
 def data(tmp_path_factory):
     from wecl import checkpoints
     from wecl.model import WECL
-    from wecl.synth import generate
+    from wecl.training.synth import generate
 
     root = tmp_path_factory.mktemp("repro")
     generate(root / "videos", 8, seed=3, duration_range=(4.0, 6.0), size=(96, 72))

@@ -9,8 +9,8 @@ import types
 import typing
 
 import pytest
-from conftest import run_wecl, tiny_config
 
+from conftest import run_wecl, tiny_config
 from wecl import schema
 from wecl.inference import predict
 

@@ -11,11 +11,11 @@ import time
 import urllib.request
 
 import pytest
+from test_app import check_result, make_video
+from test_hub import TOKEN, folder_files, hub_env, run_wecl
 
 from conftest import CLASSES, free_port
 from hub_server import FakeHub
-from test_app import check_result, make_video
-from test_hub import TOKEN, folder_files, hub_env, run_wecl
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from wecl.errors import WECLError
-from wecl.synth import CLASS_CUES, DEFAULT_CLASSES, SAMPLE_RATE, generate
+from wecl.training.synth import CLASS_CUES, DEFAULT_CLASSES, SAMPLE_RATE, generate
 
 SEED = 7
 

@@ -8,13 +8,13 @@ import pytest
 from wecl import checkpoints
 from wecl.cli import main
 from wecl.config import WECLConfig
-from wecl.datasets import VideoItem, open_dataset
 from wecl.errors import WECLError
-from wecl.extract import extract, load_table
 from wecl.features import compute_features
 from wecl.model import WECL
-from wecl.synth import generate
-from wecl.train import push_to_hub
+from wecl.training.datasets import VideoItem, open_dataset
+from wecl.training.extract import extract, load_table
+from wecl.training.synth import generate
+from wecl.training.train import push_to_hub
 
 CLASSES = ["anger", "joy", "sadness", "surprise"]
 

@@ -1,5 +1,5 @@
 """The Dataset tab, the researchers' half: a folder of videos run in the background
-(`wecl.dataset_run`) and polled by a timer; the table, the aggregates, one video's timelines, and
+(`wecl.explorer.dataset_run`) and polled by a timer; the table, the aggregates, one video's timelines, and
 ground-truth editing."""
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
-from wecl import checkpoints, dataset_run, dataset_view, groundtruth, inference, plots
+from wecl import checkpoints, inference
 from wecl.annotations import majority_label
 from wecl.errors import WECLError
+from wecl.explorer import dataset_run, dataset_view, groundtruth, plots
 from wecl.explorer.policy import SAMPLES, allowed_checkpoint, allowed_dataset_folder
 
 # ---------------------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, session_dir, skipping, user_errors
-from wecl import checkpoints, groundtruth, inference, plots, render
+from wecl import checkpoints, inference
 from wecl.annotations import video_id
 from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError
+from wecl.explorer import groundtruth, plots, render
 from wecl.explorer.policy import allowed_checkpoint, checkpoint_theta, example_rows
 
 MAX_ROUNDS = 4

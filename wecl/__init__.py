@@ -7,5 +7,4 @@ from wecl.errors import WECLError
 from wecl.inference import Result, predict
 from wecl.model import WECL
 
-
 __all__ = ["WECL", "WECLConfig", "WECLError", "Result", "predict"]

@@ -19,13 +19,11 @@ from wecl.annotations import VIDEO_EXTENSIONS, video_id, write_prediction_file
 from wecl.atomic import atomic_write_text
 from wecl.detection import check_rule
 from wecl.errors import WECLError
-from wecl.evaluate import prediction_of
 from wecl.features import Inputs, cache, prefetch, prepare_inputs, run_backbones, video_hash
 from wecl.inference import explain, source_of
 from wecl.model import WECL
 from wecl.results_db import ResultsDB
-
-
+from wecl.training.evaluate import prediction_of
 
 MAX_SCANNED = int(os.environ.get("WECL_MAX_SCANNED", 200_000))  # files and folders looked at, at most
 

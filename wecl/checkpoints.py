@@ -99,8 +99,8 @@ def resolve(spec: str | os.PathLike | None, revision: str | None = None) -> tupl
 
 
 def _download(repo_id: str, revision: str | None) -> tuple[Path, str, str | None]:
-    from huggingface_hub import snapshot_download
     from huggingface_hub import errors as hf
+    from huggingface_hub import snapshot_download
 
     where = f"{repo_id}@{revision}" if revision else repo_id
     try:

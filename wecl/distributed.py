@@ -23,10 +23,18 @@ from wecl.batch import plan
 from wecl.checkpoints import PROJECT_ROOT
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
-from wecl.extract import (ExtractStats, backbone_arrays, decode_video, feature_file, is_done, log_failure,
-                          write_features, write_manifest)
 from wecl.features import cache, prepare_inputs, run_backbones
 from wecl.inference import explain, load_model
+from wecl.training.extract import (
+    ExtractStats,
+    backbone_arrays,
+    decode_video,
+    feature_file,
+    is_done,
+    log_failure,
+    write_features,
+    write_manifest,
+)
 
 
 def connect(address: str | None = None):

@@ -23,7 +23,8 @@ from wecl.errors import WECLError
 from wecl.features import Features, features_for
 from wecl.model import WECL
 from wecl.progress import Progress
-from wecl.schema import CheckpointSource, Result as ResultJSON, SegmentRow
+from wecl.schema import CheckpointSource, SegmentRow
+from wecl.schema import Result as ResultJSON
 
 MODEL_CACHE_SIZE = 4
 _models: OrderedDict[tuple, WECL] = OrderedDict()  # (folder, revision, weights size, mtime, device, precision)

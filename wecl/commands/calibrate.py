@@ -15,12 +15,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from wecl.calibrate import calibrate
     from wecl.checkpoints import model_card
-    from wecl.datasets import open_dataset
     from wecl.errors import WECLError
     from wecl.model import WECL
     from wecl.progress import bar
+    from wecl.training.calibrate import calibrate
+    from wecl.training.datasets import open_dataset
 
     if args.videos < 1:
         raise WECLError(f"--videos must be at least 1, not {args.videos}")

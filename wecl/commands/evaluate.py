@@ -33,8 +33,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from wecl import evaluate as ev
     from wecl.atomic import atomic_write_text
+    from wecl.training import evaluate as ev
 
     if args.predictions or (args.ground_truth and not args.dataset):
         result = _score_files(args)
@@ -53,7 +53,7 @@ def run(args) -> int:
 def _score_files(args) -> dict:
     """--ground-truth GT against --predictions PRED."""
     from wecl.errors import WECLError
-    from wecl.evaluate import score_files
+    from wecl.training.evaluate import score_files
 
     if not (args.predictions and args.ground_truth):
         raise WECLError("scoring files needs both --ground-truth GT and --predictions PRED")
@@ -66,12 +66,12 @@ def _run_checkpoint(args) -> dict:
     """A checkpoint on --dataset: its figures, and its predictions written if asked."""
     import sys
 
-    from wecl import evaluate as ev
     from wecl.annotations import write_prediction_file
-    from wecl.datasets import ground_truth, normalise_subset, open_dataset
     from wecl.errors import WECLError
     from wecl.inference import load_model
     from wecl.progress import bar
+    from wecl.training import evaluate as ev
+    from wecl.training.datasets import ground_truth, normalise_subset, open_dataset
 
     if not args.dataset:
         raise WECLError("give --dataset DIR (with --checkpoint, default the project's) or --ground-truth and --predictions")

@@ -25,10 +25,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from wecl.datasets import normalise_subset, open_dataset
-    from wecl.extract import extract
     from wecl.inference import load_model
     from wecl.progress import bar
+    from wecl.training.datasets import normalise_subset, open_dataset
+    from wecl.training.extract import extract
 
     dataset = open_dataset(args.dataset, args.layout, args.root)
     items = dataset.items

@@ -19,8 +19,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from wecl.annotations import write_annotations
-    from wecl.datasets import make_splits
     from wecl.errors import WECLError
+    from wecl.training.datasets import make_splits
 
     try:
         ratio = tuple(int(x) for x in args.ratio.split(":"))

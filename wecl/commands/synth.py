@@ -13,7 +13,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from wecl.progress import bar
-    from wecl.synth import generate
+    from wecl.training.synth import generate
 
     kwargs = {"classes": tuple(args.classes.split(","))} if args.classes else {}
     with bar(args.videos, "synth") as tick:

@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from wecl.errors import WECLError
-    from wecl.train import TrainOptions, push_to_hub, train
+    from wecl.training.train import TrainOptions, push_to_hub, train
 
     if args.push_to_hub and args.split and len(args.split) > 1:
         raise WECLError("--push-to-hub publishes one checkpoint; train one split at a time to push it")

@@ -1,1 +1,2 @@
-"""What the explorer app may load, open and serve, decided without any UI code."""
+"""What the explorer app shows, without gradio: plots, the rendered video, ground truth, dataset
+runs and their tables, and what a hosted app may load and serve (`policy`)."""

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from wecl import checkpoints, dataset_run
+from wecl import checkpoints
 from wecl.annotations import VIDEO_EXTENSIONS
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
+from wecl.explorer import dataset_run
 
 ASSETS = checkpoints.PROJECT_ROOT / "assets"
 EXAMPLES = ASSETS / "examples"  # the Video tab's examples

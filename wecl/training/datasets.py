@@ -100,7 +100,7 @@ def split_file_subsets(anns: AnnotationSet, where: str | os.PathLike) -> dict[st
     The official code's split files (VideoEmotion-8's 2:1, Ekman-6's 1:1) hold only "training" and
     "validation", and the code reports its figures on that "validation" half: it is the test set,
     so such a file is read as training + testing. Model selection then never sees it
-    (`wecl.train` holds out part of training instead). A file that names all three is read as it is."""
+    (`wecl.training.train` holds out part of training instead). A file that names all three is read as it is."""
     subsets = {vid: normalise_subset(a.subset, f"{where}: video {vid!r}") for vid, a in anns.items()}
     if "testing" not in subsets.values():
         subsets = {vid: "testing" if s == "validation" else s for vid, s in subsets.items()}

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from wecl.annotations import Segment
 from wecl.errors import WECLError
-from wecl.plots import AUDIO_COLOR, DETECTION_COLOR, GROUND_TRUTH_COLOR, VISUAL_COLOR, _font, _hex_rgb, round_color
+from wecl.explorer.plots import AUDIO_COLOR, DETECTION_COLOR, GROUND_TRUTH_COLOR, VISUAL_COLOR, _font, _hex_rgb, round_color
 
 LEGEND_W = 34  # left margin of the strip, for the row names
 

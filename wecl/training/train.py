@@ -1,6 +1,6 @@
 """Training the heads on cached backbone features with the loss of eq. 12 (paper 3.4, 4.2).
 
-The backbones are frozen (4.2), so training reads the feature store of `wecl.extract`: each step
+The backbones are frozen (4.2), so training reads the feature store of `wecl.training.extract`: each step
 takes a random stored view of every video in the mini-batch (view 0 centred, the others random
 clip positions and crops: the paper's augmentation) and optimises `WECL.loss` =
 CE(x_o) + CE(x_k) + CE(x_l). Paper defaults: mini-batch SGD, batch 32, lr 2e-4. The best epoch
@@ -34,11 +34,11 @@ from wecl import checkpoints
 from wecl.annotations import read_annotations
 from wecl.atomic import atomic_write_text
 from wecl.config import WECLConfig
-from wecl.datasets import split_file_subsets
-from wecl.errors import WECLError
-from wecl.extract import FeatureTable, load_table
 from wecl.device import resolve_device
+from wecl.errors import WECLError
 from wecl.model import WECL
+from wecl.training.datasets import split_file_subsets
+from wecl.training.extract import FeatureTable, load_table
 
 # The paper's optimisation (4.2). SGD's momentum is not given there; 0.9 is the usual choice.
 PAPER_DEFAULTS = {"optimizer": "sgd", "batch_size": 32, "lr": 2e-4, "momentum": 0.9}
@@ -178,7 +178,7 @@ def _tensors(table: FeatureTable, config: WECLConfig, device: torch.device):
 def held_out_metrics(model: WECL, table: FeatureTable, indices: list[int], theta: float | None = None,
                      prefix: str = "val_") -> dict:
     """Loss and accuracy of x_o on view 0, and class-agnostic mAP of the detections (if ground truth)."""
-    from wecl.evaluate import predict_table, score
+    from wecl.training.evaluate import predict_table, score
 
     if not indices:
         return {}

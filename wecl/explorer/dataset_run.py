@@ -4,7 +4,7 @@ background thread, with progress, results kept in the same SQLite database as
 the core's feature cache, and the folder's ground truth beside them.
 
 The app polls `DatasetRun.status()`; everything it shows is computed from `results()` by
-`wecl.dataset_view`. No gradio here.
+`wecl.explorer.dataset_view`. No gradio here.
 """
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from wecl.batch import BatchStats, list_videos, run_batch
 from wecl.config import cache_root
 from wecl.detection import check_rule
 from wecl.errors import WECLError
-from wecl.evaluate import score_sweep, sweep_predictions
-from wecl.groundtruth import read_ground_truth
+from wecl.explorer.groundtruth import read_ground_truth
 from wecl.features import Features, cache, video_hash
 from wecl.inference import load_model, source_of
 from wecl.model import WECL
 from wecl.results_db import ResultsDB, default_db
+from wecl.training.evaluate import score_sweep, sweep_predictions
 
 ANNOTATION_NAMES = ("annotations.json", "annotations.csv", "ground_truth.json", "ground_truth.csv")
 

@@ -29,10 +29,10 @@ import numpy as np
 
 from wecl.atomic import atomic_write, atomic_write_text
 from wecl.config import WECLConfig
-from wecl.datasets import Dataset, VideoItem
 from wecl.errors import WECLError
 from wecl.features import Features, Inputs, prefetch, prepare_inputs
 from wecl.model import WECL
+from wecl.training.datasets import Dataset, VideoItem
 from wecl.video import VideoInfo
 
 STORE_VERSION = 1

@@ -1,0 +1,1 @@
+"""Datasets, feature extraction, training, evaluation and backbone calibration: the research side."""
