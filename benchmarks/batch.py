@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def make_video(path: Path, seconds: int, seed: int) -> None:
     if shutil.which("ffmpeg"):
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={seconds}",
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi",
+                        "-i", f"testsrc2=size=1280x720:rate=25:duration={seconds}",
                         "-f", "lavfi", "-i", f"sine=frequency={220 + 40 * seed}:sample_rate=44100:duration={seconds}",
                         "-c:v", "libx264", "-preset", "veryfast", "-g", "250", "-pix_fmt", "yuv420p", "-c:a", "aac",
                         "-shortest", str(path)], check=True)
@@ -102,23 +103,23 @@ def main() -> None:
         model.save_pretrained(ckpt)  # Ray's actors load it from here
         model = inference.load_model(str(ckpt), device=str(device), precision=precision)
         rows = [(f"decode only (prepare_inputs, {args.workers} threads)", decode_rate, 0.0)]
-        runs = [("one process (batch)", lambda store, tick: run_batch(videos, model, store, workers=args.workers,
+        runs = [("one process (batch)", lambda db, tick: run_batch(videos, model, db, workers=args.workers,
                                                                       progress=tick))]
         if not args.no_ray:
             from wecl.distributed import connect, run_batch_ray
 
             connect()  # a local Ray; its start is not counted, its actors' start is
-            runs.append(("Ray Data, local (batch --ray)", lambda store, tick: run_batch_ray(videos, model, store,
+            runs.append(("Ray Data, local (batch --ray)", lambda db, tick: run_batch_ray(videos, model, db,
                                                                                             progress=tick)))
         steady = [decode_rate]
         for name, run in runs:
             os.environ["WECL_CACHE"] = str(Path(tmp) / f"cache-{len(rows)}")
             features.cache.clear()
-            store = ResultsDB(Path(tmp) / f"results-{len(rows)}.sqlite")
+            db = ResultsDB(Path(tmp) / f"results-{len(rows)}.sqlite")
             times: list[float] = []
             began = time.perf_counter()
-            stats = run(store, lambda done, total: times.append(time.perf_counter()) if done else None)
-            store.close()
+            stats = run(db, lambda done, total, what: times.append(time.perf_counter()) if done else None)
+            db.close()
             assert stats.computed == len(videos), stats
             rows.append((name, stats.computed / stats.seconds, times[0] - began))
             steady.append((len(times) - 1) / (times[-1] - times[0]))

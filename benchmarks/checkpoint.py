@@ -171,7 +171,8 @@ def main() -> None:
               + (" GPU memory |" if gpu else ""))
         print("|---|---|---|---|---|---|---|" + ("---|" if gpu else ""))
         for dtype, save_s, size, load_s, rss, hwm, base, cuda in rows:
-            print(f"| {dtype} | {f'{save_s:.2f} s' if save_s else ''} | {mb(size)} | {load_s:.2f} s | {mb(rss)} | {mb(hwm)} | {mb(base)} |"
+            print(f"| {dtype} | {f'{save_s:.2f} s' if save_s else ''} | {mb(size)} | {load_s:.2f} s "
+                  f"| {mb(rss)} | {mb(hwm)} | {mb(base)} |"
                   + (f" {mb(cuda)} |" if gpu else ""))
 
         # Same backbones, other heads: a re-trained checkpoint.

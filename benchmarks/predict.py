@@ -84,7 +84,8 @@ def main() -> None:
         stages = list(dict.fromkeys([*fp32[0].json["timings"], *bf16[0].json["timings"]]))
         print("\n| stage | fp32 | bf16 |\n|---|---|---|")
         for stage in stages:
-            cells = [f"{r[0].json['timings'][stage] * 1000:.0f} ms" if stage in r[0].json["timings"] else "" for r in (fp32, bf16)]
+            cells = [f"{r[0].json['timings'][stage] * 1000:.0f} ms" if stage in r[0].json["timings"] else ""
+                     for r in (fp32, bf16)]
             print(f"| {stage} | {cells[0]} | {cells[1]} |")
         print(f"| **end to end** (hash, decode, MFCC, backbones, heads) | {fp32[1]:.2f} s | {bf16[1]:.2f} s |")
         print(f"| theta change (cached features, 3 rounds), median | {fp32[2] * 1000:.1f} ms | {bf16[2] * 1000:.1f} ms |")

@@ -65,7 +65,8 @@ def main() -> int:
                 v.pop()
     for name, values in stages.items():
         print(f"  {name:18s} median {1000 * statistics.median(values):6.1f} ms, max {1000 * max(values):6.1f} ms")
-    print(f"theta update (explain + all views, {torch.get_num_threads()} torch thread(s)): median {1000 * statistics.median(totals):.0f} ms, "
+    print(f"theta update (explain + all views, {torch.get_num_threads()} torch thread(s)): "
+          f"median {1000 * statistics.median(totals):.0f} ms, "
           f"p90 {1000 * sorted(totals)[int(0.9 * len(totals))]:.0f} ms over {len(totals)} updates")
     return 0
 

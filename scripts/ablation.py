@@ -68,7 +68,8 @@ def main(argv=None) -> int:
         "`python -m wecl extract WORK/heldout2 --out FEATURES --checkpoint checkpoints/wecl-untrained-tiny --views 1`.",
         "",
         f"- Training: synthetic benchmark seed 1 (`python -m wecl synth --videos {len(tr) + len(va)} --seed 1`: {len(tr)} "
-        f"training, {len(va)} validation videos), features of the random frozen backbones of `wecl-untrained-tiny` (3 views per video). Heads trained with "
+        f"training, {len(va)} validation videos), features of the random frozen backbones of `wecl-untrained-tiny` "
+        "(3 views per video). Heads trained with "
         f"the loss of eq. 12 (or CE(x_o) only without erasing), Adam lr 1e-3, batch 32, {args.epochs} epochs, "
         f"relation_dim 64, theta {args.theta:g}; per row the best of {args.restarts} seeds on the validation videos "
         "(accuracy + mean mAP).",

@@ -307,7 +307,8 @@ def _handler(hub: FakeHub):
                 elif line["key"] == "file":
                     files[value["path"]] = base64.b64decode(value["content"])
                 elif line["key"] in ("deletedFile", "deletedFolder"):
-                    files = {k: v for k, v in files.items() if k != value["path"] and not k.startswith(value["path"].rstrip("/") + "/")}
+                    files = {k: v for k, v in files.items()
+                             if k != value["path"] and not k.startswith(value["path"].rstrip("/") + "/")}
                 else:
                     return self.error(400, None, f"unsupported commit operation {line['key']}")
             new = repo.commit(files, message, rev if rev in repo.refs and rev not in repo.tags else "main")

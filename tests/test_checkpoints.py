@@ -308,8 +308,8 @@ def test_loading_holds_the_weights_once(tmp_path, tiny_checkpoint):
     checkpoints.save(model, tmp_path / "mid")
     size = (tmp_path / "mid" / "model.safetensors").stat().st_size
     assert size > 40 * 2**20
-    done = subprocess.run([sys.executable, "-c", PEAK, str(tmp_path / "mid"), str(tiny_checkpoint)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", PEAK, str(tmp_path / "mid"), str(tiny_checkpoint)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     before, peak = map(int, done.stdout.split()[-2:])
     assert (peak - before) * 1024 < 1.2 * size, (peak - before, size // 1024)

@@ -81,8 +81,10 @@ def test_csv_malformed(tmp_path, text, problem):
 
 def test_activitynet_folder(tmp_path):
     doc = {"version": "wecl-synth-1", "labels": ["anger", "joy"], "database": {
-        "v1": {"duration": 8.0, "subset": "training", "label": "anger", "annotations": [{"segment": [1.0, 3.0], "label": "anger"}]},
-        "v2": {"duration": 6.0, "subset": "validation", "label": "joy", "annotations": [{"segment": [0.5, 2.0], "label": "joy"}]}}}
+        "v1": {"duration": 8.0, "subset": "training", "label": "anger",
+               "annotations": [{"segment": [1.0, 3.0], "label": "anger"}]},
+        "v2": {"duration": 6.0, "subset": "validation", "label": "joy",
+               "annotations": [{"segment": [0.5, 2.0], "label": "joy"}]}}}
     (tmp_path / "annotations.json").write_text(json.dumps(doc))
     _touch(tmp_path / "v1.mp4")
     _touch(tmp_path / "v2.mp4")

@@ -67,7 +67,8 @@ def test_eq9_detections_on_hand_built_attention():
         assert spans_of(result) == [(1.0, 3.0), (5.0, 6.0), (7.0, 9.0)], f"rounds={rounds}"
     # score: mean fused A* over the run x the predicted class probability
     first = explain(features, model).json["detections"][0]
-    assert first["score"] == pytest.approx(np.mean([(0.9 + 0.8) / 2, (0.8 + 0.9) / 2]) * explain(features, model).json["confidence"])
+    assert first["score"] == pytest.approx(np.mean([(0.9 + 0.8) / 2, (0.8 + 0.9) / 2])
+                                           * explain(features, model).json["confidence"])
     fused = explain(features, model, keyframe_rule="fused").json
     assert fused["keyframe_rule"] == "fused"
     assert spans_of(fused) == [(1.0, 3.0), (5.0, 6.0), (7.0, 10.0)]

@@ -18,9 +18,11 @@ def test_bf16_backbones_on_cuda_match_fp32_on_cpu():
     model = WECL(WECLConfig(classes=["a", "b", "c"], visual_depth=50, audio_depth=50)).eval()
     clips = torch.randn(4, 3, 16, 112, 112)
     patches = torch.randn(4, 3, 224, 224)
-    cpu = [run_backbone(b, x, torch.device("cpu"), 4, "fp32") for b, x in ((model.visual_backbone, clips), (model.audio_backbone, patches))]
+    cpu = [run_backbone(b, x, torch.device("cpu"), 4, "fp32")
+           for b, x in ((model.visual_backbone, clips), (model.audio_backbone, patches))]
     model.cuda()
-    gpu = [run_backbone(b, x, torch.device("cuda"), 4, "bf16") for b, x in ((model.visual_backbone, clips), (model.audio_backbone, patches))]
+    gpu = [run_backbone(b, x, torch.device("cuda"), 4, "bf16")
+           for b, x in ((model.visual_backbone, clips), (model.audio_backbone, patches))]
     for a, b in zip(cpu, gpu):
         assert np.linalg.norm(a - b) / np.linalg.norm(a) < 0.02
 
@@ -50,7 +52,8 @@ def test_checkpoints_move_between_cuda_and_cpu(tiny_checkpoint, tmp_path):
     assert all(v.is_cuda for v in on_gpu.state_dict().values())
     checkpoints.save(on_gpu, tmp_path / "from-cuda", backbone_dtype="bf16")
     checkpoints.save(on_gpu, tmp_path / "from-cuda-fp32")
-    assert (tmp_path / "from-cuda-fp32" / "model.safetensors").read_bytes() == (tiny_checkpoint / "model.safetensors").read_bytes()
+    assert ((tmp_path / "from-cuda-fp32" / "model.safetensors").read_bytes()
+            == (tiny_checkpoint / "model.safetensors").read_bytes())
     on_cpu = WECL.from_pretrained(tmp_path / "from-cuda")
     back = WECL.from_pretrained(tmp_path / "from-cuda", device="cuda")
     for key, value in on_cpu.state_dict().items():

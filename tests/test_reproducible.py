@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 
 def _wecl(*args, env=None, one_cpu=False) -> None:
-    pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if one_cpu and hasattr(os, "sched_setaffinity") else None
+    pin = ((lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))
+           if one_cpu and hasattr(os, "sched_setaffinity") else None)
     done = subprocess.run([sys.executable, "-m", "wecl", *map(str, args)], cwd=REPO, env={**os.environ, **(env or {})},
                           capture_output=True, text=True, timeout=600, preexec_fn=pin)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -8,7 +8,8 @@ CKPT = {"id": "ckpt", "revision": "r1"}
 
 
 def result(i: int) -> dict:
-    return {"checkpoint": CKPT, "theta": 0.5, "rounds": 1, "keyframe_rule": "eq9", "video": {"path": f"/v/{i}.mp4"}, "prediction": "joy"}
+    return {"checkpoint": CKPT, "theta": 0.5, "rounds": 1, "keyframe_rule": "eq9", "video": {"path": f"/v/{i}.mp4"},
+            "prediction": "joy"}
 
 
 def test_two_handles_opening_a_new_database_at_once(tmp_path):

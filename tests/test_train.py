@@ -84,13 +84,15 @@ def test_extract_train_evaluate(setup, tmp_path):
     assert main(["evaluate", "--checkpoint", str(run), "--dataset", str(data), "--json", str(out),
                  "--predictions-out", str(pred), "--theta-sweep"]) == 0
     result = json.loads(out.read_text())
-    assert {"accuracy", "mAP", "mAP_per_class", "per_class_accuracy", "confusion", "frame_transformer", "theta_sweep"} <= set(result)
+    assert {"accuracy", "mAP", "mAP_per_class", "per_class_accuracy", "confusion", "frame_transformer",
+            "theta_sweep"} <= set(result)
     assert set(result["mAP"]) == {"0.1", "0.2", "0.3", "0.4", "0.5"} and set(result["mAP_per_class"]) == set(result["mAP"])
     assert 0.0 <= result["accuracy"] <= 1.0 and result["videos"] == 16
     assert len(result["theta_sweep"]) == 11
     # scoring the written files gives the same figures
     again = tmp_path / "again.json"
-    assert main(["evaluate", "--ground-truth", str(data / "annotations.json"), "--predictions", str(pred), "--json", str(again)]) == 0
+    assert main(["evaluate", "--ground-truth", str(data / "annotations.json"), "--predictions", str(pred),
+                 "--json", str(again)]) == 0
     scored = json.loads(again.read_text())
     assert scored["accuracy"] == result["accuracy"] and scored["mAP"] == result["mAP"]
 

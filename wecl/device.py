@@ -53,7 +53,8 @@ def chunk_size(device: torch.device) -> int:
 
 def run_backbone(backbone: torch.nn.Module, batch: torch.Tensor, device: torch.device, chunk: int,
                  precision: str) -> np.ndarray:
-    """A backbone in inference mode on (N, ...) inputs, `chunk` at a time -> (N, C) float32. "bf16": autocast to bfloat16 with channels-last inputs (what oneDNN and cuDNN run
+    """A backbone in inference mode on (N, ...) inputs, `chunk` at a time -> (N, C) float32.
+    "bf16": autocast to bfloat16 with channels-last inputs (what oneDNN and cuDNN run
     fastest); the features come back as float32."""
     bf16 = precision == "bf16"
     outs = []

@@ -126,7 +126,8 @@ def erasing_rounds(
             out = heads(*inputs) if embedded is None else heads(*inputs, embedded=embedded)
         if output is None:
             output = out
-        norm_v, norm_a = (None if a is None else map_back(minmax_normalise(a)[0], keep) for a in (out.visual_attention, out.audio_attention))
+        norm_v, norm_a = (None if a is None else map_back(minmax_normalise(a)[0], keep)
+                          for a in (out.visual_attention, out.audio_attention))
         per_round.append((norm_v, norm_a))
         mask = erase_mask(
             None if norm_v is None else norm_v.nan_to_num(-1.0).unsqueeze(0),

@@ -118,7 +118,8 @@ class ResultsDB:
     def fail(self, video_path: str, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str, message: str) -> None:
         with self._lock, self._db:
             self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
-                             (video_path, checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), message, time.time()))
+                             (video_path, checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), message,
+                              time.time()))
 
     def results(self, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str, since: int = 0) -> dict[str, dict]:
         """video id -> result JSON for one checkpoint at these settings; with `since` (a `latest()`

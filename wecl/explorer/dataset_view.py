@@ -206,6 +206,6 @@ def theta_sweep_figure(sweeps: Mapping[str, list[dict]], keyframe_rule: str) -> 
         for alpha in ("0.1", "0.5"):
             fig.add_trace(go.Scatter(x=thetas, y=[(r["mAP"] or {}).get(alpha) for r in rows], mode="lines+markers",
                                      line=dict(dash="dash"), name=f"{name}: mAP@{alpha}"))
-    fig.update_layout(title=f"Accuracy and mAP against θ · {RULE_TITLES[keyframe_rule]}", xaxis_title="θ", yaxis_range=[0, 1.02], height=360,
-                      margin=dict(l=50, r=20, t=50, b=40))
+    fig.update_layout(title=f"Accuracy and mAP against θ · {RULE_TITLES[keyframe_rule]}", xaxis_title="θ",
+                      yaxis_range=[0, 1.02], height=360, margin=dict(l=50, r=20, t=50, b=40))
     return fig

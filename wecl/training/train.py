@@ -362,7 +362,8 @@ def run_card(result: RunResult, table: FeatureTable, opts: TrainOptions, source_
             "stored views per video: centred + random clip positions/crops).")
     paper = all(getattr(opts, k) == v for k, v in PAPER_DEFAULTS.items() if k != "momentum")
     training = (f"Optimiser {opts.optimizer}, lr {opts.lr:g}, batch {opts.batch_size}, {opts.epochs} epochs "
-                f"(best: epoch {result.best_epoch}" + (f" of the best of {opts.restarts} restarts, seed {result.seed}" if opts.restarts > 1 else "")
+                f"(best: epoch {result.best_epoch}"
+                + (f" of the best of {opts.restarts} restarts, seed {result.seed}" if opts.restarts > 1 else "")
                 + "), loss of eq. 12 "
                 + ("(erasing on" + f", theta {c.theta:g})" if c.erasing else "(erasing off: CE(x_o) only)") + ". "
                 + ("These are the paper's settings (4.2: mini-batch SGD, batch 32, lr 2e-4)." if paper else
@@ -413,7 +414,8 @@ def train(
 
             def show(row, name=name):
                 log(row)
-                figs = ", ".join(f"{k} {row[k]:.3f}" for k in ("train_loss", "val_accuracy", "val_mAP@0.5") if row.get(k) is not None)
+                figs = ", ".join(f"{k} {row[k]:.3f}" for k in ("train_loss", "val_accuracy", "val_mAP@0.5")
+                                 if row.get(k) is not None)
                 echo(f"[{name}] epoch {row['epoch']:3d}  {figs}  ({row['seconds']:.1f} s)")
 
             result = None
@@ -452,8 +454,9 @@ def summarise(runs: list[RunResult], opts: TrainOptions) -> dict:
     summary = {
         "options": asdict(opts),
         "selection": sorted({r.selection for r in runs}),
-        "runs": [{"split": r.split, "seed": r.seed, "best_epoch": r.best_epoch, "folder": str(r.folder), "train_videos": r.train_videos,
-                  "selection": r.selection, "val_videos": r.val_videos, "test_videos": r.test_videos, **f}
+        "runs": [{"split": r.split, "seed": r.seed, "best_epoch": r.best_epoch, "folder": str(r.folder),
+                  "train_videos": r.train_videos, "selection": r.selection, "val_videos": r.val_videos,
+                  "test_videos": r.test_videos, **f}
                  for r, f in zip(runs, figures)],
         "mean_std": mean_std,
     }
