@@ -15,7 +15,7 @@ SEED = 7
 def bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     calls = []
-    database = generate(out, videos=4, seed=SEED, progress=lambda done, total: calls.append(done))
+    database = generate(out, videos=4, seed=SEED, progress=lambda done, total, what: calls.append(done))
     return out, database, calls
 
 

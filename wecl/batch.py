@@ -13,7 +13,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from wecl.annotations import VIDEO_EXTENSIONS, video_id, write_prediction_file
 from wecl.atomic import atomic_write_text
@@ -22,6 +21,7 @@ from wecl.errors import WECLError
 from wecl.features import Inputs, cache, prefetch, prepare_inputs, run_backbones, video_hash
 from wecl.inference import explain, source_of
 from wecl.model import WECL
+from wecl.progress import Progress, silent
 from wecl.results_db import ResultsDB
 from wecl.training.evaluate import prediction_of
 
@@ -76,7 +76,7 @@ class BatchPlan:
     rule: str
     stats: BatchStats
     todo: list[tuple[Path, str]]  # (path, content hash) of the videos with no result yet
-    progress: Callable[[int, int], None]
+    progress: Progress
     started: float
     done: int = 0
 
@@ -101,11 +101,11 @@ class BatchPlan:
 
     def _tick(self) -> None:
         self.done += 1
-        self.progress(self.done, self.stats.total)
+        self.progress(self.done, self.stats.total, "videos")
 
 
 def plan(videos: list[Path], model: WECL, db: ResultsDB, theta: float | None, rounds: int,
-         keyframe_rule: str | None, progress: Callable[[int, int], None] | None) -> BatchPlan:
+         keyframe_rule: str | None, progress: Progress | None) -> BatchPlan:
     """The run's settings (None: the checkpoint's theta and rule) and the videos left to do; the
     others are counted as reused, or failed when they cannot be read."""
     theta = model.config.theta if theta is None else float(theta)
@@ -123,9 +123,9 @@ def plan(videos: list[Path], model: WECL, db: ResultsDB, theta: float | None, ro
             stats.reused += 1
         else:
             todo.append((path, digest))
-    progress = progress or (lambda done, total: None)
+    progress = progress or silent
     run = BatchPlan(model, db, theta, rounds, rule, stats, todo, progress, started, stats.reused + stats.failed)
-    progress(run.done, stats.total)
+    progress(run.done, stats.total, "videos")
     return run
 
 
@@ -136,7 +136,7 @@ def run_batch(
     theta: float | None = None,
     rounds: int = 1,
     workers: int = 2,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     stop: threading.Event | None = None,
     keyframe_rule: str | None = None,
 ) -> BatchStats:

@@ -15,7 +15,6 @@ import os
 import pickle
 import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -25,6 +24,7 @@ from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.features import cache, prepare_inputs, run_backbones
 from wecl.inference import explain, load_model
+from wecl.progress import Progress
 from wecl.training.extract import (
     ExtractStats,
     backbone_arrays,
@@ -120,7 +120,7 @@ class _Predictor:
 
 def run_batch_ray(videos: list[Path], model, db, theta: float | None = None, rounds: int = 1,
                   keyframe_rule: str | None = None, address: str | None = None,
-                  progress: Callable[[int, int], None] | None = None):
+                  progress: Progress | None = None):
     """`batch.run_batch` on Ray: the same rows in the same database, the same feature cache."""
     run = plan(videos, model, db, theta, rounds, keyframe_rule, progress)
     digests, remote = {}, []
@@ -185,7 +185,7 @@ class _Extractor:
 
 
 def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed: int = 0, items=None,
-                progress: Callable[[int], None] | None = None, address: str | None = None):
+                progress: Progress | None = None, address: str | None = None):
     """`extract.extract` on Ray: the same feature files, manifest and errors.log, resumable."""
     if views < 1:
         raise WECLError(f"views must be at least 1, not {views}")
@@ -197,7 +197,7 @@ def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed
     todo = [item for item in items if not is_done(feature_file(out_dir, item.video_id), key, views, precision)]
     stats.skipped = len(items) - len(todo)
     if progress:
-        progress(stats.skipped)
+        progress(stats.skipped, len(items), "videos")
     if todo:
         ray = connect(address)
         spec, revision = _spec(model)
@@ -217,6 +217,6 @@ def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed
                                pickle.loads(row["arrays"]), row["seconds"])
                 stats.done += 1
             if progress:
-                progress(stats.done + stats.skipped + stats.failed)
+                progress(stats.done + stats.skipped + stats.failed, len(items), "videos")
     stats.seconds = time.perf_counter() - start
     return stats

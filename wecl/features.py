@@ -92,7 +92,7 @@ def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = N
     tools run it in worker threads while the main thread runs the backbones."""
     c, progress = config, progress or silent
     timings: dict[str, float] = {}
-    progress(0.0, "decoding video")
+    progress(0.0, 1.0, "decoding video")
     start = time.perf_counter()
     # A runaway decode ends with a message: each view may take the budget of one video.
     deadline = time.monotonic() + video_io.TIME_BUDGET_S * max(1, len(views))
@@ -103,7 +103,7 @@ def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = N
     timings["decode"] = time.perf_counter() - start
     patches = None
     if c.uses_audio:
-        progress(0.2, "audio: MFCC")
+        progress(0.2, 1.0, "audio: MFCC")
         start = time.perf_counter()
         patches, info.has_audio = audio_patches(video, c, info, deadline)
         timings["audio"] = time.perf_counter() - start
@@ -116,12 +116,12 @@ def run_backbones(inputs: Inputs, model: WECL, progress: Progress | None = None)
     timings = dict(inputs.timings)
     visual = audio = None
     if model.visual_backbone is not None:
-        progress(0.35, "visual backbone (3D ResNet)")
+        progress(0.35, 1.0, "visual backbone (3D ResNet)")
         start = time.perf_counter()
         visual, _ = model.forward_features(frames=inputs.frames[0])
         timings["visual_backbone"] = time.perf_counter() - start
     if model.audio_backbone is not None:
-        progress(0.8, "audio backbone (2D ResNet)")
+        progress(0.8, 1.0, "audio backbone (2D ResNet)")
         start = time.perf_counter()
         _, audio = model.forward_features(patches=inputs.patches)
         timings["audio_backbone"] = time.perf_counter() - start
@@ -152,7 +152,7 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
         finally:
             ready.put(None)  # the end, decoded or not
 
-    progress(0.0, "decoding video")
+    progress(0.0, 1.0, "decoding video")
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wecl-input") as pool:
         clips = pool.submit(decode)
         sound = pool.submit(_timed, timings, "audio", audio_patches, video, c, info, deadline) if c.uses_audio else None
@@ -162,7 +162,7 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
     clips.info.has_audio = has_audio
     audio = None
     if model.audio_backbone is not None:
-        progress(0.8, "audio backbone (2D ResNet)")
+        progress(0.8, 1.0, "audio backbone (2D ResNet)")
         _, audio = _timed(timings, "audio_backbone", model.forward_features, patches=patches)
     timings["overlap_saved"] = max(0.0, sum(timings.values()) - (time.perf_counter() - began))
     return Features(clips.info, clips.spans, visual, audio, np.stack(clips.thumbnails), timings)
@@ -185,7 +185,7 @@ def _visual_as_decoded(ready: queue.Queue, model: WECL, progress: Progress) -> t
         arrived[item[0]] = item[1]
         while next_start < c.segments and all(i in arrived for i in range(next_start, min(next_start + chunk, c.segments))):
             end = min(next_start + chunk, c.segments)
-            progress(0.1 + 0.6 * end / c.segments, f"visual backbone, segments {end}/{c.segments}")
+            progress(0.1 + 0.6 * end / c.segments, 1.0, f"visual backbone, segments {end}/{c.segments}")
             start = time.perf_counter()
             batch = prepare_frames(np.stack([arrived.pop(i) for i in range(next_start, end)]), c.pixel_mean, c.pixel_std)
             parts.append(model.forward_features(frames=batch)[0])

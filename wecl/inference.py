@@ -212,7 +212,7 @@ def predict(
         model = load_model(model, device=device)
     features = features_for(str(video), model, progress)
     if progress:
-        progress(0.95, "heads and erasing")
+        progress(0.95, 1.0, "heads and erasing")
     return explain(features, model, theta, rounds, keyframe_rule)
 
 

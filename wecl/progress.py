@@ -6,21 +6,25 @@ import time
 from contextlib import contextmanager
 from typing import Callable
 
-Progress = Callable[[float, str], None]  # (fraction done, what is being done)
+# Every long piece of work reports through one callback type: progress(done, total, what), `done`
+# of `total` steps (a fraction is `done` of 1.0) and what it is doing now.
+Progress = Callable[[float, float, str], None]
 
 
-def silent(fraction: float, desc: str) -> None:
+def silent(done: float, total: float, what: str) -> None:
     """A `Progress` that reports nothing."""
 
 
 @contextmanager
 def bar(total: int, label: str, stream=sys.stderr):
-    """`with bar(n, "extract") as tick: tick(done)` draws `label [#####.....] done/total eta`."""
+    """`with bar(n, "extract") as tick: work(progress=tick)` draws `label [#####.....] done/total eta`;
+    `tick` is a `Progress` whose total is `total` (the one it is given is not needed)."""
     start = time.monotonic()
     interactive = stream.isatty()
     shown = {"decile": -1}
 
-    def tick(done: int) -> None:
+    def tick(done: float, _total: float = total, what: str = "") -> None:
+        done = int(done)
         frac = done / total if total else 1.0
         if not interactive:  # a log file gets one line per 10 %, not a redraw per item
             decile = int(frac * 10)

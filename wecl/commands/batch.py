@@ -43,9 +43,9 @@ def run(args) -> int:
             if args.ray is not None:
                 from wecl.distributed import run_batch_ray
 
-                stats = run_batch_ray(videos, model, db, theta, args.rounds, rule, args.ray or None, lambda d, t: tick(d))
+                stats = run_batch_ray(videos, model, db, theta, args.rounds, rule, args.ray or None, tick)
             else:
-                stats = run_batch(videos, model, db, theta, args.rounds, args.workers, lambda d, t: tick(d),
+                stats = run_batch(videos, model, db, theta, args.rounds, args.workers, tick,
                                   keyframe_rule=rule)
         wanted = {str(v) for v in videos}
         results = {vid: r for vid, r in db.results(source_of(model), theta, args.rounds, rule).items() if r["video"]["path"] in wanted}

@@ -17,6 +17,6 @@ def run(args) -> int:
 
     kwargs = {"classes": tuple(args.classes.split(","))} if args.classes else {}
     with bar(args.videos, "synth") as tick:
-        db = generate(args.out, args.videos, args.seed, progress=lambda done, total: tick(done), **kwargs)
+        db = generate(args.out, args.videos, args.seed, progress=tick, **kwargs)
     print(f"wrote {len(db)} videos and annotations.json to {args.out}")
     return 0

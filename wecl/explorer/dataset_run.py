@@ -136,7 +136,7 @@ class DatasetRun:
         for index, (model, progress) in enumerate(zip(self.models, self.progress)):
             progress.state = "running"
 
-            def tick(done: int, total: int, progress=progress) -> None:
+            def tick(done: float, total: float, what: str, progress=progress) -> None:
                 progress.done, progress.total = done, total
 
             if self._stop.is_set():  # stopped before this checkpoint began

@@ -6,7 +6,7 @@ it and paints the playhead column.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from wecl.annotations import Segment
 from wecl.errors import WECLError
 from wecl.explorer.plots import AUDIO_COLOR, DETECTION_COLOR, GROUND_TRUTH_COLOR, VISUAL_COLOR, _font, _hex_rgb, round_color
+from wecl.progress import Progress, silent
 
 LEGEND_W = 34  # left margin of the strip, for the row names
 
@@ -67,14 +68,14 @@ def playhead_x(t: float, duration: float, width: int) -> int:
 
 
 def render_annotated(video: str, result: dict, out: str | os.PathLike, truth: Sequence[Segment] = (),
-                     width: int = 480, progress: Callable[[float, str], None] | None = None) -> Path:
+                     width: int = 480, progress: Progress | None = None) -> Path:
     """Write `out` (MP4, H.264 + AAC when the video has sound): the video `width` px wide with the
     timeline strip and a moving playhead under it."""
     from moviepy import VideoFileClip
 
     out = Path(out)
-    progress = progress or (lambda fraction, desc: None)
-    progress(0.0, "opening the video")
+    progress = progress or silent
+    progress(0.0, 1.0, "opening the video")
     try:
         clip = VideoFileClip(str(video), audio=bool(result["video"]["has_audio"]))
     except Exception as error:  # moviepy raises OSError/KeyError/... for unreadable files
@@ -94,7 +95,7 @@ def render_annotated(video: str, result: dict, out: str | os.PathLike, truth: Se
             below[:, max(0, x - 1) : x + 1] = (220, 38, 38)
             done[0] += 1
             if done[0] % 10 == 0:
-                progress(min(0.99, done[0] / total), "rendering the annotated video")
+                progress(min(0.99, done[0] / total), 1.0, "rendering the annotated video")
             return np.vstack([np.asarray(frame), below])
 
         annotated = clip.transform(annotate, apply_to=[])
@@ -115,5 +116,5 @@ def render_annotated(video: str, result: dict, out: str | os.PathLike, truth: Se
             raise
     finally:
         clip.close()
-    progress(1.0, "done")
+    progress(1.0, 1.0, "done")
     return out

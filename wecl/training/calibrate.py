@@ -14,7 +14,7 @@ heads or the equations. Only use it on backbones that are not pretrained.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -22,6 +22,7 @@ from torch import nn
 from wecl.errors import WECLError
 from wecl.features import prepare_inputs
 from wecl.model import WECL
+from wecl.progress import Progress
 
 
 def _norm_layers(backbone: nn.Module | None) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -30,7 +31,7 @@ def _norm_layers(backbone: nn.Module | None) -> list[nn.modules.batchnorm._Batch
     return [m for m in backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
-def calibrate(model: WECL, videos: Sequence[str], tick: Callable[[int], None] | None = None,
+def calibrate(model: WECL, videos: Sequence[str], progress: Progress | None = None,
               modalities: Sequence[str] = ("visual", "audio")) -> dict:
     """Set the running statistics of the BatchNorm layers of the named backbones to the plain
     average over the given videos' backbone inputs (clips and MFCC patches, as inference prepares
@@ -67,8 +68,8 @@ def calibrate(model: WECL, videos: Sequence[str], tick: Callable[[int], None] | 
                 if audio is not None and inputs.info.has_audio:
                     audio(inputs.patches)
                 used += 1
-                if tick:
-                    tick(n)
+                if progress:
+                    progress(n, len(videos), "videos")
     finally:
         for m, momentum in zip(layers, momenta):
             m.momentum = momentum

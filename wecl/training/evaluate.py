@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from wecl.annotations import (
 from wecl.detection import RULE_TITLES
 from wecl.errors import WECLError
 from wecl.metrics import ALPHAS, class_agnostic_map, classification_report, frame_transformer_recall, per_class_map
+from wecl.progress import Progress
 
 NO_PREDICTION = "(none)"
 THETAS = tuple(round(x * 0.1, 1) for x in range(11))
@@ -52,7 +53,7 @@ def predict_table(model, table, indices: Sequence[int], theta: float | None = No
     return predictions, gt
 
 
-def dataset_features(model, dataset, items, progress: Callable[[int], None] | None = None) -> dict:
+def dataset_features(model, dataset, items, progress: Progress | None = None) -> dict:
     """Backbone features of each video (memory/disk cache of `inference.features_for`); a video
     that cannot be read is reported and left out."""
     from wecl.inference import features_for
@@ -64,7 +65,7 @@ def dataset_features(model, dataset, items, progress: Callable[[int], None] | No
         except WECLError as error:
             errors[item.video_id] = str(error)
         if progress:
-            progress(n)
+            progress(n, len(items), "videos")
     return {"features": features, "errors": errors}
 
 

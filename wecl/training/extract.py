@@ -23,7 +23,6 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.features import Features, Inputs, prefetch, prepare_inputs
 from wecl.model import WECL
+from wecl.progress import Progress
 from wecl.training.datasets import Dataset, VideoItem
 from wecl.video import VideoInfo
 
@@ -128,7 +128,7 @@ def extract(
     seed: int = 0,
     workers: int = 2,
     items: list[VideoItem] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ExtractStats:
     """Backbone features of every video of `dataset` (or of `items`) into the store at `out_dir`.
 
@@ -150,7 +150,7 @@ def extract(
         else:
             todo.append(item)
     if progress:
-        progress(stats.skipped)
+        progress(stats.skipped, len(items), "videos")
     for item, decoded in prefetch(todo, lambda item: decode_video(item, model.config, views, seed), workers):
         try:
             inputs = decoded.result()
@@ -162,7 +162,7 @@ def extract(
         except Exception as error:  # noqa: BLE001 - a bad video is logged, never fatal
             log_failure(out_dir, stats, item, str(error) if isinstance(error, WECLError) else f"{type(error).__name__}: {error}")
         if progress:
-            progress(stats.done + stats.skipped + stats.failed)
+            progress(stats.done + stats.skipped + stats.failed, len(items), "videos")
     stats.seconds = time.perf_counter() - start
     return stats
 

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -59,6 +59,7 @@ import av
 import numpy as np
 
 from wecl.errors import WECLError
+from wecl.progress import Progress
 
 DEFAULT_CLASSES = ("anger", "joy", "sadness", "surprise")
 SAMPLE_RATE = 16000
@@ -103,7 +104,7 @@ def generate(
     duration_range: tuple[float, float] = (6.0, 10.0),
     size: tuple[int, int] = (160, 120),
     fps: int = 15,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, dict]:
     """Write `videos` synthetic mp4 files plus annotations.json/.csv to `out_dir`.
 
@@ -152,7 +153,7 @@ def generate(
             ],
         }
         if progress is not None:
-            progress(index + 1, videos)
+            progress(index + 1, videos, "videos")
 
     document = {
         "version": "wecl-synth-1",
