@@ -14,10 +14,8 @@ import gradio as gr
 
 from ui import dataset_tab, video_tab
 
-# Also reached through this module: `app.gpu` (a Space checks that ZeroGPU wraps the prediction),
-# and BACKBONE_THREADS, dataset_run, start_dataset, poll_dataset (benchmarks/soak.py drives them).
-from ui.common import BACKBONE_THREADS, clean_outputs, device_label, end_session, gpu  # noqa: F401
-from ui.dataset_tab import dataset_run, poll_dataset, start_dataset  # noqa: F401
+# `app.gpu` is also reached through this module: a Space checks that ZeroGPU wraps the prediction.
+from ui.common import clean_outputs, device_label, end_session, gpu  # noqa: F401
 from wecl.explorer.policy import checkpoint_choices, checkpoint_theta, served_files
 
 CSS_FILE = Path(__file__).resolve().parent / "assets" / "app.css"

@@ -1,6 +1,6 @@
 """Soak test of the explorer as a public Space sees it: simulated users at once, for minutes.
 
-    python benchmarks/soak.py [--users 8] [--seconds 300] [--cache-max-mb 8]
+    python -m benchmarks.soak [--users 8] [--seconds 300] [--cache-max-mb 8]
 
 Starts the real app (app.create(), `python app.py`'s launch options) on a free localhost port with
 a fresh feature cache limited to --cache-max-mb, then runs --users threads, each with its own
@@ -73,7 +73,9 @@ def main() -> int:
     from gradio_client.exceptions import AppError
 
     import app
+    from ui import common, dataset_tab
     from wecl import features
+    from wecl.explorer import dataset_run
     from wecl.training.synth import generate
 
     videos, bad = make_media(work / "media", args.videos)
@@ -87,7 +89,7 @@ def main() -> int:
         port = s.getsockname()[1]
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **app.launch_options())
     url = f"http://127.0.0.1:{port}/"
-    token = app.start_dataset(str(dataset), None, "", "")[0]
+    token = dataset_tab.start_dataset(str(dataset), None, "", "")[0]
 
     process = psutil.Process()
     cache = features.cache_dir()
@@ -126,7 +128,7 @@ def main() -> int:
                         if "Unexpected error" in str(error):
                             raise
                 else:
-                    app.poll_dataset(token)
+                    dataset_tab.poll_dataset(token)
             except Exception as error:  # noqa: BLE001 - counted and reported, never fatal
                 with lock:
                     errors[kind].append(f"{type(error).__name__}: {str(error)[:120]}")
@@ -153,12 +155,12 @@ def main() -> int:
         t.join()
     end_rss, end_cache = process.memory_info().rss, folder_bytes(cache)
     demo.close()
-    run = app.dataset_run.get_run(token)
+    run = dataset_run.get_run(token)
     while run is not None and not run.finished:
         time.sleep(0.1)
 
     print(f"{args.users} users for {args.seconds:.0f} s on {url} ({os.cpu_count()} CPUs, torch threads "
-          f"{app.BACKBONE_THREADS}); feature cache limit {args.cache_max_mb:g} MB")
+          f"{common.BACKBONE_THREADS}); feature cache limit {args.cache_max_mb:g} MB")
     print(f"{'request':8} {'served':>7} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8}")
     total = 0
     for kind in ("upload", "theta", "bad", "poll"):

@@ -1,6 +1,6 @@
 """Screenshots of the explorer at 1280x800 for the README, made with Debian's Chromium.
 
-    python scripts/screenshots.py [--out assets/screenshots] [--video assets/examples/synth_99_0000.mp4]
+    python -m scripts.screenshots [--out assets/screenshots] [--video assets/examples/synth_99_0000.mp4]
 
 Launches the app on a free localhost port, picks a bundled example (its ground truth loads with
 it), runs it with two erasing rounds, and saves: main.png (the first screen), ground_truth.png
@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
