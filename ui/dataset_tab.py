@@ -114,7 +114,8 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     # On a Space every visitor gets a run of their own, editing a copy: the bundled files never change.
     owner = (getattr(request, "session_hash", None) or "anonymous") if os.environ.get("SPACE_ID") else None
     run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=keyframes or "eq9", owner=owner)
-    source = f"`{run.annotation_path}`" if run.annotation_path else "none: every video is listed, nothing is scored (add segments below)"
+    source = (f"`{run.annotation_path}`" if run.annotation_path
+              else "none: every video is listed, nothing is scored (add segments below)")
     if run.private and run.annotation_path:
         source = f"`{Path(run.annotation_paths[0]).name}`, a copy of your own (**Save** changes this copy, " \
                  "**Export** downloads it)"

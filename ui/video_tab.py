@@ -117,7 +117,8 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
     progress(0.0, desc="loading the checkpoint")
     model = inference.load_model(spec, device=DEVICE)
     try:
-        result = inference.predict(video, model, theta, rounds, progress=lambda done, total, what: progress(done / total, desc=what),
+        result = inference.predict(video, model, theta, rounds,
+                                   progress=lambda done, total, what: progress(done / total, desc=what),
                                    keyframe_rule=keyframes or None)
     except WECLError as error:  # name the upload by its file name, not by Gradio's cache path
         raise WECLError(str(error).replace(str(video), Path(video).name)) from None
@@ -224,7 +225,8 @@ def render_video(session, theta, rounds, keyframes, gt_rows, request: gr.Request
     result = compute_views(session, theta, rounds, keyframes, gt_rows).result_json
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])
     out = session_dir(request) / f"{video_id(session['video'])}.annotated.mp4"
-    render.render_annotated(session["video"], result, out, truth, progress=lambda done, total, what: progress(done / total, desc=what))
+    render.render_annotated(session["video"], result, out, truth,
+                            progress=lambda done, total, what: progress(done / total, desc=what))
     return Rendered(video=str(out), file=str(out))
 
 

@@ -177,7 +177,8 @@ class _Extractor:
         try:
             decoded = pickle.loads(row["payload"])
             arrays = backbone_arrays(self.model, decoded)
-            light = dataclasses.replace(decoded, frames=[], patches=None, thumbnails=decoded.thumbnails[:0])  # the driver needs no pixels back
+            # the driver needs no pixels back
+            light = dataclasses.replace(decoded, frames=[], patches=None, thumbnails=decoded.thumbnails[:0])
             return {**row, "payload": pickle.dumps(light), "arrays": pickle.dumps(arrays),
                     "seconds": time.perf_counter() - start}
         except Exception as error:  # noqa: BLE001
@@ -203,8 +204,9 @@ def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed
         spec, revision = _spec(model)
         device = model.device.type
         rows = [{"video_id": item.video_id, "item": pickle.dumps(item)} for item in todo]
-        data = ray.data.from_items(rows, override_num_blocks=len(rows)).map(_decode, fn_kwargs={"config": model.config.to_dict(), "views": views,
-                                                                  "seed": seed}, **DECODE_TASK)
+        data = ray.data.from_items(rows, override_num_blocks=len(rows)).map(_decode, fn_kwargs={"config": model.config.to_dict(),
+                                                                                                "views": views, "seed": seed},
+                                                                            **DECODE_TASK)
         pool, threads = _pool(ray, device)
         data = data.map(_Extractor, fn_constructor_kwargs={"spec": spec, "revision": revision, "device": device,
                                                           "precision": precision, "threads": threads}, **pool)

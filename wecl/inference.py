@@ -190,7 +190,8 @@ def _segment_rows(features: Features, head, normalised, erased: np.ndarray) -> l
 def _notices(features: Features, model: WECL) -> list[str]:
     notices = []
     if not features.info.has_audio:
-        notices.append("This video has no audio track: the audio input is silence and erasing follows the visual attention alone.")
+        notices.append("This video has no audio track: the audio input is silence "
+                       "and erasing follows the visual attention alone.")
     note = checkpoints.training_notice(model.config)
     if note:
         notices.append(note)

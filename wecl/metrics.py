@@ -22,6 +22,35 @@ GroundTruth = tuple[str, float, float]  # (video id, start, end)
 AnnotationSet = Mapping[str, VideoAnnotation]
 
 
+def union(intervals: Sequence[Interval]) -> list[Interval]:
+    """The union of (start, end) intervals as sorted, disjoint intervals; empty ones are dropped."""
+    merged: list[list[float]] = []
+    for s, e in sorted(intervals):
+        if e <= s:
+            continue
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def total_length(intervals: Sequence[Interval]) -> float:
+    """Seconds covered by disjoint intervals (a `union`)."""
+    return float(sum(e - s for s, e in intervals))
+
+
+def overlap_seconds(a: Sequence[Interval], b: Sequence[Interval]) -> float:
+    """Seconds where two sets of disjoint intervals (each a `union`) overlap."""
+    return float(sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b))
+
+
+def covered_fraction(interval: Interval, intervals: Sequence[Interval]) -> float:
+    """The fraction of `interval` inside the union of `intervals` (0 for an empty interval)."""
+    start, end = interval
+    return overlap_seconds([interval], union(intervals)) / (end - start) if end > start else 0.0
+
+
 def tiou(a: Interval, b: Interval) -> float:
     """Temporal intersection over union of two (start, end) intervals."""
     inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))

@@ -34,7 +34,9 @@ def bar(total: int, label: str, stream=sys.stderr):
         elapsed = time.monotonic() - start
         eta = elapsed / frac - elapsed if frac > 0 else 0.0
         filled = int(frac * 30)
-        stream.write(("\r" if interactive else "") + f"{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}  {elapsed:5.1f} s, eta {eta:5.1f} s" + ("" if interactive else "\n"))
+        stream.write(("\r" if interactive else "")
+                     + f"{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}  {elapsed:5.1f} s, eta {eta:5.1f} s"
+                     + ("" if interactive else "\n"))
         stream.flush()
 
     tick(0)

@@ -20,7 +20,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=2, help="decode workers")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32)")
+                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA "
+                        "and on CPUs with AMX or AVX-512 BF16, else fp32)")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run on Ray Data: decoding as CPU tasks, backbones and heads in actors (one per GPU); "
                         "ADDRESS of a Ray cluster, or none to start a local Ray (needs requirements-ray.txt)")
@@ -48,7 +49,8 @@ def run(args) -> int:
                 stats = run_batch(videos, model, db, theta, args.rounds, args.workers, tick,
                                   keyframe_rule=rule)
         wanted = {str(v) for v in videos}
-        results = {vid: r for vid, r in db.results(source_of(model), theta, args.rounds, rule).items() if r["video"]["path"] in wanted}
+        results = {vid: r for vid, r in db.results(source_of(model), theta, args.rounds, rule).items()
+                   if r["video"]["path"] in wanted}
         write_outputs(results, args.out, args.activitynet)
     finally:
         db.close()

@@ -5,7 +5,8 @@ import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("calibrate", help="recompute the backbones' BatchNorm statistics on a dataset (for random, not pretrained, backbones)")
+    p = sub.add_parser("calibrate",
+                       help="recompute the backbones' BatchNorm statistics on a dataset (for random, not pretrained, backbones)")
     p.add_argument("dataset", help="any dataset layout `extract` reads; its training videos are used")
     p.add_argument("--out", required=True, help="checkpoint folder to write (the source's weights, new statistics)")
     p.add_argument("--checkpoint", default=None, help="checkpoint whose backbones to calibrate (default: the project's)")

@@ -28,7 +28,8 @@ def register(sub) -> None:
     p.add_argument("--theta-sweep", action="store_true", help="accuracy and mAP against theta on the cached features")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32)")
+                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA "
+                        "and on CPUs with AMX or AVX-512 BF16, else fp32)")
     p.set_defaults(run=run)
 
 

@@ -6,7 +6,8 @@ import sys
 
 def register(sub) -> None:
     p = sub.add_parser("extract", help="run the frozen backbones over a dataset and cache T x C features")
-    p.add_argument("dataset", help="a folder with annotations.json (synth layout), a split .json, a CAER folder or a path,label[,split] .csv")
+    p.add_argument("dataset", help="a folder with annotations.json (synth layout), a split .json, a CAER folder "
+                                   "or a path,label[,split] .csv")
     p.add_argument("--out", required=True, help="feature store folder (resumable: finished videos are skipped)")
     p.add_argument("--layout", default=None, choices=["activitynet", "split", "caer", "csv"], help="default: detected")
     p.add_argument("--root", default=None, help="video root of a split file (default: the file's folder)")
@@ -17,7 +18,8 @@ def register(sub) -> None:
     p.add_argument("--subset", default=None, help="only this subset (training, validation, testing)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
-                   help="backbone precision (default fp32: a store's features are then the same on every machine; auto/bf16 is about 2x faster where the CPU has native bf16, features within 1 %%)")
+                   help="backbone precision (default fp32: a store's features are then the same on every machine; "
+                        "auto/bf16 is about 2x faster where the CPU has native bf16, features within 1 %%)")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run on Ray Data: decoding as CPU tasks, backbones in actors (one per GPU); ADDRESS of a "
                         "Ray cluster, or none to start a local Ray (needs requirements-ray.txt)")

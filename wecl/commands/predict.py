@@ -11,13 +11,15 @@ def register(sub) -> None:
     p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
     p.add_argument("--theta", type=float, default=None, help="erasing threshold in [0, 1]; default: the checkpoint's (0.7)")
     p.add_argument("--rounds", type=int, default=1,
-                   help="erasing rounds to run (1 = the paper's single erasing; more only change detections with --keyframes fused)")
+                   help="erasing rounds to run (1 = the paper's single erasing; "
+                        "more only change detections with --keyframes fused)")
     p.add_argument("--keyframes", default=None, choices=["eq9", "fused"],
                    help="keyframe rule of the detections: eq9 (the paper's, A*v and A*a >= theta) or fused "
                         "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32)")
+                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA "
+                        "and on CPUs with AMX or AVX-512 BF16, else fp32)")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the result JSON here ('-' for stdout)")
     p.set_defaults(run=run)
 
@@ -35,7 +37,8 @@ def summary(result) -> str:
     fmt = lambda x: "   -  " if x is None else f"{x:6.2f}"  # noqa: E731
     for s in j["segments"]:
         erased = "" if s["erased_round"] is None else f"round {s['erased_round']}"
-        lines.append(f"{s['index']:7d}   {s['start']:6.1f}-{s['end']:6.1f}  {fmt(s['visual_attention_norm'])} {fmt(s['audio_attention_norm'])}  {erased}")
+        lines.append(f"{s['index']:7d}   {s['start']:6.1f}-{s['end']:6.1f}  "
+                     f"{fmt(s['visual_attention_norm'])} {fmt(s['audio_attention_norm'])}  {erased}")
     if j["detections"]:
         lines.append("detections: " + ", ".join(f"{d['start']:.1f}-{d['end']:.1f} s ({d['score']:.2f})" for d in j["detections"]))
     else:

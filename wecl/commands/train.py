@@ -34,7 +34,8 @@ def register(sub) -> None:
                    help="the official code's protocol: pick the best epoch on the TEST subset (labelled as such; "
                         "its test figures are optimistic)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--restarts", type=int, default=1, help="train from seeds SEED..SEED+N-1 and keep the best on the held-out set")
+    p.add_argument("--restarts", type=int, default=1,
+                   help="train from seeds SEED..SEED+N-1 and keep the best on the held-out set")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--description", default="", help="one paragraph for the model card")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="publish the checkpoint to this Hub model repo")
@@ -53,7 +54,8 @@ def run(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
         weight_decay=args.weight_decay, modalities=args.modalities, intra=not args.no_intra,
         inter=not args.no_inter and args.modalities == "both", erasing=not args.no_erasing, theta=args.theta,
-        relation_dim=args.relation_dim, dropout=args.dropout, views=args.views, seed=args.seed, restarts=args.restarts, device=args.device,
+        relation_dim=args.relation_dim, dropout=args.dropout, views=args.views, seed=args.seed, restarts=args.restarts,
+        device=args.device,
         select=args.select, holdout=args.holdout, select_on_test=args.select_on_test, description=args.description,
     )
     echo = None if args.quiet else (lambda line: print(line, file=sys.stderr))

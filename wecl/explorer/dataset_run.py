@@ -223,7 +223,8 @@ class DatasetRun:
         self.results(index)  # brings the results, and so their version, up to date
         version = self._results.get(index, (0.0, {}))[0]
         if index not in self._sweeps or self._sweeps[index][0] != version:  # features only when stale
-            self._sweeps[index] = (version, sweep_predictions(self.models[index], self.features(index), keyframe_rule=self.keyframe_rule))
+            self._sweeps[index] = (version, sweep_predictions(self.models[index], self.features(index),
+                                                              keyframe_rule=self.keyframe_rule))
         by_theta = self._sweeps[index][1]
         swept = next(iter(by_theta.values()), {})
         truth = {vid: a for vid, a in self.ground_truth.items() if vid in swept}

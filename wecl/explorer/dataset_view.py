@@ -17,23 +17,11 @@ from wecl.annotations import AnnotationSet
 from wecl.detection import RULE_TITLES
 from wecl.explorer.groundtruth import compare
 from wecl.explorer.plots import settings_title, timeline_figure
+from wecl.metrics import covered_fraction
 from wecl.training.evaluate import ALPHAS, prediction_of, score
 
 COLUMNS = ["video", "ground truth", "predicted", "confidence", "correct", "GT segments",
            "detected segments", "best tIoU", "attention in GT"]
-
-
-def _segment_overlap(start: float, end: float, truth: list[tuple[float, float]]) -> float:
-    """Fraction of [start, end] inside the union of the ground-truth intervals."""
-    if end <= start:
-        return 0.0
-    covered, cursor = 0.0, start
-    for s, e in sorted(truth):
-        s, e = max(s, cursor), min(e, end)
-        if e > s:
-            covered += e - s
-            cursor = e
-    return covered / (end - start)
 
 
 def attention_in_truth(result: dict, truth: list[tuple[float, float]]) -> float:
@@ -47,7 +35,7 @@ def attention_in_truth(result: dict, truth: list[tuple[float, float]]) -> float:
         weights = np.array([s[f"{m}_attention"] or 0.0 for s in result["segments"]], float)
         if weights.sum() <= 0:
             continue
-        inside = np.array([_segment_overlap(s["start"], s["end"], truth) for s in result["segments"]])
+        inside = np.array([covered_fraction((s["start"], s["end"]), truth) for s in result["segments"]])
         shares.append(float((weights * inside).sum() / weights.sum()))
     return float(np.mean(shares)) if shares else math.nan
 
@@ -140,7 +128,7 @@ def attention_samples(results: Mapping[str, dict], ground_truth: AnnotationSet) 
             values = [v for v in values if v is not None]
             if not values:
                 continue
-            (inside if _segment_overlap(s["start"], s["end"], truth) >= 0.5 else outside).append(float(np.mean(values)))
+            (inside if covered_fraction((s["start"], s["end"]), truth) >= 0.5 else outside).append(float(np.mean(values)))
     return inside, outside
 
 

@@ -22,7 +22,7 @@ from wecl.annotations import (
     write_annotations,
 )
 from wecl.errors import WECLError
-from wecl.metrics import tiou_matrix
+from wecl.metrics import overlap_seconds, tiou_matrix, total_length, union
 
 TABLE_COLUMNS = ["start", "end", "label"]
 
@@ -114,29 +114,9 @@ class Comparison:
     recall: float  # overlap / ground-truth time (nan when there is no ground truth)
 
 
-def _union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[list[float]] = []
-    for s, e in sorted(intervals):
-        if e <= s:
-            continue
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    return [(s, e) for s, e in merged]
-
-
-def _length(intervals: Sequence[tuple[float, float]]) -> float:
-    return float(sum(e - s for s, e in intervals))
-
-
-def _intersection(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> float:
-    return float(sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b))
-
-
 def erased_intervals(result: dict) -> list[tuple[float, float]]:
     """The time erased in any round (the keyframes the detections are built from), merged."""
-    return _union([(s["start"], s["end"]) for s in result["segments"] if s["erased_round"] is not None])
+    return union([(s["start"], s["end"]) for s in result["segments"] if s["erased_round"] is not None])
 
 
 def compare(truth: Sequence[Segment], result: dict) -> Comparison:
@@ -151,9 +131,9 @@ def compare(truth: Sequence[Segment], result: dict) -> Comparison:
         best_detection = [int(j) if ious[i, j] > 0 else None for i, j in enumerate(best)]
     else:
         best_tiou, best_detection = [0.0] * len(gt), [None] * len(gt)
-    erased, truth_union = erased_intervals(result), _union(gt)
-    overlap = _intersection(erased, truth_union)
-    erased_s, truth_s = _length(erased), _length(truth_union)
+    erased, truth_union = erased_intervals(result), union(gt)
+    overlap = overlap_seconds(erased, truth_union)
+    erased_s, truth_s = total_length(erased), total_length(truth_union)
     return Comparison(
         best_tiou, best_detection, erased_s, truth_s, overlap,
         overlap / erased_s if erased_s > 0 else math.nan,

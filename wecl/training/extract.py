@@ -113,7 +113,8 @@ def write_manifest(out_dir: Path, dataset: Dataset, model: WECL, key: str, views
                             "use another output folder")
         if old.get("precision", "fp32") != manifest["precision"]:
             raise WECLError(f"{out_dir}: holds features computed in {old.get('precision', 'fp32')}, not "
-                            f"{manifest['precision']}; pass --precision {old.get('precision', 'fp32')} or use another output folder")
+                            f"{manifest['precision']}; pass --precision {old.get('precision', 'fp32')} "
+                            "or use another output folder")
         manifest["views"] = max(views, old.get("views", 0))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
