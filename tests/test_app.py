@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ def make_video(path: Path, seconds: float = 3.0, audio: bool = True) -> Path:
 
 
 def check_result(result: dict, duration: float | None = None) -> None:
-    """The result JSON of DESIGN.md section 10."""
+    """The result JSON of docs/formats.md#result-json."""
     video = result["video"]
     assert set(video) >= {"path", "duration", "fps", "width", "height", "has_audio"}
     assert isinstance(video["has_audio"], bool) and video["duration"] > 0 and video["fps"] > 0
@@ -100,7 +99,6 @@ def test_bad_upload_is_an_error_message_and_the_app_keeps_serving(client, tmp_pa
 
 
 def test_registry_default_is_read_at_run_time():
-    sys.path.insert(0, str(ROOT))
     from ui.video_tab import checkpoint_info
     from wecl import checkpoints
     from wecl.explorer.policy import checkpoint_choices
@@ -152,7 +150,6 @@ def test_requests_never_change_the_process_thread_count(client, tmp_path):
     import torch
     from gradio_client import handle_file
 
-    sys.path.insert(0, str(ROOT))
     from ui import common, video_tab
 
     video = make_video(tmp_path / "threads.mp4", 2.0)
@@ -170,7 +167,6 @@ def test_requests_never_change_the_process_thread_count(client, tmp_path):
 
 
 def test_a_space_loads_only_its_own_and_allowed_checkpoints(monkeypatch, tmp_path):
-    sys.path.insert(0, str(ROOT))
     import gradio as gr
 
     from ui.video_tab import run_prediction
@@ -194,7 +190,6 @@ def test_session_files_go_when_the_session_ends_and_by_age(monkeypatch, tmp_path
     import os
     import types
 
-    sys.path.insert(0, str(ROOT))
     from ui import common
 
     monkeypatch.setattr(common, "OUTPUT_ROOT", tmp_path / "outputs")
@@ -217,7 +212,7 @@ def test_hostile_uploads_get_messages_and_the_server_keeps_serving(client, tmp_p
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    from conftest import ffmpeg
+    from helpers import ffmpeg
 
     strip = tmp_path / "strip.mp4"
     ffmpeg("-f", "lavfi", "-i", "color=c=red:size=8192x2:rate=10:duration=2", "-c:v", "libx264", "-preset",

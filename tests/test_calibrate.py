@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from conftest import run_wecl
+from helpers import run_wecl
 from wecl.errors import WECLError
 from wecl.features import prepare_inputs, run_backbones
 from wecl.model import WECL

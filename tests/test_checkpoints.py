@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 from wecl import checkpoints
 from wecl.errors import WECLError
 from wecl.model import WECL
@@ -300,7 +300,7 @@ def test_loading_holds_the_weights_once(tmp_path, tiny_checkpoint):
     the peak while loading (and touching every weight) stays near the weights' size."""
     import torch
 
-    from conftest import tiny_config
+    from helpers import tiny_config
     from wecl import WECL
 
     torch.manual_seed(0)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import CLASSES, run_wecl
+from helpers import CLASSES, assert_user_error, run_wecl
 from wecl import checkpoints
 from wecl.cli import main
 
@@ -19,15 +19,6 @@ class Done:
             self.returncode = exit.code
         captured = capsys.readouterr()
         self.stdout, self.stderr = captured.out, captured.err
-
-
-def assert_user_error(done, *words):
-    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
-    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import run_wecl
+from helpers import assert_user_error, run_wecl
 from wecl.convert import load_pth
 from wecl.errors import WECLError
 from wecl.model import WECL
@@ -120,21 +120,12 @@ def test_convert_official_checkpoint(tmp_path):
         _assert_close(model.audio_backbone(mfcc.repeat(1, 3, 1, 1)), audio(mfcc))
 
 
-def _assert_clean_error(done, *words):
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert "Traceback" not in done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-
-
 @pytest.mark.slow
 def test_convert_not_a_state_dict(tmp_path):
     path = tmp_path / "numbers.pth"
     torch.save({"epoch": 3, "lr": [0.1, 0.01]}, path)
     done = run_wecl("convert", "--visual-r3d", path, "--classes", "a,b", "--out", tmp_path / "out")
-    _assert_clean_error(done, str(path), "no state dict")
+    assert_user_error(done, str(path), "no state dict")
     assert not (tmp_path / "out").exists()
 
 
@@ -143,7 +134,7 @@ def test_convert_garbage_file(tmp_path):
     path = tmp_path / "garbage.pth"
     path.write_bytes(os.urandom(4096))
     done = run_wecl("convert", "--audio-resnet", path, "--classes", "a,b", "--out", tmp_path / "out")
-    _assert_clean_error(done, str(path), "not a readable weights file")
+    assert_user_error(done, str(path), "not a readable weights file")
     assert not (tmp_path / "out").exists()
 
 

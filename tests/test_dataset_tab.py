@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -13,15 +12,13 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from conftest import REPO, run_wecl
+from helpers import run_wecl
+from ui import dataset_tab
 from wecl.annotations import read_annotations
 from wecl.explorer import dataset_run
 from wecl.metrics import tiou_matrix
 from wecl.training.evaluate import theta_sweep
 from wecl.training.synth import generate
-
-sys.path.insert(0, str(REPO))
-from ui import dataset_tab  # noqa: E402
 
 pytestmark = pytest.mark.slow
 VIDEOS = 20

@@ -1,4 +1,4 @@
-"""Detections (paper 4.5, DESIGN.md 5): by default the maximal runs of eq. 9 keyframes of one pass
+"""Detections (paper 4.5, docs/design.md#5-detection): by default the maximal runs of eq. 9 keyframes of one pass
 over the full video; the fused rule is an option that contains them; erasing rounds > 1 never
 change eq. 9 detections."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
+from helpers import tiny_config
 from wecl.detection import keyframe_runs, keyframes
 from wecl.inference import Features, explain, predict
 from wecl.model import WECL

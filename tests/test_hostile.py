@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, ffmpeg
+from helpers import REPO, ffmpeg
 from wecl.audio import read_audio
 from wecl.errors import WECLError
 from wecl.inference import predict
@@ -86,7 +86,7 @@ def _junk_checkpoint(folder, **config):
     import torch
     from safetensors.torch import save_file
 
-    from conftest import tiny_config
+    from helpers import tiny_config
 
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({**tiny_config().to_dict(), **config}))
@@ -199,7 +199,7 @@ def test_a_single_keyframe_is_decoded_through_once(tmp_path):
 def test_a_file_declaring_too_many_packets_is_refused_at_the_first_open(tmp_path, tiny_checkpoint):
     """Every decoding thread opens the file, and a demuxer indexes every packet in memory: a file
     declaring more packets than allowed is refused once, before any thread starts."""
-    from conftest import run_wecl
+    from helpers import run_wecl
 
     path = tmp_path / "packets.mp4"  # a file of its own, so no cached features skip the decode
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=3", "-c:v", "libx264", "-preset",

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import CLASSES, REPO, free_port
+from helpers import CLASSES, REPO, free_port
 from hub_server import FakeHub
 from wecl import checkpoints
 from wecl.model import WECL
@@ -75,7 +75,7 @@ def big(tmp_path):
     10 MB chunks (huggingface_hub's unit), so its retry must ask for the rest with a range."""
     import torch
 
-    from conftest import tiny_config
+    from helpers import tiny_config
     from wecl.model import WECL
 
     torch.manual_seed(0)

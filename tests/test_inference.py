@@ -1,4 +1,4 @@
-"""End to end: a video file through the tiny model to the result JSON of DESIGN.md section 10,
+"""End to end: a video file through the tiny model to the result JSON of docs/formats.md#result-json,
 with the feature caches (memory, disk) and clean failure on bad files."""
 import json
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import wecl.features
-from conftest import BAD_KINDS, CLASSES, GOOD_KINDS
+from helpers import BAD_KINDS, CLASSES, GOOD_KINDS
 from wecl.errors import WECLError
 from wecl.inference import predict
 
@@ -16,7 +16,7 @@ NUMBER = (int, float)
 
 
 def check_result_json(data: dict, model, has_audio: bool) -> None:
-    """Every key of DESIGN.md section 10 with its type, and the invariants between them."""
+    """Every key of docs/formats.md#result-json with its type, and the invariants between them."""
     v = data["video"]
     assert isinstance(v["path"], str)
     assert isinstance(v["duration"], float) and v["duration"] > 0

@@ -10,12 +10,26 @@ from wecl.metrics import (
     average_precision,
     class_agnostic_map,
     classification_report,
+    covered_fraction,
     frame_transformer_recall,
     interpolated_ap,
+    overlap_seconds,
     per_class_map,
     tiou,
     tiou_matrix,
+    total_length,
+    union,
 )
+
+
+def test_interval_arithmetic_by_hand():
+    merged = union([(4.0, 5.0), (0.0, 2.0), (1.0, 3.0), (6.0, 6.0)])  # overlapping, unsorted, one empty
+    assert merged == [(0.0, 3.0), (4.0, 5.0)]
+    assert total_length(merged) == 4.0
+    assert overlap_seconds(merged, [(2.5, 4.5)]) == pytest.approx(1.0)
+    # overlapping truth is counted once: [1, 3] is covered by [0, 2] and [1.5, 2.5] up to 2.5
+    assert covered_fraction((1.0, 3.0), [(0.0, 2.0), (1.5, 2.5)]) == pytest.approx(0.75)
+    assert covered_fraction((2.0, 2.0), [(0.0, 5.0)]) == 0.0
 
 
 def video(vid, *segments, label=None):

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import CLASSES, tiny_config
+from helpers import CLASSES, tiny_config
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.model import WECL, attention_pool

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
+from helpers import tiny_config
 from wecl import checkpoints, device, inference
 from wecl.errors import WECLError
 from wecl.model import WECL

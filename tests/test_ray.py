@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 from wecl import WECL, WECLConfig
 from wecl.training.synth import generate
 

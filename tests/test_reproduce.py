@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO
+from helpers import REPO
 from wecl.annotations import read_annotations, write_annotations
 from wecl.resnet import ResNet
 from wecl.training.synth import generate

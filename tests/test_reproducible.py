@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, tiny_config
+from helpers import REPO, tiny_config
 
 pytestmark = pytest.mark.slow
 

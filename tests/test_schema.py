@@ -10,7 +10,7 @@ import typing
 
 import pytest
 
-from conftest import run_wecl, tiny_config
+from helpers import run_wecl, tiny_config
 from wecl import schema
 from wecl.inference import predict
 

@@ -14,7 +14,7 @@ import pytest
 from test_app import check_result, make_video
 from test_hub import TOKEN, folder_files, hub_env, run_wecl
 
-from conftest import CLASSES, free_port
+from helpers import CLASSES, free_port
 from hub_server import FakeHub
 
 pytestmark = pytest.mark.slow

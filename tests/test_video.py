@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import wecl.video
-from conftest import FFMPEG, GOOD_KINDS
+from helpers import FFMPEG, GOOD_KINDS
 from wecl.errors import WECLError
 from wecl.video import clip_times, read_clips, segment_spans
 
