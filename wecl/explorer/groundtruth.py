@@ -23,6 +23,7 @@ from wecl.annotations import (
 )
 from wecl.errors import WECLError
 from wecl.metrics import overlap_seconds, tiou_matrix, total_length, union
+from wecl.schema import Result
 
 TABLE_COLUMNS = ["start", "end", "label"]
 
@@ -114,12 +115,12 @@ class Comparison:
     recall: float  # overlap / ground-truth time (nan when there is no ground truth)
 
 
-def erased_intervals(result: dict) -> list[tuple[float, float]]:
+def erased_intervals(result: Result) -> list[tuple[float, float]]:
     """The time erased in any round (the keyframes the detections are built from), merged."""
     return union([(s["start"], s["end"]) for s in result["segments"] if s["erased_round"] is not None])
 
 
-def compare(truth: Sequence[Segment], result: dict) -> Comparison:
+def compare(truth: Sequence[Segment], result: Result) -> Comparison:
     """Best tIoU of each ground-truth segment with a detection; precision and recall of the erased
     time against the ground-truth time (both as unions of intervals, in seconds)."""
     gt = [(g.start, g.end) for g in truth]
@@ -141,7 +142,7 @@ def compare(truth: Sequence[Segment], result: dict) -> Comparison:
     )
 
 
-def comparison_rows(truth: Sequence[Segment], result: dict, comparison: Comparison) -> list[list]:
+def comparison_rows(truth: Sequence[Segment], result: Result, comparison: Comparison) -> list[list]:
     """Rows for a table: ground-truth segment, its label, the best detection, the best tIoU."""
     rows = []
     for g, iou, j in zip(truth, comparison.best_tiou, comparison.best_detection):
