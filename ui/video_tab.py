@@ -106,7 +106,7 @@ def on_checkpoint(spec: str) -> CheckpointPicked:
 def run_prediction(video: str | None, checkpoint: str | None, theta: float | None, rounds: float | None,
                    keyframes: str | None = "eq9", progress=gr.Progress()) -> Prediction:
     """The `/predict` endpoint: (video, checkpoint, theta, rounds, keyframes) -> result JSON
-    (DESIGN.md §10). An empty checkpoint is the registry default; keyframes "eq9" (the paper's) or
+    (docs/formats.md#result-json). An empty checkpoint is the registry default; keyframes "eq9" (the paper's) or
     "fused"."""
     if not video:
         raise WECLError("no video: upload one or pick an example first")

@@ -1,6 +1,6 @@
 """WECL: cross-modal temporal erasing network for video emotion (CVPR 2023), and its tools.
 
-The package never imports gradio; `app.py` is the only UI module.
+The package never imports gradio; the UI is `app.py` and `ui/` beside it (see the README's Architecture).
 """
 from wecl.config import WECLConfig
 from wecl.errors import WECLError

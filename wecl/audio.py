@@ -1,4 +1,4 @@
-"""Audio input (DESIGN.md section 2): any stream -> mono waveform -> MFCC over the whole track ->
+"""Audio input (docs/design.md#2-input-sampling): any stream -> mono waveform -> MFCC over the whole track ->
 one patch per segment time span, resized to 224x224 and repeated to 3 channels.
 
 The MFCC is librosa's (`librosa.feature.mfcc` with its defaults: Slaney mel filters, power to dB

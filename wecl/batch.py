@@ -23,6 +23,7 @@ from wecl.inference import explain, source_of
 from wecl.model import WECL
 from wecl.progress import Progress, silent
 from wecl.results_db import ResultsDB
+from wecl.schema import Result
 from wecl.training.evaluate import prediction_of
 
 MAX_SCANNED = int(os.environ.get("WECL_MAX_SCANNED", 200_000))  # files and folders looked at, at most
@@ -80,7 +81,7 @@ class BatchPlan:
     started: float
     done: int = 0
 
-    def keep(self, path: Path, digest: str, result: dict) -> None:
+    def keep(self, path: Path, digest: str, result: Result) -> None:
         """Commit one prediction under the file's own path and id."""
         result["video"]["path"] = str(path)
         result["video_id"] = video_id(path.name)

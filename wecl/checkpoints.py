@@ -1,4 +1,4 @@
-"""Checkpoints (DESIGN.md section 7): `config.json` + `model.safetensors` + `README.md` model card,
+"""Checkpoints (docs/formats.md#checkpoint-folder): `config.json` + `model.safetensors` + `README.md` model card,
 from a local folder, a Hub repo id (`owner/name` or `owner/name@revision`) or the local Hub cache.
 """
 from __future__ import annotations

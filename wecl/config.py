@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,6 @@ KEYFRAME_RULES = ("eq9", "fused")
 def cache_root() -> Path:
     """What the project keeps on disk between runs (features, results of unwritable folders):
     $WECL_CACHE, default ~/.cache/wecl."""
-    import os
-
     return Path(os.environ.get("WECL_CACHE", "~/.cache/wecl")).expanduser()
 
 

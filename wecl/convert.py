@@ -1,4 +1,4 @@
-"""Weight converters (DESIGN.md section 7): published `.pth` files -> the project's checkpoint.
+"""Weight converters (docs/design.md#3-backbones): published `.pth` files -> the project's checkpoint.
 
 - Hara et al.'s 3D-ResNets-PyTorch (Kinetics): a dict with `state_dict` (or a bare state dict),
   keys possibly prefixed `module.`, any `fc` size; depth and width are read from the keys.
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import torch
 
+from wecl.config import WECLConfig
 from wecl.errors import WECLError
+from wecl.model import WECL
 from wecl.resnet import BLOCK_COUNTS, feature_dim
 
 SEQUENTIAL_CHILDREN = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "layer3", "7": "layer4"}
@@ -96,9 +98,6 @@ def convert(
 
     The heads (eq. 1-7 and the classifier) start freshly initialised: the checkpoint is marked
     untrained until `python -m wecl train` has trained them."""
-    from wecl.config import WECLConfig
-    from wecl.model import WECL
-
     visual = audio = None
     unmapped: list[str] = []
     if official:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wecl import checkpoints
+from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.model import WECL
 
@@ -192,8 +193,6 @@ def _space_files() -> dict[str, Path]:
 def _hub_checkpoint(api, spec: str) -> dict:
     """A registry entry for `owner/name[@rev]`, pinned to the commit the revision is now, with
     the classes and description of its config.json (which must be a WECL config)."""
-    from wecl.config import WECLConfig
-
     repo_id, revision = checkpoints.parse_spec(spec)
     if Path(spec).expanduser().exists():
         raise WECLError(f"--checkpoint {spec}: a Space loads checkpoints from the Hub; publish this folder first "

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from wecl.config import cache_root
+from wecl.schema import Result
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -100,7 +101,7 @@ class ResultsDB:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put(self, video_hash: str, video_id: str, result: dict) -> None:
+    def put(self, video_hash: str, video_id: str, result: Result) -> None:
         ckpt = result["checkpoint"]
         key = revision_key(ckpt, result["theta"], result["rounds"], result["keyframe_rule"])
         with self._lock, self._db:

@@ -1,4 +1,4 @@
-"""Video input (DESIGN.md section 2): any file ffmpeg reads -> T segments x k frames, 112x112.
+"""Video input (docs/design.md#2-input-sampling): any file ffmpeg reads -> T segments x k frames, 112x112.
 
 Decoding uses PyAV and only what is needed: for each segment it seeks to the nearest keyframe
 before the clip (unless the clip is close ahead of where decoding already is), decodes up to the
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
@@ -235,8 +236,6 @@ def read_clips(
     if threads == 1:
         work(ranges[0])
     else:
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wecl-clips") as pool:
             for future in [pool.submit(work, part) for part in ranges]:
                 future.result()  # the first failure, in segment order

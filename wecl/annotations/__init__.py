@@ -1,4 +1,4 @@
-"""Temporal-annotation files: the one package that reads and writes them (DESIGN.md section 6).
+"""Temporal-annotation files: the one package that reads and writes them (docs/formats.md#annotation-formats).
 
 `model` holds the data (an annotation set is `dict[str, VideoAnnotation]`, keyed by video id);
 one module per format (`activitynet`, `split`, `positions`, `csv_format`, `elan`, `label_studio`),

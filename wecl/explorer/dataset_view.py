@@ -18,13 +18,14 @@ from wecl.detection import RULE_TITLES
 from wecl.explorer.groundtruth import compare
 from wecl.explorer.plots import settings_title, timeline_figure
 from wecl.metrics import covered_fraction
+from wecl.schema import Result
 from wecl.training.evaluate import ALPHAS, prediction_of, score
 
 COLUMNS = ["video", "ground truth", "predicted", "confidence", "correct", "GT segments",
            "detected segments", "best tIoU", "attention in GT"]
 
 
-def attention_in_truth(result: dict, truth: list[tuple[float, float]]) -> float:
+def attention_in_truth(result: Result, truth: list[tuple[float, float]]) -> float:
     """Share of the temporal attention (raw A of eq. 7, the pooling weights) that falls inside
     ground-truth time, averaged over the modalities the video has; nan without ground truth."""
     if not truth:
@@ -40,7 +41,7 @@ def attention_in_truth(result: dict, truth: list[tuple[float, float]]) -> float:
     return float(np.mean(shares)) if shares else math.nan
 
 
-def video_table(results: Mapping[str, dict], ground_truth: AnnotationSet) -> pd.DataFrame:
+def video_table(results: Mapping[str, Result], ground_truth: AnnotationSet) -> pd.DataFrame:
     """One row per video with a result: the columns of `COLUMNS`."""
     rows = []
     for vid, result in sorted(results.items()):
@@ -74,7 +75,7 @@ def compared_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return merged
 
 
-def scores_markdown(scores: Mapping[str, dict]) -> str:
+def scores_markdown(scores: Mapping[str, Result]) -> str:
     """Accuracy and mAP at each tIoU per checkpoint, as `python -m wecl evaluate` prints them (%)."""
     alphas = [f"{a:g}" for a in ALPHAS]
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}"  # noqa: E731
@@ -87,10 +88,10 @@ def scores_markdown(scores: Mapping[str, dict]) -> str:
         per_class = (s.get("mAP_per_class") or {}).get("0.5")
         lines.append(f"| {name} | {s.get('videos', 0)} | {pct(s.get('accuracy'))} | "
                      + " | ".join(pct(maps.get(a)) for a in alphas) + f" | {pct(per_class)} |")
-    return "\n".join(lines) + "\n\nmAP: the paper's class-agnostic protocol (DESIGN.md §5), in %."
+    return "\n".join(lines) + "\n\nmAP: the paper's class-agnostic protocol (docs/design.md#5-detection), in %."
 
 
-def video_timelines(results: Mapping[str, dict | None], truth) -> list[go.Figure]:
+def video_timelines(results: Mapping[str, Result | None], truth) -> list[go.Figure]:
     """One video's attention timeline per checkpoint, each titled with its checkpoint, to stack."""
     figures = []
     for name, result in results.items():
@@ -105,14 +106,14 @@ def video_timelines(results: Mapping[str, dict | None], truth) -> list[go.Figure
     return figures
 
 
-def dataset_scores(results: Mapping[str, dict], ground_truth: AnnotationSet, classes=None) -> dict:
+def dataset_scores(results: Mapping[str, Result], ground_truth: AnnotationSet, classes=None) -> dict:
     """`python -m wecl evaluate`'s figures for these results (videos without ground truth left out)."""
     predictions = {vid: prediction_of(r, vid) for vid, r in results.items() if vid in ground_truth}
     truth = {vid: ann for vid, ann in ground_truth.items() if vid in results}
     return score(predictions, truth, classes)
 
 
-def attention_samples(results: Mapping[str, dict], ground_truth: AnnotationSet) -> tuple[list[float], list[float]]:
+def attention_samples(results: Mapping[str, Result], ground_truth: AnnotationSet) -> tuple[list[float], list[float]]:
     """Fused normalised attention (A*) of every segment, split by whether most of it lies inside
     ground-truth time: (inside, outside)."""
     inside, outside = [], []
@@ -134,7 +135,7 @@ def attention_samples(results: Mapping[str, dict], ground_truth: AnnotationSet) 
 
 # --- figures --------------------------------------------------------------------------------
 
-def ap_curve_figure(scores: Mapping[str, dict], keyframe_rule: str, per_class: bool = True) -> go.Figure:
+def ap_curve_figure(scores: Mapping[str, Result], keyframe_rule: str, per_class: bool = True) -> go.Figure:
     """AP against tIoU: class-agnostic (the paper's) for each named run, and per class (dotted)."""
     fig = go.Figure()
     for name, s in scores.items():
@@ -163,7 +164,7 @@ def confusion_figure(s: dict) -> go.Figure:
     return fig
 
 
-def per_class_accuracy_figure(scores: Mapping[str, dict]) -> go.Figure:
+def per_class_accuracy_figure(scores: Mapping[str, Result]) -> go.Figure:
     fig = go.Figure()
     for name, s in scores.items():
         acc = s.get("per_class_accuracy") or {}

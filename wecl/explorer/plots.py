@@ -1,4 +1,4 @@
-"""Figures and tables of one prediction (DESIGN.md section 10 result JSON): the attention timeline,
+"""Figures and tables of one prediction (the result JSON, docs/formats.md#result-json): the attention timeline,
 class probabilities, the thumbnail strip and the segment table. No gradio here: every function
 takes the result dict (and ground truth) and returns a plotly figure, an image or a table.
 """
@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from wecl.annotations import Segment
 from wecl.detection import RULE_TITLES
+from wecl.schema import Result
 
 VISUAL_COLOR = "#2563eb"
 AUDIO_COLOR = "#f59e0b"
@@ -38,7 +39,7 @@ def _value(x: float | None) -> float:
     return 0.0 if x is None else float(x)
 
 
-def timeline_figure(result: dict, ground_truth: Sequence[Segment] = ()) -> go.Figure:
+def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.Figure:
     """Attention per segment on the video's seconds: visual and audio A* as bars (raw A in the
     hover), theta as a line, erased segments shaded by round, and below, on their own tracks,
     the detections and the ground-truth segments."""
@@ -118,14 +119,14 @@ def timeline_figure(result: dict, ground_truth: Sequence[Segment] = ()) -> go.Fi
     return go.Figure(data=traces, layout=layout)
 
 
-def settings_title(result: dict) -> str:
+def settings_title(result: Result) -> str:
     """What the detections of a result depend on, for figure titles: θ, rounds and the keyframe rule."""
     rounds = result.get("rounds", 1)
     return (f"θ = {float(result['theta']):.2f} · {rounds} erasing round{'s' if rounds != 1 else ''} · "
             f"{RULE_TITLES[result.get('keyframe_rule', 'eq9')]}")
 
 
-def probabilities_figure(result: dict) -> go.Figure:
+def probabilities_figure(result: Result) -> go.Figure:
     """Class probabilities as horizontal bars, the prediction highlighted."""
     classes, probs = list(result["classes"]), [float(p) for p in result["probabilities"]]
     colors = [VISUAL_COLOR if c == result["prediction"] else "#cbd5e1" for c in classes]
@@ -149,7 +150,7 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def thumbnail_strip(thumbnails: np.ndarray, result: dict, height: int = 96, columns: int | None = None) -> np.ndarray:
+def thumbnail_strip(thumbnails: np.ndarray, result: Result, height: int = 96, columns: int | None = None) -> np.ndarray:
     """One image: a thumbnail per segment with its time span, `columns` per row (default: all in
     one row); erased segments framed in their round's colour and marked "erased r<round>".
     -> (H, W, 3) uint8."""
@@ -199,7 +200,7 @@ SEGMENT_COLUMNS = ["segment", "start (s)", "end (s)", "visual A*", "audio A*", "
                    "erased in round"]
 
 
-def segments_table(result: dict) -> pd.DataFrame:
+def segments_table(result: Result) -> pd.DataFrame:
     """One row per segment: times, normalised and raw attention, the round that erased it."""
     def num(x: float | None, digits: int) -> float | None:
         return None if x is None else round(float(x), digits)
@@ -210,7 +211,7 @@ def segments_table(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
 
 
-def segments_csv(result: dict) -> str:
+def segments_csv(result: Result) -> str:
     """The segments as CSV: index,start,end,visual/audio attention (raw and normalised),erased_round."""
     keys = ["index", "start", "end", "visual_attention", "audio_attention", "visual_attention_norm",
             "audio_attention_norm", "erased_round"]
@@ -222,7 +223,7 @@ def segments_csv(result: dict) -> str:
     return out.getvalue()
 
 
-def prediction_markdown(result: dict) -> str:
+def prediction_markdown(result: Result) -> str:
     """The prediction, its confidence and what was erased, in one short block."""
     erased = [s for s in result["segments"] if s["erased_round"] is not None]
     seconds = sum(s["end"] - s["start"] for s in erased)
@@ -237,6 +238,6 @@ def prediction_markdown(result: dict) -> str:
     return "\n\n".join(lines)
 
 
-def notices_markdown(result: dict) -> str:
+def notices_markdown(result: Result) -> str:
     """The result's notices (no audio, untrained or synthetic-only checkpoint) as a quote block."""
     return "\n".join(f"> ⚠️ {n}\n" for n in result.get("notices", []))

@@ -16,6 +16,7 @@ from wecl.annotations import Segment
 from wecl.errors import WECLError
 from wecl.explorer.plots import AUDIO_COLOR, DETECTION_COLOR, GROUND_TRUTH_COLOR, VISUAL_COLOR, _font, _hex_rgb, round_color
 from wecl.progress import Progress, silent
+from wecl.schema import Result
 
 LEGEND_W = 34  # left margin of the strip, for the row names
 
@@ -24,7 +25,7 @@ def _even(n: float) -> int:
     return max(2, int(round(n / 2)) * 2)  # libx264 with yuv420p needs even sizes
 
 
-def timeline_strip(result: dict, truth: Sequence[Segment], width: int, height: int = 96) -> np.ndarray:
+def timeline_strip(result: Result, truth: Sequence[Segment], width: int, height: int = 96) -> np.ndarray:
     """The timeline as an image (height, width, 3) uint8; time runs from x=LEGEND_W to the right edge."""
     duration = float(result["video"]["duration"])
     image = Image.new("RGB", (width, height), (255, 255, 255))
@@ -67,7 +68,7 @@ def playhead_x(t: float, duration: float, width: int) -> int:
     return int(round(LEGEND_W + (width - LEGEND_W - 1) * min(max(t / duration, 0.0), 1.0)))
 
 
-def render_annotated(video: str, result: dict, out: str | os.PathLike, truth: Sequence[Segment] = (),
+def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: Sequence[Segment] = (),
                      width: int = 480, progress: Progress | None = None) -> Path:
     """Write `out` (MP4, H.264 + AAC when the video has sound): the video `width` px wide with the
     timeline strip and a moving playhead under it."""

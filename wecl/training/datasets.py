@@ -1,6 +1,6 @@
 """Dataset readers: which videos a dataset has, their labels, subsets and (when known) segments.
 
-Layouts (DESIGN.md section 6):
+Layouts (docs/formats.md#dataset-layouts):
 - "split": the official split JSON `{"labels", "database": {id: {"subset", "annotations":
   {"label"}}}}` with videos under `<root>/<label>/<id>.<ext>` (Ekman-6, VideoEmotion-8); its
   "validation" half is the test set when the file has no "testing" (`split_file_subsets`).

@@ -15,8 +15,6 @@ import math
 import os
 from typing import Sequence
 
-import numpy as np
-
 from wecl.annotations import (
     AnnotationSet,
     Segment,
@@ -26,15 +24,17 @@ from wecl.annotations import (
 )
 from wecl.detection import RULE_TITLES
 from wecl.errors import WECLError
+from wecl.inference import explain, features_for
 from wecl.metrics import ALPHAS, class_agnostic_map, classification_report, frame_transformer_recall, per_class_map
 from wecl.progress import Progress
+from wecl.schema import Result
 
 NO_PREDICTION = "(none)"
 THETAS = tuple(round(x * 0.1, 1) for x in range(11))
 
 
-def prediction_of(result_json: dict, video_id: str) -> VideoAnnotation:
-    """One result (DESIGN.md section 10) as a predicted annotation: top-1 label and detections."""
+def prediction_of(result_json: Result, video_id: str) -> VideoAnnotation:
+    """One result (docs/formats.md#result-json) as a predicted annotation: top-1 label and detections."""
     segments = [Segment(d["start"], d["end"], d["label"], d["score"]) for d in result_json["detections"]]
     return VideoAnnotation(video_id, result_json["video"]["duration"], result_json["prediction"], None, segments)
 
@@ -42,8 +42,6 @@ def prediction_of(result_json: dict, video_id: str) -> VideoAnnotation:
 def predict_table(model, table, indices: Sequence[int], theta: float | None = None, rounds: int = 1,
                   keyframe_rule: str | None = None):
     """Predictions and ground truth of videos of a feature store (view 0), heads only."""
-    from wecl.inference import explain
-
     predictions, gt = {}, {}
     for i in indices:
         vid = table.ids[i]
@@ -56,8 +54,6 @@ def predict_table(model, table, indices: Sequence[int], theta: float | None = No
 def dataset_features(model, dataset, items, progress: Progress | None = None) -> dict:
     """Backbone features of each video (memory/disk cache of `inference.features_for`); a video
     that cannot be read is reported and left out."""
-    from wecl.inference import features_for
-
     features, errors = {}, {}
     for n, item in enumerate(items, 1):
         try:
@@ -71,8 +67,6 @@ def dataset_features(model, dataset, items, progress: Progress | None = None) ->
 
 def predict_features(model, features: dict, theta: float | None = None, rounds: int = 1,
                      keyframe_rule: str | None = None) -> AnnotationSet:
-    from wecl.inference import explain
-
     return {vid: prediction_of(explain(f, model, theta, rounds, keyframe_rule).json, vid) for vid, f in features.items()}
 
 
@@ -186,7 +180,3 @@ def format_sweep(rows: list[dict]) -> str:
         lines.append(f"{r['theta']:5.2f}  {acc:>8}  {maps}")
     return "\n".join(lines)
 
-
-def mean_ap(result: dict, alphas: Sequence[str] = tuple(f"{a:g}" for a in ALPHAS)) -> float:
-    values = [result["mAP"][a] for a in alphas if result.get("mAP") and result["mAP"][a] is not None]
-    return float(np.mean(values)) if values else math.nan

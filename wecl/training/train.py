@@ -36,8 +36,10 @@ from wecl.atomic import atomic_write_text
 from wecl.config import WECLConfig
 from wecl.device import resolve_device
 from wecl.errors import WECLError
+from wecl.hub import push_checkpoint
 from wecl.model import WECL
 from wecl.training.datasets import split_file_subsets
+from wecl.training.evaluate import predict_table, score
 from wecl.training.extract import FeatureTable, load_table
 
 # The paper's optimisation (4.2). SGD's momentum is not given there; 0.9 is the usual choice.
@@ -178,8 +180,6 @@ def _tensors(table: FeatureTable, config: WECLConfig, device: torch.device):
 def held_out_metrics(model: WECL, table: FeatureTable, indices: list[int], theta: float | None = None,
                      prefix: str = "val_") -> dict:
     """Loss and accuracy of x_o on view 0, and class-agnostic mAP of the detections (if ground truth)."""
-    from wecl.training.evaluate import predict_table, score
-
     if not indices:
         return {}
     device = next(model.parameters()).device
@@ -469,8 +469,6 @@ def summarise(runs: list[RunResult], opts: TrainOptions) -> dict:
 def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None) -> str:
     """Publish a trained checkpoint folder (`wecl.hub.push_checkpoint`); returns the commit URL.
     The folder stays where it is whatever happens, and the message says so."""
-    from wecl.hub import push_checkpoint
-
     try:
         return push_checkpoint(folder, repo_id, private=private, token=token).commit_url
     except WECLError as error:
