@@ -10,11 +10,12 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
-from wecl import checkpoints, inference
+from wecl import checkpoints
 from wecl.annotations import majority_label
 from wecl.errors import WECLError
 from wecl.explorer import dataset_run, dataset_view, groundtruth, plots
 from wecl.explorer.policy import SAMPLES, allowed_checkpoint, allowed_dataset_folder
+from wecl.features import cache as feature_cache
 
 # ---------------------------------------------------------------------------------------------
 # Named outputs: each event's outputs list is built from the same class its handler returns;
@@ -177,8 +178,8 @@ def _video_views(run, vid: str) -> VideoViews:
     second = figures[1] if len(figures) > 1 else None
     first = results[run.names[0]]
     comparison = groundtruth.comparison_markdown(groundtruth.compare(truth, first)) if first else ""
-    features = inference.cached_features(first["video"]["path"], run.models[0]) if first else None
-    strip = plots.thumbnail_strip(features.thumbnails, first, columns=STRIP_COLUMNS) if features else None
+    cached = feature_cache.get(first["video"]["path"], run.models[0]) if first else None
+    strip = plots.thumbnail_strip(cached.thumbnails, first, columns=STRIP_COLUMNS) if cached else None
     label = gt.label if gt else None
     return VideoViews(
         heading=f"### {vid}\nground truth: **{label or '—'}**, {len(truth)} segments · file `{run.video_path(vid)}`",

@@ -216,8 +216,3 @@ def predict(
         progress(0.95, 1.0, "heads and erasing")
     return explain(features, model, theta, rounds, keyframe_rule)
 
-
-# TODO(#12): the app's name for `features.cache.get`, until the UI split lands; then removed.
-from wecl.features import cache as _cache  # noqa: E402
-
-cached_features = _cache.get
