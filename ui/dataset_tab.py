@@ -48,45 +48,21 @@ class VideoViews(NamedTuple):
     comparison: Any
 
 
-class Polled(NamedTuple):
-    """A timer tick: the timer, the progress and the table, then the Aggregates."""
-    timer: Any
-    status: Any
-    table: Any
-    summary: Any
-    ap_curve: Any
-    confusion: Any
-    per_class: Any
-    distribution: Any
-    sweep: Any
+def _composite(name: str, doc: str, *parts: str | type[NamedTuple]) -> type[NamedTuple]:
+    """A NamedTuple of single fields and other groups' fields, in order: a group changed in one
+    place changes every event that shows it."""
+    fields = [(f, Any) for part in parts for f in ((part,) if isinstance(part, str) else part._fields)]
+    cls = NamedTuple(name, fields)
+    cls.__doc__ = doc
+    return cls
 
 
-class OpenedVideo(NamedTuple):
-    """A row clicked: the video's id (kept in a State), then the VideoViews."""
-    vid: Any
-    heading: Any
-    timeline_a: Any
-    timeline_b: Any
-    strip: Any
-    gt_rows: Any
-    comparison: Any
-
-
-class Saved(NamedTuple):
-    """A corrected ground truth saved: the table, the Aggregates and the VideoViews follow."""
-    table: Any
-    summary: Any
-    ap_curve: Any
-    confusion: Any
-    per_class: Any
-    distribution: Any
-    sweep: Any
-    heading: Any
-    timeline_a: Any
-    timeline_b: Any
-    strip: Any
-    gt_rows: Any
-    comparison: Any
+Polled = _composite("Polled", "A timer tick: the timer, the progress and the table, then the Aggregates.",
+                    "timer", "status", "table", Aggregates)
+OpenedVideo = _composite("OpenedVideo", "A row clicked: the video's id (kept in a State), then the VideoViews.",
+                         "vid", VideoViews)
+Saved = _composite("Saved", "A corrected ground truth saved: the table, the Aggregates and the VideoViews follow.",
+                   "table", Aggregates, VideoViews)
 
 
 # ---------------------------------------------------------------------------------------------

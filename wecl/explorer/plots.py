@@ -52,53 +52,18 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.
     centres = [(s["start"] + s["end"]) / 2 for s in segments]
     lengths = [s["end"] - s["start"] for s in segments]
     custom = [[s["index"], s["start"], s["end"]] for s in segments]
-    traces: list[go.BaseTraceType] = []
-
     # Erased shading first, so that the attention bars are drawn over it.
-    rounds = sorted({s["erased_round"] for s in segments if s["erased_round"] is not None})
-    for r in rounds:
-        idx = [i for i, s in enumerate(segments) if s["erased_round"] == r]
-        traces.append(go.Bar(
-            x=[centres[i] for i in idx], y=[1.0] * len(idx), width=[lengths[i] for i in idx], base=0,
-            marker=dict(color=round_color(r), opacity=0.18, line=dict(width=0)),
-            name=f"erased in round {r}", legendgroup=f"round{r}", customdata=[custom[i] for i in idx],
-            hovertemplate=f"segment %{{customdata[0]}}: erased in round {r}<extra></extra>",
-        ))
-    modalities = [("visual", VISUAL_COLOR, -0.42)]
-    if has_audio and any(s["audio_attention_norm"] is not None for s in segments):
-        modalities.append(("audio", AUDIO_COLOR, 0.02))
-    elif len(modalities) == 1:
-        modalities[0] = ("visual", VISUAL_COLOR, -0.2)
-    for name, color, offset in modalities:
-        if all(s[f"{name}_attention_norm"] is None for s in segments):
-            continue
-        norm = [_value(s[f"{name}_attention_norm"]) for s in segments]
-        raw = [_value(s[f"{name}_attention"]) for s in segments]
-        traces.append(go.Bar(
-            x=centres, y=norm, width=[w * 0.4 for w in lengths], offset=[w * offset for w in lengths],
-            marker=dict(color=color), name=f"{name} attention",
-            customdata=[c + [r] for c, r in zip(custom, raw)],
-            hovertemplate=(f"segment %{{customdata[0]}} (%{{customdata[1]:.2f}}–%{{customdata[2]:.2f}} s)<br>"
-                           f"{name} A* = %{{y:.3f}}<br>raw A = %{{customdata[3]:.4g}}<extra></extra>"),
-        ))
+    traces: list[go.BaseTraceType] = [*_erased_bars(segments, centres, lengths, custom),
+                                      *_attention_bars(segments, has_audio, centres, lengths, custom)]
     traces.append(go.Scatter(
         x=[0.0, duration], y=[theta, theta], mode="lines", name=f"θ = {theta:.2f}",
         line=dict(color=THETA_COLOR, dash="dash", width=1.5), hoverinfo="skip",
     ))
 
-    def track(items: Sequence[tuple[float, float, str]], name: str, color: str) -> go.Bar:
-        return go.Bar(
-            y=[name] * len(items), x=[e - s for s, e, _ in items], base=[s for s, _, _ in items],
-            orientation="h", xaxis="x", yaxis="y2", width=0.6, name=name, showlegend=False,
-            marker=dict(color=color, opacity=0.85, line=dict(width=1, color="white")),
-            customdata=[[s, e, text] for s, e, text in items],
-            hovertemplate=f"{name}: %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} s<br>%{{customdata[2]}}<extra></extra>",
-        )
-
     detections = [(d["start"], d["end"], f"{d['label']}, score {d['score']:.3f}") for d in result["detections"]]
     truth = [(g.start, g.end, g.label or "") for g in ground_truth]
-    traces.append(track(detections, "detections", DETECTION_COLOR))
-    traces.append(track(truth, "ground truth", GROUND_TRUTH_COLOR))
+    traces.append(_track(detections, "detections", DETECTION_COLOR))
+    traces.append(_track(truth, "ground truth", GROUND_TRUTH_COLOR))
 
     annotations = []
     if not has_audio:
@@ -117,6 +82,55 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.
         annotations=annotations,
     )
     return go.Figure(data=traces, layout=layout)
+
+
+def _erased_bars(segments, centres, lengths, custom) -> list[go.Bar]:
+    """One shaded bar per erased segment, coloured by the round that erased it."""
+    traces = []
+    rounds = sorted({s["erased_round"] for s in segments if s["erased_round"] is not None})
+    for r in rounds:
+        idx = [i for i, s in enumerate(segments) if s["erased_round"] == r]
+        traces.append(go.Bar(
+            x=[centres[i] for i in idx], y=[1.0] * len(idx), width=[lengths[i] for i in idx], base=0,
+            marker=dict(color=round_color(r), opacity=0.18, line=dict(width=0)),
+            name=f"erased in round {r}", legendgroup=f"round{r}", customdata=[custom[i] for i in idx],
+            hovertemplate=f"segment %{{customdata[0]}}: erased in round {r}<extra></extra>",
+        ))
+    return traces
+
+
+def _attention_bars(segments, has_audio: bool, centres, lengths, custom) -> list[go.Bar]:
+    """A* of each modality the model has (audio only when the video has sound), raw A in the hover."""
+    traces = []
+    modalities = [("visual", VISUAL_COLOR, -0.42)]
+    if has_audio and any(s["audio_attention_norm"] is not None for s in segments):
+        modalities.append(("audio", AUDIO_COLOR, 0.02))
+    elif len(modalities) == 1:
+        modalities[0] = ("visual", VISUAL_COLOR, -0.2)
+    for name, color, offset in modalities:
+        if all(s[f"{name}_attention_norm"] is None for s in segments):
+            continue
+        norm = [_value(s[f"{name}_attention_norm"]) for s in segments]
+        raw = [_value(s[f"{name}_attention"]) for s in segments]
+        traces.append(go.Bar(
+            x=centres, y=norm, width=[w * 0.4 for w in lengths], offset=[w * offset for w in lengths],
+            marker=dict(color=color), name=f"{name} attention",
+            customdata=[c + [r] for c, r in zip(custom, raw)],
+            hovertemplate=(f"segment %{{customdata[0]}} (%{{customdata[1]:.2f}}–%{{customdata[2]:.2f}} s)<br>"
+                           f"{name} A* = %{{y:.3f}}<br>raw A = %{{customdata[3]:.4g}}<extra></extra>"),
+        ))
+    return traces
+
+
+def _track(items: Sequence[tuple[float, float, str]], name: str, color: str) -> go.Bar:
+    """(start, end, hover text) items as bars on their own track below the attention."""
+    return go.Bar(
+        y=[name] * len(items), x=[e - s for s, e, _ in items], base=[s for s, _, _ in items],
+        orientation="h", xaxis="x", yaxis="y2", width=0.6, name=name, showlegend=False,
+        marker=dict(color=color, opacity=0.85, line=dict(width=1, color="white")),
+        customdata=[[s, e, text] for s, e, text in items],
+        hovertemplate=f"{name}: %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} s<br>%{{customdata[2]}}<extra></extra>",
+    )
 
 
 def settings_title(result: Result) -> str:

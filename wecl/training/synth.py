@@ -109,7 +109,7 @@ def generate(
     """Write `videos` synthetic mp4 files plus annotations.json/.csv to `out_dir`.
 
     Returns the ActivityNet ``database`` dict (video id -> entry). `size` is (width, height);
-    `progress(done, total)` is called after each video.
+    `progress(done, total, what)` is called after each video.
     """
     classes = list(classes)
     _check_arguments(videos, classes, duration_range, size, fps)
@@ -123,38 +123,50 @@ def generate(
 
     database: dict[str, dict] = {}
     for index in range(videos):
-        rng = np.random.default_rng([seed, index])
-        label = classes[index % len(classes)]
-        block = index // len(classes)
-        subset = "validation" if block % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "training"
-        n_frames = int(round(rng.uniform(*duration_range) * fps))
-        spans = plan_spans(rng, n_frames, fps)
-        frames = render_frames(rng, CLASS_CUES[label], spans, n_frames, size, fps)
-        audio = render_audio(rng, CLASS_CUES[label], spans, n_frames, fps)
-        video_id = f"synth_{seed}_{index:04d}"
-        path = out / f"{video_id}.mp4"
-        try:
-            encode_mp4(path, frames, audio, fps)
-        except OSError as err:
-            raise WECLError(f"synthetic benchmark: cannot write {path}: {err}") from err
-        database[video_id] = {
-            "duration": round(n_frames / fps, 3),
-            "subset": subset,
-            "resolution": f"{size[0]}x{size[1]}",
-            "label": label,
-            "annotations": [
-                {
-                    "segment": [round(s.start_frame / fps, 3), round(s.end_frame / fps, 3)],
-                    "label": label,
-                    "modality": s.modality,
-                    "strength": s.strength,
-                }
-                for s in spans
-            ],
-        }
+        video_id, database[video_id] = _synth_video(out, seed, index, classes, duration_range, size, fps)
         if progress is not None:
             progress(index + 1, videos, "videos")
+    _write_annotations(out, seed, classes, database)
+    return database
 
+
+def _synth_video(out: Path, seed: int, index: int, classes: list[str], duration_range: tuple[float, float],
+                 size: tuple[int, int], fps: int) -> tuple[str, dict]:
+    """Render and encode video `index` (its own random stream); returns its id and its
+    ActivityNet entry, with each cue's modality and strength."""
+    rng = np.random.default_rng([seed, index])
+    label = classes[index % len(classes)]
+    block = index // len(classes)
+    subset = "validation" if block % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "training"
+    n_frames = int(round(rng.uniform(*duration_range) * fps))
+    spans = plan_spans(rng, n_frames, fps)
+    frames = render_frames(rng, CLASS_CUES[label], spans, n_frames, size, fps)
+    audio = render_audio(rng, CLASS_CUES[label], spans, n_frames, fps)
+    video_id = f"synth_{seed}_{index:04d}"
+    path = out / f"{video_id}.mp4"
+    try:
+        encode_mp4(path, frames, audio, fps)
+    except OSError as err:
+        raise WECLError(f"synthetic benchmark: cannot write {path}: {err}") from err
+    return video_id, {
+        "duration": round(n_frames / fps, 3),
+        "subset": subset,
+        "resolution": f"{size[0]}x{size[1]}",
+        "label": label,
+        "annotations": [
+            {
+                "segment": [round(s.start_frame / fps, 3), round(s.end_frame / fps, 3)],
+                "label": label,
+                "modality": s.modality,
+                "strength": s.strength,
+            }
+            for s in spans
+        ],
+    }
+
+
+def _write_annotations(out: Path, seed: int, classes: list[str], database: dict[str, dict]) -> None:
+    """annotations.json (ActivityNet, with the generator's version, seed and labels) and annotations.csv."""
     document = {
         "version": "wecl-synth-1",
         "seed": seed,
@@ -168,7 +180,6 @@ def generate(
         for video_id, entry in database.items():
             for ann in entry["annotations"]:
                 writer.writerow([video_id, ann["segment"][0], ann["segment"][1], ann["label"]])
-    return database
 
 
 def _check_arguments(videos, classes, duration_range, size, fps) -> None:

@@ -239,29 +239,8 @@ def train_split(
     history, best, best_state = [], None, None
     for epoch in range(1, opts.epochs + 1):
         start = time.perf_counter()
-        model.train()
         order = rng.permutation(train_idx)
-        sums = {"train_loss": 0.0, "loss_original": 0.0, "loss_keyframes": 0.0, "loss_left": 0.0}
-        correct = empty = 0
-        for b in range(0, len(order), opts.batch_size):
-            idx = torch.as_tensor(order[b : b + opts.batch_size], device=device)
-            view = torch.as_tensor(rng.integers(n_views, size=len(idx)), device=device)
-            xv = None if v is None else v[idx, view]  # (B, T, C): one random stored view per video
-            xa = None if a is None else a[idx]
-            loss, parts = model.loss(xv, xa, labels[idx], audio_present=present[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            n = len(idx)
-            sums["train_loss"] += loss.item() * n
-            for name in ("original", "keyframes", "left"):
-                if name in parts:
-                    sums[f"loss_{name}"] += parts[name].item() * n
-            empty += int(parts["empty_keyframes"])
-            with torch.no_grad():
-                model.eval()
-                correct += int((model(xv, xa).logits.argmax(-1) == labels[idx]).sum())
-                model.train()
+        sums, correct, empty = _train_epoch(model, optimizer, (v, a, present, labels), order, n_views, opts.batch_size, rng)
         row = {"split": split, "seed": opts.seed, "epoch": epoch, **{k: s / len(order) for k, s in sums.items()},
                "train_accuracy": correct / len(order), "lr": optimizer.param_groups[0]["lr"],
                # videos whose eq. 9 keyframe set was empty: their loss was 3 CE(x_o) (eq. 12 degenerates)
@@ -282,6 +261,38 @@ def train_split(
     model.to("cpu")
     return RunResult(split, best_epoch, best or {}, history, model, len(train_idx), len(val_idx), seed=opts.seed,
                      test_videos=len(plan.test), selection=plan.source if val_idx else "last epoch")
+
+
+def _train_epoch(model: WECL, optimizer: torch.optim.Optimizer, data: tuple, order: np.ndarray, n_views: int,
+                 batch_size: int, rng: np.random.Generator) -> tuple[dict[str, float], int, int]:
+    """One pass over `order` in mini-batches of eq. 12, each video on one random stored view:
+    the summed losses, the videos classified right (x_o, eval mode) and those whose eq. 9 keyframe
+    set was empty."""
+    v, a, present, labels = data
+    device = labels.device
+    model.train()
+    sums = {"train_loss": 0.0, "loss_original": 0.0, "loss_keyframes": 0.0, "loss_left": 0.0}
+    correct = empty = 0
+    for b in range(0, len(order), batch_size):
+        idx = torch.as_tensor(order[b : b + batch_size], device=device)
+        view = torch.as_tensor(rng.integers(n_views, size=len(idx)), device=device)
+        xv = None if v is None else v[idx, view]  # (B, T, C): one random stored view per video
+        xa = None if a is None else a[idx]
+        loss, parts = model.loss(xv, xa, labels[idx], audio_present=present[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        n = len(idx)
+        sums["train_loss"] += loss.item() * n
+        for name in ("original", "keyframes", "left"):
+            if name in parts:
+                sums[f"loss_{name}"] += parts[name].item() * n
+        empty += int(parts["empty_keyframes"])
+        with torch.no_grad():
+            model.eval()
+            correct += int((model(xv, xa).logits.argmax(-1) == labels[idx]).sum())
+            model.train()
+    return sums, correct, empty
 
 
 def split_subsets(path: str | os.PathLike) -> dict[str, str]:
