@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from wecl.training.evaluate import predict_table, score
-from wecl.training.extract import load_table
+from wecl.training.extract import FeatureStore
 from wecl.training.train import Selection, TrainOptions, _better, load_source, train_split
 
 # (modalities, intra, inter, erasing): the 13 rows of the paper's Table 2
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--theta", type=float, default=0.7)
     args = p.parse_args(argv)
-    train, test = load_table(args.train_store), load_table(args.test_store)
+    train, test = FeatureStore(args.train_store).load(), FeatureStore(args.test_store).load()
     if train.manifest["backbone_key"] != test.manifest["backbone_key"]:
         raise SystemExit("the two stores were extracted with different backbones")
     source = load_source(train)

@@ -12,7 +12,7 @@ from wecl.errors import WECLError
 from wecl.features import compute_features
 from wecl.model import WECL
 from wecl.training.datasets import VideoItem, open_dataset
-from wecl.training.extract import extract, load_table
+from wecl.training.extract import FeatureStore, extract
 from wecl.training.synth import generate
 from wecl.training.train import push_to_hub
 
@@ -42,7 +42,7 @@ def test_extract_train_evaluate(setup, tmp_path):
     assert manifest["views"] == 2 and manifest["dataset"]["synthetic"] and manifest["dataset"]["classes"] == CLASSES
     files = sorted((store / "features").glob("*.npz"))
     assert len(files) == 16
-    table = load_table(store)
+    table = FeatureStore(store).load()
     assert table.visual.shape[:3] == (16, 2, 10) and table.audio.shape[:2] == (16, 10)
     assert table.segments[0] and table.labels[0] in CLASSES
     # view 0 is exactly what inference computes for the video
@@ -143,7 +143,7 @@ def test_selection_never_sees_the_test_labels(setup, tmp_path):
     data, source = setup / "data", setup / "source"
     store = tmp_path / "store"
     assert main(["extract", str(data), "--out", str(store), "--checkpoint", str(source), "--views", "2"]) == 0
-    table = load_table(store)
+    table = FeatureStore(store).load()
     # an official-style split file: training and "validation", which is the test half (1:1 like Ekman-6)
     test_ids = {vid for c in CLASSES for vid in [v for v, lbl in zip(table.ids, table.labels) if lbl == c][::2]}
     split = {"labels": CLASSES, "database": {vid: {"subset": "validation" if vid in test_ids else "training",
@@ -154,7 +154,7 @@ def test_selection_never_sees_the_test_labels(setup, tmp_path):
     relabelled = tmp_path / "store-relabelled"
     shutil.copytree(store, relabelled)
     _relabel(relabelled, test_ids, CLASSES)
-    assert [load_table(relabelled).labels[i] != table.labels[i] for i in range(len(table.ids))] == \
+    assert [FeatureStore(relabelled).load().labels[i] != table.labels[i] for i in range(len(table.ids))] == \
         [vid in test_ids for vid in table.ids]
 
     args = ["--split", str(split_file), "--epochs", "6", "--optimizer", "adam", "--lr", "3e-3", "--batch-size", "4",

@@ -25,16 +25,7 @@ from wecl.errors import WECLError
 from wecl.features import cache, prepare_inputs, run_backbones
 from wecl.inference import explain, load_model
 from wecl.progress import Progress
-from wecl.training.extract import (
-    ExtractStats,
-    backbone_arrays,
-    decode_video,
-    feature_file,
-    is_done,
-    log_failure,
-    write_features,
-    write_manifest,
-)
+from wecl.training.extract import backbone_arrays, decode_video, plan_extract
 
 
 def connect(address: str | None = None):
@@ -188,37 +179,22 @@ class _Extractor:
 def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed: int = 0, items=None,
                 progress: Progress | None = None, address: str | None = None):
     """`extract.extract` on Ray: the same feature files, manifest and errors.log, resumable."""
-    if views < 1:
-        raise WECLError(f"views must be at least 1, not {views}")
-    out_dir = Path(out_dir)
-    key, precision = model.backbone_key, model.backbone_precision
-    write_manifest(out_dir, dataset, model, key, views, seed)
-    items = dataset.items if items is None else items
-    stats, start = ExtractStats(), time.perf_counter()
-    todo = [item for item in items if not is_done(feature_file(out_dir, item.video_id), key, views, precision)]
-    stats.skipped = len(items) - len(todo)
-    if progress:
-        progress(stats.skipped, len(items), "videos")
-    if todo:
+    run = plan_extract(dataset, model, out_dir, views, seed, items, progress)
+    if run.todo:
         ray = connect(address)
         spec, revision = _spec(model)
         device = model.device.type
-        rows = [{"video_id": item.video_id, "item": pickle.dumps(item)} for item in todo]
+        rows = [{"video_id": item.video_id, "item": pickle.dumps(item)} for item in run.todo]
         data = ray.data.from_items(rows, override_num_blocks=len(rows)).map(_decode, fn_kwargs={"config": model.config.to_dict(),
                                                                                                 "views": views, "seed": seed},
                                                                             **DECODE_TASK)
         pool, threads = _pool(ray, device)
         data = data.map(_Extractor, fn_constructor_kwargs={"spec": spec, "revision": revision, "device": device,
-                                                          "precision": precision, "threads": threads}, **pool)
+                                                          "precision": model.backbone_precision, "threads": threads}, **pool)
         for row in data.iter_rows():
             item = pickle.loads(row["item"])
             if row["error"]:
-                log_failure(out_dir, stats, item, row["error"])
+                run.fail(item, row["error"])
             else:
-                write_features(out_dir, dataset, model, key, item, pickle.loads(row["payload"]), views,
-                               pickle.loads(row["arrays"]), row["seconds"])
-                stats.done += 1
-            if progress:
-                progress(stats.done + stats.skipped + stats.failed, len(items), "videos")
-    stats.seconds = time.perf_counter() - start
-    return stats
+                run.keep(item, pickle.loads(row["payload"]), pickle.loads(row["arrays"]), row["seconds"])
+    return run.finish()

@@ -40,7 +40,7 @@ from wecl.hub import push_checkpoint
 from wecl.model import WECL
 from wecl.training.datasets import split_file_subsets
 from wecl.training.evaluate import predict_table, score
-from wecl.training.extract import FeatureTable, load_table
+from wecl.training.extract import FeatureStore, FeatureTable
 
 # The paper's optimisation (4.2). SGD's momentum is not given there; 0.9 is the usual choice.
 PAPER_DEFAULTS = {"optimizer": "sgd", "batch_size": 32, "lr": 2e-4, "momentum": 0.9}
@@ -401,7 +401,7 @@ def train(
     echo: Callable[[str], None] | None = None,
 ) -> TrainSummary:
     """Train on a feature store; one run per split file (or the store's own subsets), each saved."""
-    table = load_table(store)
+    table = FeatureStore(store).load()
     source = load_source(table)
     source_id = source.checkpoint.id
     if Path(source_id).is_absolute() and Path(source_id).is_relative_to(checkpoints.PROJECT_ROOT):
