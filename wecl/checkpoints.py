@@ -443,6 +443,14 @@ def _save_weights(state: dict[str, torch.Tensor], folder: Path, max_shard_bytes:
             path.unlink(missing_ok=True)
 
 
+CITATION = """@inproceedings{zhang2023wecl,
+  title     = {Weakly Supervised Video Emotion Detection and Prediction via Cross-Modal Temporal Erasing Network},
+  author    = {Zhang, Zhicheng and Wang, Lijuan and Yang, Jufeng},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2023}
+}"""
+
+
 TRAINING_NOTES = {
     "untrained": "**This checkpoint is untrained**: its weights are random. Its predictions and "
     "attention mean nothing; it exists so that the pipeline runs end to end.",
@@ -523,3 +531,15 @@ def model_card(config: WECLConfig, metrics: dict | None = None, data: str | None
         "",
     ]
     return "\n".join(lines)
+
+
+def published_card(folder: Path, config: WECLConfig) -> str:
+    """The folder's model card ready for the Hub: with front matter and the WECL citation."""
+    card = folder / "README.md"
+    text = card.read_text(encoding="utf-8") if card.is_file() else model_card(config)
+    if not text.startswith("---\n"):
+        front = model_card(config).split("\n---\n", 1)[0] + "\n---\n\n"
+        text = front + text
+    if "## Citation" not in text:
+        text = text.rstrip("\n") + "\n\n## Citation\n\n```bibtex\n" + CITATION + "\n```\n"
+    return text

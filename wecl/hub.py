@@ -19,12 +19,6 @@ from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.model import WECL
 
-CITATION = """@inproceedings{zhang2023wecl,
-  title     = {Weakly Supervised Video Emotion Detection and Prediction via Cross-Modal Temporal Erasing Network},
-  author    = {Zhang, Zhicheng and Wang, Lijuan and Yang, Jufeng},
-  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
-  year      = {2023}
-}"""
 # What a checkpoint repo holds besides the weights, config and card, when the folder has them.
 EXTRAS = ("train_log.csv", "summary.json")
 WEIGHT_PATTERNS = ("model.safetensors", checkpoints.INDEX, "model-*-of-*.safetensors")
@@ -98,18 +92,6 @@ def _check_repo_id(repo_id: str, what: str) -> str:
     return repo_id
 
 
-def publish_card(folder: Path, config) -> str:
-    """The folder's model card ready for the Hub: with front matter and the WECL citation."""
-    card = folder / "README.md"
-    text = card.read_text(encoding="utf-8") if card.is_file() else checkpoints.model_card(config)
-    if not text.startswith("---\n"):
-        front = checkpoints.model_card(config).split("\n---\n", 1)[0] + "\n---\n\n"
-        text = front + text
-    if "## Citation" not in text:
-        text = text.rstrip("\n") + "\n\n## Citation\n\n```bibtex\n" + CITATION + "\n```\n"
-    return text
-
-
 def push_checkpoint(folder: str | os.PathLike, repo_id: str, revision: str | None = None, tag: str | None = None,
                     private: bool = False, token: str | None = None, message: str | None = None) -> Published:
     """Upload a checkpoint folder to a Hub model repo in one commit: config, weights (one file or
@@ -130,7 +112,7 @@ def push_checkpoint(folder: str | os.PathLike, repo_id: str, revision: str | Non
         files[checkpoints.INDEX] = folder / checkpoints.INDEX
     files["config.json"] = folder / "config.json"
     files.update({name: folder / name for name in EXTRAS if (folder / name).is_file()})
-    card = publish_card(folder, model.config).encode()
+    card = checkpoints.published_card(folder, model.config).encode()
     branch = revision or "main"
     with _hub_errors(what):
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
@@ -166,7 +148,7 @@ def space_card(title: str, hardware: str, preload: list[str], models: list[str])
               "how much attention each segment gets, which segments temporal erasing removes round by round, "
               "and how they compare with annotated keyframes.", "",
               "Checkpoints: " + (", ".join(f"`{m}`" for m in models) if models else "the bundled demo checkpoints") + ".",
-              "", "## Citation", "", "```bibtex", CITATION, "```", ""]
+              "", "## Citation", "", "```bibtex", checkpoints.CITATION, "```", ""]
     return "\n".join(lines)
 
 
