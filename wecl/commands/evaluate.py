@@ -93,7 +93,7 @@ def _run_checkpoint(args) -> dict:
         gt = _with_segments_of(args, gt)
     predictions = ev.predict_features(model, got["features"], args.theta, args.rounds, args.keyframes)
     result = ev.score(predictions, gt, model.config.classes)
-    result["checkpoint"] = model.checkpoint.to_json() if getattr(model, "checkpoint", None) else None
+    result["checkpoint"] = model.checkpoint.to_json() if model.checkpoint else None
     result["theta"] = model.config.theta if args.theta is None else args.theta
     result["rounds"] = args.rounds
     result["keyframe_rule"] = args.keyframes or model.config.keyframe_rule
