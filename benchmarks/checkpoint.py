@@ -91,9 +91,9 @@ def feature_effect(fp32: Path, bf16: Path) -> dict:
     """Backbone features and probabilities on the same random inputs with fp32 and bf16-stored weights."""
     import torch
 
-    from wecl import checkpoints
+    from wecl import WECL
 
-    a, b = checkpoints.load(fp32), checkpoints.load(bf16)
+    a, b = WECL.from_pretrained(fp32), WECL.from_pretrained(bf16)
     gen = torch.Generator().manual_seed(0)
     clips = torch.randn(10, 3, 16, 112, 112, generator=gen) * 60
     patches = torch.randn(10, 3, 224, 224, generator=gen) * 20
@@ -121,12 +121,12 @@ def cuda_round_trip(tmp: Path) -> str:
     """Save from the GPU, load on the CPU and back: identical tensors both ways."""
     import torch
 
-    from wecl import checkpoints
+    from wecl import WECL, checkpoints
 
-    model = checkpoints.load(tmp / "fp32", device="cuda")
+    model = WECL.from_pretrained(tmp / "fp32", device="cuda")
     checkpoints.save(model, tmp / "from-cuda")
-    on_cpu = checkpoints.load(tmp / "from-cuda")
-    back = checkpoints.load(tmp / "from-cuda", device="cuda")
+    on_cpu = WECL.from_pretrained(tmp / "from-cuda")
+    back = WECL.from_pretrained(tmp / "from-cuda", device="cuda")
     ref = model.state_dict()
     same_cpu = all(torch.equal(ref[k].cpu(), v) for k, v in on_cpu.state_dict().items())
     same_gpu = all(torch.equal(ref[k], v) and v.is_cuda for k, v in back.state_dict().items())

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-import wecl.annotations.model as annotations_module
+import wecl.atomic
 from wecl.annotations import (
     Segment,
     VideoAnnotation,
@@ -278,7 +278,7 @@ def test_atomic_write_failure_midway_keeps_old_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     # The temp file has been written when fsync fails: the worst moment to fail.
-    monkeypatch.setattr(annotations_module.os, "fsync", broken_fsync)
+    monkeypatch.setattr(wecl.atomic.os, "fsync", broken_fsync)
     with pytest.raises(WECLError, match="gt.json: cannot write"):
         write_annotations(ground_truth(), path, "activitynet")
     assert path.read_text() == "old content"

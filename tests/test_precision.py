@@ -61,16 +61,16 @@ def test_results_database_keys_the_precision(tmp_path, media, tiny_checkpoint):
 
     video = tmp_path / "clip.mp4"
     video.write_bytes(media("av").read_bytes())
-    store = ResultsDB(tmp_path / "results.sqlite")
+    db = ResultsDB(tmp_path / "results.sqlite")
     try:
         for precision in ("fp32", "bf16"):
             model = inference.load_model(str(tiny_checkpoint), device="cpu", precision=precision)
-            assert run_batch([video], model, store, 0.5, 1).computed == 1  # not the other precision's row
-            assert run_batch([video], model, store, 0.5, 1).reused == 1
-            [result] = store.results(inference.source_of(model), 0.5, 1, "eq9").values()
+            assert run_batch([video], model, db, 0.5, 1).computed == 1  # not the other precision's row
+            assert run_batch([video], model, db, 0.5, 1).reused == 1
+            [result] = db.results(inference.source_of(model), 0.5, 1, "eq9").values()
             assert result["checkpoint"]["precision"] == precision
     finally:
-        store.close()
+        db.close()
 
 
 def test_a_feature_store_holds_one_precision(tmp_path, tiny_checkpoint):

@@ -22,9 +22,9 @@ def test_two_handles_opening_a_new_database_at_once(tmp_path):
         def open_and_write(i: int) -> None:
             try:
                 barrier.wait()
-                store = ResultsDB(path)
-                store.put(f"hash{i}", f"v{i}", result(i))
-                store.close()
+                db = ResultsDB(path)
+                db.put(f"hash{i}", f"v{i}", result(i))
+                db.close()
             except Exception as error:  # collected: a thread's exception would not fail the test
                 errors.append(repr(error))
 
@@ -50,10 +50,10 @@ def test_opening_while_another_handle_writes(tmp_path):
 
     def open_and_read(i: int) -> None:
         try:
-            store = ResultsDB(path)
-            store.results(CKPT, 0.5, 1, "eq9")
-            store.put(f"other{i}", f"o{i}", result(1000 + i))
-            store.close()
+            db = ResultsDB(path)
+            db.results(CKPT, 0.5, 1, "eq9")
+            db.put(f"other{i}", f"o{i}", result(1000 + i))
+            db.close()
         except Exception as error:  # collected: a thread's exception would not fail the test
             errors.append(repr(error))
 
@@ -80,13 +80,13 @@ def test_a_row_committed_late_with_an_early_clock_is_still_polled(tmp_path, monk
     """The poll asks for rows after the newest it saw, by commit order, not by wall-clock time."""
     import time as clock
 
-    store = ResultsDB(tmp_path / "results.sqlite")
-    store.put("h1", "v1", result(1))
-    seen = store.latest(CKPT, 0.5, 1, "eq9")
+    db = ResultsDB(tmp_path / "results.sqlite")
+    db.put("h1", "v1", result(1))
+    seen = db.latest(CKPT, 0.5, 1, "eq9")
     monkeypatch.setattr(clock, "time", lambda: 1.0)  # a writer whose clock is far behind
-    store.put("h2", "v2", result(2))
-    assert set(store.results(CKPT, 0.5, 1, "eq9", since=seen)) == {"v2"}
-    assert store.latest(CKPT, 0.5, 1, "eq9") > seen
+    db.put("h2", "v2", result(2))
+    assert set(db.results(CKPT, 0.5, 1, "eq9", since=seen)) == {"v2"}
+    assert db.latest(CKPT, 0.5, 1, "eq9") > seen
 
 
 def test_a_database_from_before_row_numbers_opens_and_keeps_its_rows(tmp_path):
@@ -104,8 +104,8 @@ def test_a_database_from_before_row_numbers_opens_and_keeps_its_rows(tmp_path):
                ("h0", "ckpt", revision_key(CKPT, 0.5, 1, "eq9"), "v0", "/v/0.mp4", json.dumps(result(0)), 5.0))
     db.commit()
     db.close()
-    store = ResultsDB(path)
-    assert set(store.results(CKPT, 0.5, 1, "eq9")) == {"v0"}
-    seen = store.latest(CKPT, 0.5, 1, "eq9")
-    store.put("h1", "v1", result(1))
-    assert set(store.results(CKPT, 0.5, 1, "eq9", since=seen)) == {"v1"}
+    db = ResultsDB(path)
+    assert set(db.results(CKPT, 0.5, 1, "eq9")) == {"v0"}
+    seen = db.latest(CKPT, 0.5, 1, "eq9")
+    db.put("h1", "v1", result(1))
+    assert set(db.results(CKPT, 0.5, 1, "eq9", since=seen)) == {"v1"}

@@ -14,7 +14,7 @@ from typing import TypeVar
 import gradio as gr
 import torch
 
-from wecl import inference
+from wecl.device import resolve_device, resolve_precision
 from wecl.errors import WECLError
 
 try:  # ZeroGPU Spaces: borrow a GPU for the duration of a prediction
@@ -67,8 +67,8 @@ def user_errors(fn):
 
 
 def device_label() -> str:
-    device = inference.resolve_device(DEVICE)
-    precision = inference.resolve_precision(os.environ.get("WECL_PRECISION", "auto"), device)
+    device = resolve_device(DEVICE)
+    precision = resolve_precision(os.environ.get("WECL_PRECISION", "auto"), device)
     if device.type == "cuda":
         return f"GPU · {torch.cuda.get_device_name(device)} · backbones in {precision}"
     return f"CPU · {BACKBONE_THREADS} threads · backbones in {precision}"

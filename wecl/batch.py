@@ -18,7 +18,7 @@ from wecl.annotations import VIDEO_EXTENSIONS, video_id, write_prediction_file
 from wecl.atomic import atomic_write_text
 from wecl.detection import check_rule
 from wecl.errors import WECLError
-from wecl.features import Inputs, cache, prefetch, prepare_inputs, run_backbones, video_hash
+from wecl.features import Features, Inputs, cache, prefetch, prepare_inputs, run_backbones, video_hash
 from wecl.inference import explain, source_of
 from wecl.model import WECL
 from wecl.progress import Progress, silent
@@ -145,9 +145,10 @@ def run_batch(
     Setting `stop` ends the run after the video in hand (`stats.stopped`); what is done is kept."""
     run = plan(videos, model, db, theta, rounds, keyframe_rule, progress)
 
-    def load(item: tuple[Path, str]):
+    def load(item: tuple[Path, str]) -> Features | Inputs:
         """The video's cached features, or its decoded inputs (in a worker thread)."""
-        return cache.get(str(item[0]), model) or prepare_inputs(str(item[0]), model.config)
+        features = cache.get(str(item[0]), model)
+        return features if features is not None else prepare_inputs(str(item[0]), model.config)
 
     for (path, digest), job in prefetch(run.todo, load, workers, ahead=max(1, workers) + 1):
         if stop is not None and stop.is_set():

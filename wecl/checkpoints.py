@@ -10,6 +10,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self, TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -134,22 +135,24 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+M = TypeVar("M", bound=torch.nn.Module)
+
 class Pretrained:
     """`from_pretrained` and `save_pretrained`, as in Hugging Face's libraries, for a model class
     built from a `WECLConfig` (`wecl.model.WECL` inherits them)."""
 
     @classmethod
     def from_pretrained(cls, spec: str | os.PathLike | None = None, revision: str | None = None,
-                        device: str | torch.device = "cpu"):
+                        device: str | torch.device = "cpu") -> Self:
         """Load from a Hub repo id (`owner/name[@revision]`), a local folder or the offline cache;
         None is the project's default checkpoint. The model comes in eval mode on `device`, with
         its `CheckpointRef` as `.checkpoint`."""
         return load_resolved(cls, *resolve(spec, revision), device=device)
 
-    def save_pretrained(self, folder: str | os.PathLike, card: str | None = None, **options) -> None:
+    def save_pretrained(self, folder: str | os.PathLike, card: str | None = None, **options) -> Path:
         """Write `config.json`, the weights (`model.safetensors`, or shards + index) and a model
         card; `options` are `save`'s (`max_shard_bytes`, `backbone_dtype`)."""
-        save(self, folder, card, **options)
+        return save(self, folder, card, **options)
 
 
 # Frozen backbones by (weights digest, device): models whose backbones are identical tensors share
@@ -159,8 +162,8 @@ _shared_lock = threading.Lock()
 BACKBONES = (("visual_backbone", "v"), ("audio_backbone", "a"))
 
 
-def load_resolved(model_class: type, folder: Path, ident: str, resolved: str | None,
-                  device: str | torch.device = "cpu", share_backbones: bool = False):
+def load_resolved(model_class: type[M], folder: Path, ident: str, resolved: str | None,
+                  device: str | torch.device = "cpu", share_backbones: bool = False) -> M:
     """`from_pretrained` on what `resolve` found: (local folder, id, resolved revision).
 
     The weights become the model's tensors without a random initialisation or a second copy (see
@@ -308,7 +311,7 @@ class StoredWeights:
 
 def backbone_digests(model, update=None) -> tuple[dict[str, str], str]:
     """sha256 of each backbone's tensors, and the feature-cache key: the input pipeline's config and
-    both backbones' tensors (`inference.backbone_key`). `update(digests, key)` feeds a tensor's
+    both backbones' tensors (`WECL.backbone_key`). `update(digests, key)` feeds a tensor's
     bytes (see `StoredWeights.hasher`); by default they are read from the model itself. The
     figures are the same either way."""
     c = model.config

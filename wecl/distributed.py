@@ -18,14 +18,17 @@ from pathlib import Path
 
 import torch
 
-from wecl.batch import plan
+from wecl.batch import BatchStats, plan
 from wecl.checkpoints import PROJECT_ROOT
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.features import cache, prepare_inputs, run_backbones
 from wecl.inference import explain, load_model
+from wecl.model import WECL
 from wecl.progress import Progress
-from wecl.training.extract import backbone_arrays, decode_video, plan_extract
+from wecl.results_db import ResultsDB
+from wecl.training.datasets import Dataset, VideoItem
+from wecl.training.extract import ExtractStats, backbone_arrays, decode_video, plan_extract
 
 
 def connect(address: str | None = None):
@@ -109,9 +112,9 @@ class _Predictor:
                     "features": b"", "result": ""}
 
 
-def run_batch_ray(videos: list[Path], model, db, theta: float | None = None, rounds: int = 1,
+def run_batch_ray(videos: list[Path], model: WECL, db: ResultsDB, theta: float | None = None, rounds: int = 1,
                   keyframe_rule: str | None = None, address: str | None = None,
-                  progress: Progress | None = None):
+                  progress: Progress | None = None) -> BatchStats:
     """`batch.run_batch` on Ray: the same rows in the same database, the same feature cache."""
     run = plan(videos, model, db, theta, rounds, keyframe_rule, progress)
     digests, remote = {}, []
@@ -169,15 +172,16 @@ class _Extractor:
             decoded = pickle.loads(row["payload"])
             arrays = backbone_arrays(self.model, decoded)
             # the driver needs no pixels back
-            light = dataclasses.replace(decoded, frames=[], patches=None, thumbnails=decoded.thumbnails[:0])
+            light = dataclasses.replace(decoded, clips=[], patches=None, thumbnails=decoded.thumbnails[:0])
             return {**row, "payload": pickle.dumps(light), "arrays": pickle.dumps(arrays),
                     "seconds": time.perf_counter() - start}
         except Exception as error:  # noqa: BLE001
             return {**row, "error": f"{type(error).__name__}: {error}", "arrays": b"", "seconds": 0.0}
 
 
-def extract_ray(dataset, model, out_dir: str | os.PathLike, views: int = 3, seed: int = 0, items=None,
-                progress: Progress | None = None, address: str | None = None):
+def extract_ray(dataset: Dataset, model: WECL, out_dir: str | os.PathLike, views: int = 3, seed: int = 0,
+                items: list[VideoItem] | None = None, progress: Progress | None = None,
+                address: str | None = None) -> ExtractStats:
     """`extract.extract` on Ray: the same feature files, manifest and errors.log, resumable."""
     run = plan_extract(dataset, model, out_dir, views, seed, items, progress)
     if run.todo:

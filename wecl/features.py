@@ -58,14 +58,20 @@ class Features:
 
 @dataclass
 class Inputs:
-    """What the backbones eat, for one video: normalised clips per view and the MFCC patches."""
+    """What the backbones eat, for one video: decoded clips per view and the MFCC patches. The
+    clips stay uint8 (a quarter of the bytes in prefetch buffers and between Ray tasks) until
+    `frames` normalises them for the backbone."""
 
     info: VideoInfo
     spans: list[tuple[float, float]]
-    frames: list[torch.Tensor]  # per view (T, 3, k, H, W); view 0 is the centred one, [] for audio only
+    clips: list[np.ndarray]  # per view (T, k, H, W, 3) uint8; view 0 is the centred one, [] for audio only
     patches: torch.Tensor | None  # (T, 3, S, S), None for a visual-only model
     thumbnails: np.ndarray  # (T, h, w, 3) uint8, of view 0
     timings: dict[str, float]
+
+    def frames(self, view: int, config: WECLConfig) -> torch.Tensor:
+        """View `view`'s clips as the visual backbone takes them, (T, 3, k, H, W)."""
+        return prepare_frames(self.clips[view], config.pixel_mean, config.pixel_std)
 
 
 def prepare_frames(frames: np.ndarray, mean, std) -> torch.Tensor:
@@ -85,21 +91,22 @@ def audio_patches(video: str, config: WECLConfig, info: VideoInfo, deadline: flo
 
 
 def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = None,
-                   views: Sequence[np.random.Generator | None] = (None,)) -> Inputs:
+                   views: Sequence[np.random.Generator | None] = (None,),
+                   time_budget: float | None = video_io.TIME_BUDGET_S) -> Inputs:
     """Decode the clips of each view and compute the MFCC patches (CPU work only). `views`: one
     random generator per view, None for the centred inference view (with a generator: random
     clip positions and crops, paper 4.2). Thread-safe and GIL-light (PyAV, numpy), so batch
-    tools run it in worker threads while the main thread runs the backbones."""
+    tools run it in worker threads while the main thread runs the backbones. `time_budget`:
+    seconds each view's decoding may take (None: no limit, as feature extraction runs)."""
     c, progress = config, progress or silent
     timings: dict[str, float] = {}
     progress(0.0, 1.0, "decoding video")
     start = time.perf_counter()
     # A runaway decode ends with a message: each view may take the budget of one video.
-    deadline = time.monotonic() + video_io.TIME_BUDGET_S * max(1, len(views))
-    clips = [read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline)
-             for rng in (views if c.uses_visual else views[:1])]
-    info, spans = clips[0].info, clips[0].spans
-    frames = [prepare_frames(view.frames, c.pixel_mean, c.pixel_std) for view in clips] if c.uses_visual else []
+    deadline = None if time_budget is None else time.monotonic() + time_budget * max(1, len(views))
+    decoded = [read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline)
+               for rng in (views if c.uses_visual else views[:1])]
+    info, spans = decoded[0].info, decoded[0].spans
     timings["decode"] = time.perf_counter() - start
     patches = None
     if c.uses_audio:
@@ -107,7 +114,8 @@ def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = N
         start = time.perf_counter()
         patches, info.has_audio = audio_patches(video, c, info, deadline)
         timings["audio"] = time.perf_counter() - start
-    return Inputs(info, spans, frames, patches, np.stack(clips[0].thumbnails), timings)
+    clips = [view.frames for view in decoded] if c.uses_visual else []
+    return Inputs(info, spans, clips, patches, np.stack(decoded[0].thumbnails), timings)
 
 
 def run_backbones(inputs: Inputs, model: WECL, progress: Progress | None = None) -> Features:
@@ -118,7 +126,7 @@ def run_backbones(inputs: Inputs, model: WECL, progress: Progress | None = None)
     if model.visual_backbone is not None:
         progress(0.35, 1.0, "visual backbone (3D ResNet)")
         start = time.perf_counter()
-        visual, _ = model.forward_features(frames=inputs.frames[0])
+        visual, _ = model.forward_features(frames=inputs.frames(0, model.config))
         timings["visual_backbone"] = time.perf_counter() - start
     if model.audio_backbone is not None:
         progress(0.8, 1.0, "audio backbone (2D ResNet)")
@@ -200,9 +208,10 @@ def _visual_as_decoded(ready: queue.Queue, model: WECL, progress: Progress) -> t
 
 class FileHashes:
     """SHA-256 of files by (path, size, mtime), so a file is read once while it is unchanged;
-    at most `size` are remembered."""
+    the `size` most recently used are remembered (as many as a dataset folder may hold,
+    `batch.MAX_SCANNED`: the dataset tab finds each result by its video's known hash)."""
 
-    def __init__(self, size: int = 4096):
+    def __init__(self, size: int = 200_000):
         self.size = size
         self._known: OrderedDict[tuple[str, int, int], str] = OrderedDict()
         self._lock = threading.Lock()
@@ -219,6 +228,8 @@ class FileHashes:
         except OSError:
             return None
         with self._lock:
+            if key in self._known:
+                self._known.move_to_end(key)
             return self._known.get(key)
 
     def __call__(self, path: str) -> str:

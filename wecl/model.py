@@ -160,12 +160,13 @@ class WECL(checkpoints.Pretrained, nn.Module):
         run = lambda backbone, x: None if backbone is None or x is None else run_backbone(backbone, x, device, chunk, precision)  # noqa: E731
         return run(self.visual_backbone, frames), run(self.audio_backbone, patches)
 
-    def forward_head(self, visual: torch.Tensor | None, audio: torch.Tensor | None,
-                     embedded: dict[str, Embedded] | None = None) -> HeadOutput:
+    def forward_head(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> HeadOutput:
         """The heads on backbone features: visual (B, T, C_v), audio (B, T, C_a)."""
-        return self.heads(visual, audio, embedded)
+        return self.heads(visual, audio)
 
     def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> HeadOutput:
+        """What training calls: the heads (`forward_head`); the backbones run once, before, in
+        `forward_features`."""
         return self.forward_head(visual, audio)
 
     def erase_mask(self, out: HeadOutput, theta: float | None = None, audio_present: torch.Tensor | None = None) -> torch.Tensor:

@@ -75,7 +75,7 @@ def compared_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return merged
 
 
-def scores_markdown(scores: Mapping[str, Result]) -> str:
+def scores_markdown(scores: Mapping[str, dict]) -> str:
     """Accuracy and mAP at each tIoU per checkpoint, as `python -m wecl evaluate` prints them (%)."""
     alphas = [f"{a:g}" for a in ALPHAS]
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}"  # noqa: E731
@@ -135,7 +135,7 @@ def attention_samples(results: Mapping[str, Result], ground_truth: AnnotationSet
 
 # --- figures --------------------------------------------------------------------------------
 
-def ap_curve_figure(scores: Mapping[str, Result], keyframe_rule: str, per_class: bool = True) -> go.Figure:
+def ap_curve_figure(scores: Mapping[str, dict], keyframe_rule: str, per_class: bool = True) -> go.Figure:
     """AP against tIoU: class-agnostic (the paper's) for each named run, and per class (dotted)."""
     fig = go.Figure()
     for name, s in scores.items():
@@ -164,7 +164,7 @@ def confusion_figure(s: dict) -> go.Figure:
     return fig
 
 
-def per_class_accuracy_figure(scores: Mapping[str, Result]) -> go.Figure:
+def per_class_accuracy_figure(scores: Mapping[str, dict]) -> go.Figure:
     fig = go.Figure()
     for name, s in scores.items():
         acc = s.get("per_class_accuracy") or {}

@@ -64,7 +64,7 @@ def calibrate(model: WECL, videos: Sequence[str], progress: Progress | None = No
                 for m in layers:
                     m.train()
                 if visual is not None:
-                    visual(inputs.frames[0])
+                    visual(inputs.frames(0, c))
                 if audio is not None and inputs.info.has_audio:
                     audio(inputs.patches)
                 used += 1

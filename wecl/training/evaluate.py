@@ -24,7 +24,8 @@ from wecl.annotations import (
 )
 from wecl.detection import RULE_TITLES
 from wecl.errors import WECLError
-from wecl.inference import explain, features_for
+from wecl.features import features_for
+from wecl.inference import explain
 from wecl.metrics import ALPHAS, class_agnostic_map, classification_report, frame_transformer_recall, per_class_map
 from wecl.progress import Progress
 from wecl.schema import Result
@@ -52,7 +53,7 @@ def predict_table(model, table, indices: Sequence[int], theta: float | None = No
 
 
 def dataset_features(model, dataset, items, progress: Progress | None = None) -> dict:
-    """Backbone features of each video (memory/disk cache of `inference.features_for`); a video
+    """Backbone features of each video (memory/disk cache of `features.features_for`); a video
     that cannot be read is reported and left out."""
     features, errors = {}, {}
     for n, item in enumerate(items, 1):

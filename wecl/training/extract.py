@@ -55,7 +55,8 @@ def view_rng(seed: int, video_id: str, view: int) -> np.random.Generator | None:
 def decode_video(item: VideoItem, config: WECLConfig, views: int, seed: int) -> Inputs:
     """Decode and MFCC one video: every view's clips (view 0 centred, the others drawn by
     `view_rng`) and the single MFCC input."""
-    return prepare_inputs(str(item.path), config, views=[view_rng(seed, item.video_id, v) for v in range(views)])
+    return prepare_inputs(str(item.path), config, views=[view_rng(seed, item.video_id, v) for v in range(views)],
+                          time_budget=None)
 
 
 def _segments_of(dataset: Dataset, video_id: str) -> list[list]:
@@ -217,8 +218,9 @@ def plan_extract(dataset: Dataset, model: WECL, out_dir: str | os.PathLike, view
     store.begin(dataset, model, views, seed)
     items = dataset.items if items is None else items
     key, precision = model.backbone_key, model.backbone_precision
+    started = time.perf_counter()
     todo = [item for item in items if not store.has(item.video_id, key, views, precision)]
-    run = ExtractPlan(store, dataset, model, views, todo, len(items), progress or silent)
+    run = ExtractPlan(store, dataset, model, views, todo, len(items), progress or silent, started=started)
     run.stats.skipped = len(items) - len(todo)
     run.progress(run.stats.skipped, run.total, "videos")
     return run
@@ -255,7 +257,8 @@ def backbone_arrays(model: WECL, inputs: Inputs) -> dict[str, np.ndarray]:
     """The backbones on one decoded video: visual (views, T, C) and audio (T, C) float32."""
     arrays = {}
     if model.visual_backbone is not None:
-        arrays["visual"] = np.stack([model.forward_features(frames=f)[0] for f in inputs.frames]).astype(np.float32)
+        arrays["visual"] = np.stack([model.forward_features(frames=inputs.frames(v, model.config))[0]
+                                     for v in range(len(inputs.clips))]).astype(np.float32)
     if model.audio_backbone is not None:
         arrays["audio"] = model.forward_features(patches=inputs.patches)[1].astype(np.float32)
     return arrays
