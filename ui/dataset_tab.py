@@ -208,6 +208,20 @@ def export_dataset_ground_truth(token, request: gr.Request = None):
 # The components and their events
 
 
+def _aggregates_tab(summary: gr.Markdown) -> Aggregates:
+    """The dataset-wide figures (AP curves, θ sweep, confusion, per-class accuracy, attention
+    inside and outside the ground truth), with the summary above the table."""
+    with gr.Row():
+        ap_curve = gr.Plot(show_label=False, elem_id="ds-ap")
+        sweep = gr.Plot(show_label=False, elem_id="ds-sweep")
+    with gr.Row():
+        confusion = gr.Plot(show_label=False, elem_id="ds-confusion")
+        per_class = gr.Plot(show_label=False, elem_id="ds-per-class")
+    distribution = gr.Plot(show_label=False, elem_id="ds-attention")
+    return Aggregates(summary=summary, ap_curve=ap_curve, confusion=confusion, per_class=per_class,
+                      distribution=distribution, sweep=sweep)
+
+
 def build(choices, default: str) -> None:
     """A folder of videos with its annotation file, through one or two checkpoints; the table, the
     aggregates, one video's timelines, and ground-truth editing."""
@@ -252,15 +266,7 @@ def build(choices, default: str) -> None:
                 export = gr.Button("Export the ground truth in every format", elem_id="ds-export")
             exported = gr.File(label="Exported ground truth", file_count="multiple", interactive=False, visible=False)
         with gr.Tab("Aggregates"):
-            with gr.Row():
-                ap_curve = gr.Plot(show_label=False, elem_id="ds-ap")
-                sweep = gr.Plot(show_label=False, elem_id="ds-sweep")
-            with gr.Row():
-                confusion = gr.Plot(show_label=False, elem_id="ds-confusion")
-                per_class = gr.Plot(show_label=False, elem_id="ds-per-class")
-            distribution = gr.Plot(show_label=False, elem_id="ds-attention")
-    aggregates = Aggregates(summary=summary, ap_curve=ap_curve, confusion=confusion, per_class=per_class,
-                            distribution=distribution, sweep=sweep)._asdict()
+            aggregates = _aggregates_tab(summary)._asdict()
     video_views = VideoViews(heading=heading, timeline_a=timeline_a, timeline_b=timeline_b, strip=strip,
                              gt_rows=gt_rows, comparison=comparison)._asdict()
     start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b, ds_keyframes],

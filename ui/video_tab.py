@@ -234,6 +234,102 @@ def render_video(session, theta, rounds, keyframes, gt_rows, request: gr.Request
 # The components and their events
 
 
+class GroundTruthTab(NamedTuple):
+    picker: Any  # the video id in a multi-video file
+    clear: Any
+    gt_table: Any
+    comparison_md: Any
+    comparison: Any
+    export: Any
+    exported: Any
+
+
+def _ground_truth_tab(gt_files: gr.File) -> GroundTruthTab:
+    """The annotation file (rendered here), its segments to edit, the comparison and the export."""
+    with gr.Row():
+        with gr.Column(scale=2):
+            gt_files.render()
+        with gr.Column(scale=1):
+            picker = gr.Dropdown([], label="Video id in the file", visible=False)
+            clear = gr.Button("Clear ground truth")
+    gt_table = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
+                            interactive=True, row_count=3, label="Ground-truth segments (s); edit freely",
+                            elem_id="gt-table")
+    comparison_md = gr.Markdown()
+    comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
+                              label="Best tIoU of each ground-truth segment with a detection")
+    export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
+    exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, visible=False)
+    return GroundTruthTab(picker, clear, gt_table, comparison_md, comparison, export, exported)
+
+
+class DownloadsTab(NamedTuple):
+    json_file: Any
+    csv_file: Any
+    make_video: Any
+    annotated: Any
+    annotated_file: Any
+
+
+def _downloads_tab() -> DownloadsTab:
+    """The result JSON and segments CSV, and the annotated MP4 on request."""
+    with gr.Row():
+        json_file = gr.File(label="Result JSON", interactive=False, height=90)
+        csv_file = gr.File(label="Segments CSV", interactive=False, height=90)
+    make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
+    with gr.Row():
+        annotated = gr.Video(label="Annotated video", interactive=False, height=380)
+        annotated_file = gr.File(label="Annotated MP4", interactive=False, height=90)
+    return DownloadsTab(json_file, csv_file, make_video, annotated, annotated_file)
+
+
+class Controls(NamedTuple):
+    video: Any
+    checkpoint: Any
+    theta: Any
+    rounds: Any
+    keyframes: Any
+    run: Any
+    info: Any
+
+
+def _controls(choices, default: str, default_theta: float, gt_files: gr.File) -> Controls:
+    """The left column: the video, the checkpoint, θ, rounds, the keyframe rule, Run, the examples
+    (which fill `gt_files` too) and what the checkpoint is."""
+    video = gr.Video(label="Video", sources=["upload"], height=200, elem_id="video")
+    checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
+                             info="from the registry, or type a Hub id owner/name@revision or a folder",
+                             elem_id="checkpoint")
+    theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
+                      info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
+    rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds",
+                       info="rounds > 1 explore what the model turns to next; they change the "
+                            "detections only under the fused rule")
+    keyframes = gr.Radio(KEYFRAME_CHOICES, value="eq9", label="Keyframes (detections)", elem_id="keyframes")
+    run = gr.Button("Run", variant="primary", elem_id="run")
+    rows = example_rows()
+    if rows:
+        gr.Examples(rows, inputs=[video, gt_files], label="Examples (their ground truth loads too)",
+                    example_labels=[Path(r[0]).stem for r in rows], elem_id="examples")
+    info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
+    return Controls(video, checkpoint, theta, rounds, keyframes, run, info)
+
+
+def _prediction_column() -> tuple[gr.Markdown, gr.Markdown, gr.Plot, gr.Plot, gr.Image]:
+    """The prediction and its notices, the class probabilities, the attention timeline and the
+    segment strip."""
+    with gr.Row():
+        with gr.Column(scale=3):
+            summary = gr.Markdown("Upload a video or pick an example, then press **Run**.", elem_id="prediction")
+            notices = gr.Markdown(elem_id="notices")
+        probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
+    timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
+    gr.Markdown("**Segments**: one thumbnail each, erased ones framed in their round's colour", elem_id="strip-caption")
+    strip = gr.Image(show_label=False, type="numpy", interactive=False, elem_id="strip", height=270,
+                     buttons=["fullscreen"])
+    return summary, notices, probabilities, timeline, strip
+
+
 def build(choices, default: str, default_theta: float) -> None:
     """One video: upload or example, checkpoint, θ and rounds; the prediction, the attention
     timeline, the segment strip, and the tabs for segments, ground truth, downloads and the API."""
@@ -244,87 +340,45 @@ def build(choices, default: str, default_theta: float) -> None:
                        elem_id="gt-file")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            video = gr.Video(label="Video", sources=["upload"], height=200, elem_id="video")
-            checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
-                                     info="from the registry, or type a Hub id owner/name@revision or a folder",
-                                     elem_id="checkpoint")
-            theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
-                              info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
-            rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds",
-                               info="rounds > 1 explore what the model turns to next; they change the "
-                                    "detections only under the fused rule")
-            keyframes = gr.Radio(KEYFRAME_CHOICES, value="eq9", label="Keyframes (detections)", elem_id="keyframes")
-            run = gr.Button("Run", variant="primary", elem_id="run")
-            rows = example_rows()
-            if rows:
-                gr.Examples(rows, inputs=[video, gt_files], label="Examples (their ground truth loads too)",
-                            example_labels=[Path(r[0]).stem for r in rows], elem_id="examples")
-            info = gr.Markdown(checkpoint_info(default), elem_id="checkpoint-info")
+            c = _controls(choices, default, default_theta, gt_files)
         with gr.Column(scale=3):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    summary = gr.Markdown("Upload a video or pick an example, then press **Run**.",
-                                          elem_id="prediction")
-                    notices = gr.Markdown(elem_id="notices")
-                probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
-            timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
-            gr.Markdown("**Segments**: one thumbnail each, erased ones framed in their round's colour",
-                        elem_id="strip-caption")
-            strip = gr.Image(show_label=False, type="numpy", interactive=False, elem_id="strip", height=270,
-                             buttons=["fullscreen"])
+            summary, notices, probabilities, timeline, strip = _prediction_column()
     with gr.Tabs():
         with gr.Tab("Segments"):
             table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
         with gr.Tab("Ground truth", elem_id="gt-tab"):
-            with gr.Row():
-                with gr.Column(scale=2):
-                    gt_files.render()
-                with gr.Column(scale=1):
-                    gt_video = gr.Dropdown([], label="Video id in the file", visible=False)
-                    clear = gr.Button("Clear ground truth")
-            gt_table = gr.Dataframe(headers=groundtruth.TABLE_COLUMNS, datatype=["number", "number", "str"],
-                                    interactive=True, row_count=3, label="Ground-truth segments (s); edit freely",
-                                    elem_id="gt-table")
-            comparison_md = gr.Markdown()
-            comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
-                                      label="Best tIoU of each ground-truth segment with a detection")
-            export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
-            exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, visible=False)
+            gt = _ground_truth_tab(gt_files)
         with gr.Tab("Downloads"):
-            with gr.Row():
-                json_file = gr.File(label="Result JSON", interactive=False, height=90)
-                csv_file = gr.File(label="Segments CSV", interactive=False, height=90)
-            make_video = gr.Button("Render annotated MP4 (timeline and playhead under the video)")
-            with gr.Row():
-                annotated = gr.Video(label="Annotated video", interactive=False, height=380)
-                annotated_file = gr.File(label="Annotated MP4", interactive=False, height=90)
+            downloads = _downloads_tab()
         with gr.Tab("Result JSON"):
             result_json = gr.JSON(label="Result", elem_id="result-json")
         with gr.Tab("API"):
             gr.Markdown(API_DOC)
     view_outputs = list(Views(result_json=result_json, summary=summary, notices=notices, timeline=timeline,
-                              probabilities=probabilities, strip=strip, table=table, comparison=comparison,
-                              comparison_md=comparison_md, json_file=json_file, csv_file=csv_file))
-    view_inputs = [session, theta, rounds, keyframes, gt_table]
-    checkpoint.change(on_checkpoint, checkpoint, list(CheckpointPicked(info=info, theta=theta)),
-                      api_visibility="private")
-    run.click(
-        run_prediction, [video, checkpoint, theta, rounds, keyframes],
+                              probabilities=probabilities, strip=strip, table=table, comparison=gt.comparison,
+                              comparison_md=gt.comparison_md, json_file=downloads.json_file,
+                              csv_file=downloads.csv_file))
+    view_inputs = [session, c.theta, c.rounds, c.keyframes, gt.gt_table]
+    c.checkpoint.change(on_checkpoint, c.checkpoint, list(CheckpointPicked(info=c.info, theta=c.theta)),
+                        api_visibility="private")
+    c.run.click(
+        run_prediction, [c.video, c.checkpoint, c.theta, c.rounds, c.keyframes],
         list(Prediction(result_json=result_json, session=session)), api_name="predict",
         concurrency_limit=1, concurrency_id="predict",
     ).success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
-    gr.on([theta.input, theta.release, rounds.input, rounds.release, keyframes.input], update_views, view_inputs, view_outputs,
-          api_visibility="private", trigger_mode="always_last", show_progress="hidden",
+    gr.on([c.theta.input, c.theta.release, c.rounds.input, c.rounds.release, c.keyframes.input], update_views, view_inputs,
+          view_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden",
           concurrency_limit=4, concurrency_id="views")
-    gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
-                    trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
-    gt_files.change(load_ground_truth, [gt_files, video],
-                    list(GroundTruthFile(picker=gt_video, rows=gt_table, annotations=gt_set)), api_visibility="private")
-    video.change(match_loaded_ground_truth, [gt_set, video], list(GroundTruthMatch(picker=gt_video, rows=gt_table)),
-                 api_visibility="private")
-    gt_video.input(pick_ground_truth, [gt_set, gt_video], gt_table, api_visibility="private")
-    clear.click(lambda: ([], None, gr.update(visible=False)), None, [gt_table, gt_files, gt_video],
-                api_visibility="private")
-    export.click(export_ground_truth, [gt_table, video, session], exported, api_visibility="private")
-    make_video.click(render_video, view_inputs, list(Rendered(video=annotated, file=annotated_file)),
-                     api_visibility="private", concurrency_limit=1, concurrency_id="render")
+    gt.gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
+                       trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
+    gt_files.change(load_ground_truth, [gt_files, c.video],
+                    list(GroundTruthFile(picker=gt.picker, rows=gt.gt_table, annotations=gt_set)), api_visibility="private")
+    c.video.change(match_loaded_ground_truth, [gt_set, c.video], list(GroundTruthMatch(picker=gt.picker, rows=gt.gt_table)),
+                   api_visibility="private")
+    gt.picker.input(pick_ground_truth, [gt_set, gt.picker], gt.gt_table, api_visibility="private")
+    gt.clear.click(lambda: ([], None, gr.update(visible=False)), None, [gt.gt_table, gt_files, gt.picker],
+                   api_visibility="private")
+    gt.export.click(export_ground_truth, [gt.gt_table, c.video, session], gt.exported, api_visibility="private")
+    downloads.make_video.click(render_video, view_inputs,
+                               list(Rendered(video=downloads.annotated, file=downloads.annotated_file)),
+                               api_visibility="private", concurrency_limit=1, concurrency_id="render")
