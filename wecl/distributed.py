@@ -15,6 +15,7 @@ import os
 import pickle
 import time
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -135,7 +136,7 @@ def run_batch_ray(videos: list[Path], model: WECL, db: ResultsDB, theta: float |
         dataset = dataset.map(_Predictor, fn_constructor_kwargs={
             "spec": spec, "revision": revision, "device": device, "precision": model.backbone_precision,
             "theta": run.theta, "rounds": run.rounds, "rule": run.rule, "threads": threads}, **pool)
-        for row in dataset.iter_rows():
+        for row in _rows(dataset):
             path, digest = digests[row["path"]]
             if row["error"]:
                 run.fail(path, row["error"])
@@ -143,6 +144,13 @@ def run_batch_ray(videos: list[Path], model: WECL, db: ResultsDB, theta: float |
                 cache.put(str(path), model, pickle.loads(row["features"]))
                 run.keep(path, digest, pickle.loads(row["result"]))
     return run.finish()
+
+
+def _rows(dataset) -> Iterator[dict]:
+    """The dataset's rows as each block is done. `iter_rows` fetches one block ahead, so each
+    finished video would reach the driver (and the database) only once the next one is done too."""
+    for block in dataset.iter_batches(batch_size=None, prefetch_batches=0, batch_format="pyarrow"):
+        yield from block.to_pylist()
 
 
 # --- extract -------------------------------------------------------------------------------------
@@ -195,7 +203,7 @@ def extract_ray(dataset: Dataset, model: WECL, out_dir: str | os.PathLike, views
         pool, threads = _pool(ray, device)
         data = data.map(_Extractor, fn_constructor_kwargs={"spec": spec, "revision": revision, "device": device,
                                                           "precision": model.backbone_precision, "threads": threads}, **pool)
-        for row in data.iter_rows():
+        for row in _rows(data):
             item = pickle.loads(row["item"])
             if row["error"]:
                 run.fail(item, row["error"])
