@@ -208,3 +208,22 @@ def test_a_file_declaring_too_many_packets_is_refused_at_the_first_open(tmp_path
     done = run_wecl("predict", path, "--checkpoint", tiny_checkpoint, env={**cache, "WECL_MAX_PACKETS": "50"})
     assert done.returncode == 2 and "declares 75 packets, more than the 50" in done.stderr, done.stderr
     assert run_wecl("predict", path, "--checkpoint", tiny_checkpoint, env=cache).returncode == 0
+
+
+def test_views_and_decode_workers_are_bounded(tmp_path, tiny_model):
+    """`extract --views` and `--workers` each hold decoded videos in memory at once: a huge value is
+    a message before any video is decoded."""
+    from wecl.features import MAX_WORKERS, prefetch
+    from wecl.training.datasets import open_dataset
+    from wecl.training.extract import MAX_VIEWS, extract
+    from wecl.training.synth import generate
+
+    generate(tmp_path / "data", 2, seed=5, duration_range=(3.0, 3.2), size=(64, 48))
+    dataset = open_dataset(str(tmp_path / "data"))
+    with pytest.raises(WECLError, match=rf"views must lie in \[1, {MAX_VIEWS}\]"):
+        extract(dataset, tiny_model, tmp_path / "store", views=MAX_VIEWS + 1)
+    assert not (tmp_path / "store" / "features").exists()
+    decoded = []
+    with pytest.raises(WECLError, match=f"workers must be at most {MAX_WORKERS}"):
+        list(prefetch(range(3), decoded.append, workers=MAX_WORKERS + 1))
+    assert decoded == []

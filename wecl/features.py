@@ -104,7 +104,8 @@ def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = N
     start = time.perf_counter()
     # A runaway decode ends with a message: each view may take the budget of one video.
     deadline = None if time_budget is None else time.monotonic() + time_budget * max(1, len(views))
-    decoded = [read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline)
+    info = video_io.probe(video)  # once: each view's decoding opens the file but need not index it again
+    decoded = [read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline, info=info)
                for rng in (views if c.uses_visual else views[:1])]
     info, spans = decoded[0].info, decoded[0].spans
     timings["decode"] = time.perf_counter() - start
@@ -389,6 +390,7 @@ def features_for(video: str, model: WECL, progress: Progress | None = None, use_
 # ---------------------------------------------------------------------------------------------
 # Decoding ahead
 
+MAX_WORKERS = 32  # decoding threads ahead of the backbones, at most
 Item = TypeVar("Item")
 Out = TypeVar("Out")
 
@@ -399,6 +401,8 @@ def prefetch(items: Iterable[Item], work: Callable[[Item], Out], workers: int = 
     one: yields (item, future) in the items' order, with at most `ahead` (default 2 x workers)
     submitted; `future.result()` is the work's result or raises its error. Leaving the loop
     early cancels what has not started."""
+    if workers > MAX_WORKERS:
+        raise WECLError(f"workers must be at most {MAX_WORKERS}, not {workers}: each holds a decoded video")
     workers = max(1, workers)
     ahead = max(1, 2 * workers if ahead is None else ahead)
     items = iter(items)

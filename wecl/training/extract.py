@@ -36,6 +36,9 @@ from wecl.training.datasets import Dataset, VideoItem
 from wecl.video import VideoInfo
 
 STORE_VERSION = 1
+# Views per video, at most: each is decoded and held at once (about 6 MB of clips per view for the
+# paper's input, times the videos decoded ahead), and each costs one more decode of the file.
+MAX_VIEWS = 16
 
 
 @dataclass
@@ -212,8 +215,8 @@ class ExtractPlan:
 def plan_extract(dataset: Dataset, model: WECL, out_dir: str | os.PathLike, views: int, seed: int,
                  items: list[VideoItem] | None, progress: Progress | None) -> ExtractPlan:
     """Open the store (creating or checking its manifest) and count the videos already done."""
-    if views < 1:
-        raise WECLError(f"views must be at least 1, not {views}")
+    if not 1 <= views <= MAX_VIEWS:
+        raise WECLError(f"views must lie in [1, {MAX_VIEWS}], not {views}")
     store = FeatureStore(out_dir)
     store.begin(dataset, model, views, seed)
     items = dataset.items if items is None else items
