@@ -227,3 +227,15 @@ def test_views_and_decode_workers_are_bounded(tmp_path, tiny_model):
     with pytest.raises(WECLError, match=f"workers must be at most {MAX_WORKERS}"):
         list(prefetch(range(3), decoded.append, workers=MAX_WORKERS + 1))
     assert decoded == []
+
+
+def test_sniffing_an_annotation_file_reads_only_its_head(tmp_path):
+    """Telling a positions file from others looks at its first 64 KiB only: an upload of blank
+    lines (or one endless line) is never read whole to find its first line."""
+    from wecl.annotations.positions import HEAD_BYTES, is_positions_file
+
+    line = "0 1 0 0 0 0 0\n"
+    near, far = tmp_path / "near.txt", tmp_path / "far.txt"
+    near.write_text("\n" * 10 + line)
+    far.write_text("\n" * (HEAD_BYTES + 1) + line)
+    assert is_positions_file(str(near)) and not is_positions_file(str(far))

@@ -32,17 +32,19 @@ def default_video_list(path: PathLike) -> Path:
     return p.with_name(f"{p.stem}_videos.txt")
 
 
+HEAD_BYTES = 1 << 16  # where a positions file's first line must be: a sniff never reads a whole upload
+
+
 def is_positions_file(path: str) -> bool:
     """True when the first non-blank line holds seven numbers (Ekman-6 `position.txt`)."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
-            for line in handle:
-                if line.strip():
-                    fields = _fields(line)
-                    return len(fields) == 7 and all(_is_number(f) for f in fields)
+            head = handle.read(HEAD_BYTES)
     except (OSError, UnicodeDecodeError):
         return False
-    return False
+    line = next((line for line in head.splitlines() if line.strip()), "")
+    fields = _fields(line)
+    return len(fields) == 7 and all(_is_number(f) for f in fields)
 
 
 def _fields(line: str) -> list[str]:

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from wecl.annotations.activitynet import json_text, load_json
-from wecl.annotations.model import PathLike, VideoAnnotation, class_names
+from wecl.annotations.model import PathLike, VideoAnnotation, class_names, read_text
 from wecl.atomic import atomic_write_text
+from wecl.errors import WECLError
 
 
 def split_text(annotations: Mapping[str, VideoAnnotation], classes: Sequence[str] | None) -> str:
@@ -43,8 +44,8 @@ def is_split_file(path: Path) -> bool:
     """True when a JSON file's first database entry has split-style `"annotations": {"label"}`
     (also for an unreadable or empty file: the split reader then reports the problem)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError):
+        data = json.loads(read_text(path))  # within the annotation size bound
+    except (WECLError, ValueError):
         return True  # let the split reader report the problem with its line number
     db = data.get("database") if isinstance(data, dict) else None
     if not isinstance(db, dict) or not db:
