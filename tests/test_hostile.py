@@ -239,3 +239,26 @@ def test_sniffing_an_annotation_file_reads_only_its_head(tmp_path):
     near.write_text("\n" * 10 + line)
     far.write_text("\n" * (HEAD_BYTES + 1) + line)
     assert is_positions_file(str(near)) and not is_positions_file(str(far))
+
+
+def test_a_planted_journal_moves_no_file(tmp_path):
+    """An upload can put a `.<name>.journal` beside another upload (Gradio keeps each upload in a
+    folder named by its content). Reading the annotation file must not replay a journal that
+    names files outside that folder or files no save writes: it is refused, and nothing moves."""
+    import json as jsonlib
+
+    from wecl.annotations import read_annotations
+
+    uploads, victim = tmp_path / "uploads", tmp_path / "app.py"
+    uploads.mkdir()
+    victim.write_text("the app\n")
+    payload = uploads / "evil.py"
+    payload.write_text("print('owned')\n")
+    annotation = uploads / "a.json"
+    annotation.write_text(jsonlib.dumps({"database": {"v": {"annotations": []}}}))
+    for staged in ({str(payload): str(victim)}, {str(uploads / ".a.json.0123abcd.staged"): str(victim)},
+                   {"evil.py": "a.json"}, ["not", "a", "mapping"]):
+        (uploads / ".a.json.journal").write_text(jsonlib.dumps(staged))
+        with pytest.raises(WECLError, match="cannot finish an interrupted save"):
+            read_annotations(annotation)
+        assert victim.read_text() == "the app\n" and payload.exists()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Callable
@@ -69,15 +70,33 @@ def atomic_write_texts(files: dict[str | os.PathLike, str]) -> None:
 
 
 def finish_pending(first: str | os.PathLike) -> None:
-    """Complete a group replacement of `atomic_write_texts` that a crash interrupted, if any."""
+    """Complete a group replacement of `atomic_write_texts` that a crash interrupted, if any.
+
+    Only what `atomic_write_texts` writes is replayed: a staged file `.<name>.<8 hex>.staged` onto
+    `<name>`, both in the journal's own folder. A journal is just a file beside the one read (an
+    upload can place one next to another upload), so any other entry is refused, never moved."""
     journal = _journal(Path(first))
     if not journal.exists():
         return
     try:
         staged = json.loads(journal.read_text(encoding="utf-8"))
-        for stage, target in staged.items():
-            if Path(stage).exists():  # not yet renamed when the writer stopped
+        moves = _journal_moves(journal, staged)
+        for stage, target in moves:
+            if stage.exists():  # not yet renamed when the writer stopped
                 os.replace(stage, target)
         journal.unlink()
     except (OSError, ValueError) as exc:
         raise WECLError(f"{first}: cannot finish an interrupted save ({exc}); see {journal}") from exc
+
+
+def _journal_moves(journal: Path, staged) -> list[tuple[Path, Path]]:
+    """The (staged file, target) pairs of a journal, inside its folder; ValueError for anything else."""
+    if not isinstance(staged, dict):
+        raise ValueError("the journal is not a mapping of staged files to targets")
+    moves = []
+    for stage, target in staged.items():
+        stage, target = Path(str(stage)), Path(str(target))
+        if (stage.parent != target.parent or not re.fullmatch(rf"\.{re.escape(target.name)}\.[0-9a-f]{{8}}\.staged", stage.name)):
+            raise ValueError(f"the journal names {stage.name!r} -> {target.name!r}, which no save of this project writes")
+        moves.append((journal.parent / stage.name, journal.parent / target.name))
+    return moves
