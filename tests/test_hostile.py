@@ -262,3 +262,21 @@ def test_a_planted_journal_moves_no_file(tmp_path):
         with pytest.raises(WECLError, match="cannot finish an interrupted save"):
             read_annotations(annotation)
         assert victim.read_text() == "the app\n" and payload.exists()
+
+
+def test_an_allowed_owner_does_not_open_local_paths(monkeypatch, tmp_path):
+    """On a Space, `WECL_CHECKPOINTS_ALLOW=lab/` allows Hub ids under lab/, not a path such as
+    `lab/../x` that a local folder named `lab` would resolve; and a huge id with an `@` is a
+    message, not an OSError from the file system."""
+    from wecl import checkpoints
+    from wecl.explorer.policy import allowed_checkpoint
+
+    monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
+    monkeypatch.setenv("WECL_CHECKPOINTS_ALLOW", "lab/")
+    assert allowed_checkpoint("lab/model@v1") == "lab/model@v1"
+    for refused in ("lab/../x", "lab/a/../../etc", "lab/" + "x" * 5000 + "@main"):
+        with pytest.raises(WECLError, match="this Space loads only its own checkpoints"):
+            allowed_checkpoint(refused)
+    with pytest.raises(WECLError, match="characters is no checkpoint"):
+        checkpoints.resolve("a/" + "b" * 5000 + "@main")
+    assert checkpoints.parse_spec("a/" + "b" * 5000 + "@main")[1] == "main"

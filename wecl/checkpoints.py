@@ -45,10 +45,17 @@ class CheckpointRef:
 def parse_spec(spec: str, revision: str | None = None) -> tuple[str, str | None]:
     """`owner/name@rev` -> (`owner/name`, `rev`); an explicit `revision` wins."""
     spec = spec.strip()
-    if "@" in spec and not Path(spec).exists():
+    if "@" in spec and not _exists(spec):
         spec, _, at = spec.partition("@")
         revision = revision or at or None
     return spec, revision
+
+
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).exists()
+    except OSError:  # a name too long for the file system, a loop of links: no such folder
+        return False
 
 
 def registry() -> dict:

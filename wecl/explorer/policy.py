@@ -4,6 +4,7 @@ Plain data and `WECLError`s; the UI (`ui/`) turns them into components and messa
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from wecl import checkpoints
@@ -26,9 +27,11 @@ def allowed_checkpoint(spec: str | None) -> str | None:
     spec = (spec or "").strip() or None
     if spec is None or not os.environ.get("SPACE_ID") or checkpoints.registry_entry(spec) is not None:
         return spec
-    repo = checkpoints.parse_spec(spec)[0]
+    repo = checkpoints.parse_spec(spec)[0] if len(spec) <= checkpoints.MAX_SPEC_LENGTH else ""
     allowed = [a.strip() for a in os.environ.get("WECL_CHECKPOINTS_ALLOW", "").split(",") if a.strip()]
-    if any(repo == a or (a.endswith("/") and repo.startswith(a)) for a in allowed):
+    # Only a Hub id can be allowed: `owner/../x` passes a prefix test but resolves as a local path.
+    hub_id = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}", repo) and ".." not in repo
+    if hub_id and any(repo == a or (a.endswith("/") and repo.startswith(a)) for a in allowed):
         return spec
     names = ", ".join(c["name"] for c in checkpoints.registry()["checkpoints"])
     raise WECLError(f"checkpoint {spec[:80]!r}: this Space loads only its own checkpoints ({names})"
