@@ -280,3 +280,27 @@ def test_an_allowed_owner_does_not_open_local_paths(monkeypatch, tmp_path):
     with pytest.raises(WECLError, match="characters is no checkpoint"):
         checkpoints.resolve("a/" + "b" * 5000 + "@main")
     assert checkpoints.parse_spec("a/" + "b" * 5000 + "@main")[1] == "main"
+
+
+def test_a_dataset_run_that_cannot_start_keeps_no_copy(tmp_path, monkeypatch, media):
+    """A private dataset run copies its annotation file first; when the run is refused (a broken
+    file, a missing checkpoint, a file over the annotation limit) the copy goes with it."""
+    import shutil
+
+    import wecl.annotations.model as annotation_model
+    from wecl.explorer.dataset_run import DatasetRun, runs_root
+
+    monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(media("short"), folder / "v.mp4")
+    broken, good = tmp_path / "broken.json", tmp_path / "good.json"
+    broken.write_text("{ not json")
+    good.write_text('{"database": {"v": {"annotations": [{"segment": [0.1, 0.5], "label": "joy"}]}}}')
+    for annotation, checkpoint in ((broken, None), (good, str(tmp_path / "no-such-checkpoint"))):
+        with pytest.raises(WECLError):
+            DatasetRun(folder, [checkpoint], str(annotation), private=True)
+    monkeypatch.setattr(annotation_model, "MAX_ANNOTATION_BYTES", 16)
+    with pytest.raises(WECLError, match="more than an annotation file may hold"):
+        DatasetRun(folder, [None], str(good), private=True)
+    assert not runs_root().exists() or not any(runs_root().iterdir())

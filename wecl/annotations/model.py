@@ -86,13 +86,18 @@ def fail(path: PathLike, problem: str, line: Any = None) -> NoReturn:
     raise WECLError(f"{where}: {problem}")
 
 
+def check_size(path: PathLike) -> None:
+    """WECLError when the file is larger than an annotation file may be (MAX_ANNOTATION_BYTES)."""
+    size = Path(path).stat().st_size
+    if size > MAX_ANNOTATION_BYTES:
+        fail(path, f"{size / 2**20:.0f} MB is more than an annotation file may hold here "
+                   f"({MAX_ANNOTATION_BYTES / 2**20:.0f} MB, WECL_MAX_ANNOTATION_MB)")
+
+
 def read_text(path: PathLike) -> str:
     """The text of an annotation file, within MAX_ANNOTATION_BYTES, else WECLError."""
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_ANNOTATION_BYTES:
-            fail(path, f"{size / 2**20:.0f} MB is more than an annotation file may hold here "
-                       f"({MAX_ANNOTATION_BYTES / 2**20:.0f} MB, WECL_MAX_ANNOTATION_MB)")
+        check_size(path)
         # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
         return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wecl.annotations import AnnotationSet, Segment, is_positions_file, save_video_segments, video_id, write_annotations
+from wecl.annotations.model import check_size
 from wecl.batch import BatchStats, list_videos, run_batch
 from wecl.config import cache_root
 from wecl.detection import check_rule
@@ -99,10 +100,14 @@ class DatasetRun:
         self.private = private
         if private:
             self.annotation_paths = self._own_copies(self.annotation_paths)
-        self.ground_truth: AnnotationSet = read_ground_truth(self.annotation_paths) if self.annotation_paths else {}
-        if not checkpoints:
-            raise WECLError("no checkpoint given")
-        self.models: list[WECL] = [load_model(spec, device=device) for spec in checkpoints]
+        try:
+            self.ground_truth: AnnotationSet = read_ground_truth(self.annotation_paths) if self.annotation_paths else {}
+            if not checkpoints:
+                raise WECLError("no checkpoint given")
+            self.models: list[WECL] = [load_model(spec, device=device) for spec in checkpoints]
+        except BaseException:  # a run that never starts keeps no copies
+            shutil.rmtree(runs_root() / self.token, ignore_errors=True)
+            raise
         names = [short_name(m.checkpoint.id) for m in self.models]
         # two different checkpoints may share a folder name: number them so tables and plots differ
         self.names = [f"{n} ({i + 1})" if names.count(n) > 1 else n for i, n in enumerate(names)]
@@ -257,13 +262,18 @@ class DatasetRun:
         folder = runs_root() / self.token
         folder.mkdir(parents=True, exist_ok=True)
         copies = []
-        for path in paths:
-            copy = folder / Path(path).name
-            try:
-                shutil.copyfile(path, copy)
-            except OSError as error:
-                raise WECLError(f"{path}: cannot copy the annotation file ({error.strerror})") from None
-            copies.append(str(copy))
+        try:
+            for path in paths:
+                copy = folder / Path(path).name
+                try:
+                    check_size(path)  # within the annotation size bound before a byte is copied
+                    shutil.copyfile(path, copy)
+                except OSError as error:
+                    raise WECLError(f"{path}: cannot copy the annotation file ({error.strerror})") from None
+                copies.append(str(copy))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return copies
 
     def export_ground_truth(self, out_dir: str | Path) -> tuple[list[Path], list[str]]:
