@@ -304,3 +304,14 @@ def test_a_dataset_run_that_cannot_start_keeps_no_copy(tmp_path, monkeypatch, me
     with pytest.raises(WECLError, match="more than an annotation file may hold"):
         DatasetRun(folder, [None], str(good), private=True)
     assert not runs_root().exists() or not any(runs_root().iterdir())
+
+
+def test_a_prediction_file_with_non_text_labels_is_a_message(tmp_path):
+    import json as jsonlib
+
+    from wecl.annotations import read_prediction_file
+
+    path = tmp_path / "predictions.json"
+    path.write_text(jsonlib.dumps({"results": {"v": []}, "video_labels": {"v": ["joy"]}}))
+    with pytest.raises(WECLError, match='"video_labels" of \'v\' must be a string'):
+        read_prediction_file(path)

@@ -159,6 +159,7 @@ def read_prediction_file(path: PathLike) -> AnnotationSet:
     if not isinstance(labels, dict):
         fail(path, '"video_labels" must map video ids to labels')
     for vid, label in labels.items():
+        label = optional_str(label, path, None, f'"video_labels" of {vid!r}')
         if vid not in predictions:
             predictions[vid] = VideoAnnotation(vid, None, label, None, [])
         elif label is not None:
