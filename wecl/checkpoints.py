@@ -45,13 +45,14 @@ class CheckpointRef:
 def parse_spec(spec: str, revision: str | None = None) -> tuple[str, str | None]:
     """`owner/name@rev` -> (`owner/name`, `rev`); an explicit `revision` wins."""
     spec = spec.strip()
-    if "@" in spec and not _exists(spec):
+    if "@" in spec and not path_exists(spec):
         spec, _, at = spec.partition("@")
         revision = revision or at or None
     return spec, revision
 
 
-def _exists(path: str) -> bool:
+def path_exists(path: str) -> bool:
+    """Whether a path exists; a name the file system refuses (too long, a loop of links) does not."""
     try:
         return Path(path).exists()
     except OSError:  # a name too long for the file system, a loop of links: no such folder

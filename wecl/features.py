@@ -104,9 +104,10 @@ def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = N
     start = time.perf_counter()
     # A runaway decode ends with a message: each view may take the budget of one video.
     deadline = None if time_budget is None else time.monotonic() + time_budget * max(1, len(views))
-    info = video_io.probe(video)  # once: each view's decoding opens the file but need not index it again
-    decoded = [read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline, info=info)
-               for rng in (views if c.uses_visual else views[:1])]
+    decoded = []  # view 0 probes the file as it decodes; the other views reuse what it found
+    for rng in views if c.uses_visual else views[:1]:
+        decoded.append(read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline,
+                                  info=decoded[0].info if decoded else None))
     info, spans = decoded[0].info, decoded[0].spans
     timings["decode"] = time.perf_counter() - start
     patches = None

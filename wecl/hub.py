@@ -176,7 +176,7 @@ def _hub_checkpoint(api, spec: str) -> dict:
     """A registry entry for `owner/name[@rev]`, pinned to the commit the revision is now, with
     the classes and description of its config.json (which must be a WECL config)."""
     repo_id, revision = checkpoints.parse_spec(spec)
-    if Path(spec).expanduser().exists():
+    if checkpoints.path_exists(str(Path(spec).expanduser())):
         raise WECLError(f"--checkpoint {spec}: a Space loads checkpoints from the Hub; publish this folder first "
                         f"with `python -m wecl push {spec} OWNER/NAME`")
     _check_repo_id(repo_id, f"--checkpoint {spec}")
