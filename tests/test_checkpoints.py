@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from helpers import REPO
-from wecl import checkpoints
+from wecl import checkpoints, inference
 from wecl.errors import WECLError
 from wecl.model import WECL
 
@@ -229,7 +229,9 @@ def test_half_precision_backbones(tiny_checkpoint, tmp_path):
             else:
                 assert torch.equal(got, value), key  # heads and integer buffers unchanged
         assert any(not torch.equal(again.state_dict()[k], v) for k, v in model.state_dict().items())
-        assert again._backbone_key == checkpoints.backbone_digests(again)[1] != model._backbone_key
+        assert again.backbone_key == checkpoints.backbone_digests(again)[1] != model.backbone_key
+        # the model cache hashes the file's bytes as it loads them (cast to float32): the same key
+        assert inference.load_model(str(folder), device="cpu")._backbone_key == again.backbone_key
     with pytest.raises(WECLError, match="backbone dtype"):
         checkpoints.save(model, tmp_path / "x", backbone_dtype="int8")
 

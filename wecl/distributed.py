@@ -24,7 +24,7 @@ from wecl.checkpoints import PROJECT_ROOT
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.features import cache, prepare_inputs, run_backbones
-from wecl.inference import explain, load_model
+from wecl.inference import explain
 from wecl.model import WECL
 from wecl.progress import Progress
 from wecl.results_db import ResultsDB
@@ -42,6 +42,9 @@ def connect(address: str | None = None):
         # Workers import wecl from this checkout and see this process's WECL_/HF_ settings.
         paths = [str(PROJECT_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         env = {k: v for k, v in os.environ.items() if k.startswith(("WECL_", "HF_"))}
+        # Decoding tasks and actors share a node's cores (see `_pool`): OpenMP threads that spin
+        # while they wait take those cores from each other (2 cores: a 20-video run 50 s -> 39 s).
+        env["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
         try:
             ray.init(address=address or None, include_dashboard=False, log_to_driver=False, configure_logging=False,
                      runtime_env={"env_vars": {**env, "PYTHONPATH": os.pathsep.join(paths)}})
@@ -77,6 +80,15 @@ def _spec(model) -> tuple[str, str | None]:
     return (ref.id, ref.revision) if ref.revision else (str(ref.path), None)
 
 
+def _load(spec: str, revision: str | None, device: str, precision: str, threads: int) -> WECL:
+    """An actor's model: a copy of its own, outside the model cache, so its backbones are not
+    hashed for sharing (the driver keys the feature cache)."""
+    torch.set_num_threads(threads)
+    model = WECL.from_pretrained(spec, revision, device=device)
+    model.precision = precision
+    return model
+
+
 # --- batch ---------------------------------------------------------------------------------------
 
 def _prepare(row: dict, config: dict) -> dict:
@@ -94,8 +106,7 @@ class _Predictor:
 
     def __init__(self, spec: str, revision: str | None, device: str, precision: str, theta: float, rounds: int,
                  rule: str, threads: int):
-        torch.set_num_threads(threads)
-        self.model = load_model(spec, revision, device, precision)
+        self.model = _load(spec, revision, device, precision, threads)
         self.settings = (theta, rounds, rule)
 
     def __call__(self, row: dict) -> dict:
@@ -169,8 +180,7 @@ class _Extractor:
     """A Ray actor: the checkpoint's backbones on every view of decoded videos."""
 
     def __init__(self, spec: str, revision: str | None, device: str, precision: str, threads: int):
-        torch.set_num_threads(threads)
-        self.model = load_model(spec, revision, device, precision)
+        self.model = _load(spec, revision, device, precision, threads)
 
     def __call__(self, row: dict) -> dict:
         if row["error"]:

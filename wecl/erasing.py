@@ -18,7 +18,10 @@ class TemporalAttention(nn.Module):
         self.w1 = nn.Linear(segments, segments)
         # W_1 starts as the identity so that each segment's attention starts as its own score;
         # a random T x T mix behind a ReLU often starts with every segment at zero.
-        nn.init.eye_(self.w1.weight)
+        # (not nn.init.eye_: on the meta device, where checkpoints are built, it imports
+        # torch._dynamo, a second of a model load)
+        with torch.no_grad():
+            self.w1.weight.zero_().diagonal().fill_(1.0)
         nn.init.zeros_(self.w1.bias)
         # and W_2's bias starts positive so that not every segment starts behind the ReLU (a
         # video whose attention is all zero passes no gradient to the attention at all).
