@@ -36,6 +36,20 @@ def test_mfcc_matches_librosa_on_half_silence():
     _assert_like_librosa(y, sr, 40, 160)
 
 
+def test_mfcc_in_blocks_matches_librosa(monkeypatch):
+    """A long track's spectrum is computed a block of frames at a time: blocks of 100 frames over
+    2.5 s (251 frames, the last block partial), quiet first and loud last, so the 80 dB floor set
+    by the loudest frame reaches back across blocks; the figures are librosa's still."""
+    import wecl.audio
+
+    monkeypatch.setattr(wecl.audio, "MFCC_BLOCK", 100)
+    sr = 16000
+    t = np.arange(int(2.5 * sr)) / sr
+    y = (1e-4 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    y[2 * sr:] = np.sin(2 * np.pi * 2000 * t[2 * sr:])
+    _assert_like_librosa(y, sr, 40, 160)
+
+
 def test_mfcc_frame_count():
     assert mfcc(np.zeros(16000, np.float32), 16000, 40, 160).shape == (40, 1 + 16000 // 160)
     assert mfcc(np.zeros(100, np.float32), 16000, 40, 160).shape == (40, 1)
