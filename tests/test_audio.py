@@ -106,3 +106,13 @@ def test_read_audio_any_layout_to_mono(media, kind, seconds, rate):
 
 def test_read_audio_none_without_audio_stream(media):
     assert read_audio(str(media("silent")), 16000) is None
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1.234, 10.0])
+def test_read_audio_stops_at_the_limit_with_the_same_samples(media, seconds):
+    """`max_seconds` (the picture's length) keeps the same leading samples the whole track has, and
+    no more; a limit past the track's end keeps the whole track."""
+    whole = read_audio(str(media("stereo48k")), 16000)
+    cut = read_audio(str(media("stereo48k")), 16000, max_seconds=seconds)
+    expected = whole[:int(np.ceil(seconds * 16000))]
+    assert cut.dtype == np.float32 and np.array_equal(cut, expected)

@@ -36,21 +36,34 @@ def read_audio(path: str, sample_rate: int, max_seconds: float | None = None,
                 return None
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+            # With a limit the samples go straight into their place (pages are taken as they are
+            # written): an hour of sound is 230 MB, and chunks + their concatenation twice that.
+            buffer = None if limit is None else np.empty(limit, np.float32)
             chunks, total = [], 0
+
+            def keep(out) -> None:
+                nonlocal total
+                samples = out.to_ndarray().reshape(-1)
+                if buffer is None:
+                    chunks.append(samples)
+                elif total < limit:
+                    buffer[total:total + samples.size] = samples[:limit - total]
+                total += samples.size
+
             for frame in container.decode(stream):
                 check_deadline(str(path), deadline)
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-                    total += chunks[-1].size
+                    keep(out)
                 if limit is not None and total >= limit:
                     break
             else:
                 for out in resampler.resample(None):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    keep(out)
     except av.FFmpegError as error:
         raise WECLError(f"{path}: cannot decode its audio ({error})") from None
-    waveform = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    return waveform if limit is None else waveform[:limit]
+    if buffer is not None:
+        return buffer[:min(total, limit)]
+    return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
@@ -89,7 +102,7 @@ def mfcc(waveform: np.ndarray, sample_rate: int, n_mfcc: int, hop: int) -> np.nd
     The spectrum is computed MFCC_BLOCK frames at a time and only its mel bands are kept: the
     whole spectrum of an hour of sound would take 3 GB at the default hop, the bands take 184 MB.
     Each frame's figures are the same either way (the block is a row range of one computation)."""
-    y = np.pad(waveform.astype(np.float32), N_FFT // 2)  # librosa's center=True, pad_mode="constant"
+    y = np.pad(waveform.astype(np.float32, copy=False), N_FFT // 2)  # librosa's center=True, pad_mode="constant"
     if y.size < N_FFT:
         y = np.pad(y, (0, N_FFT - y.size))
     frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::hop]  # a view: no copy
@@ -101,9 +114,16 @@ def mfcc(waveform: np.ndarray, sample_rate: int, n_mfcc: int, hop: int) -> np.nd
         power = np.abs(np.fft.rfft(block * window, axis=-1)) ** 2  # (frames, 1 + n_fft // 2)
         # einsum, not BLAS: OpenBLAS's result depends on its thread count, which follows the CPU affinity.
         mel[:, start:start + len(block)] = np.einsum("mf,tf->mt", filters, power.astype(np.float32), optimize=False)
-    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
-    db = np.maximum(db, db.max() - 80.0)
-    return scipy.fft.dct(db, axis=0, type=2, norm="ortho")[:n_mfcc].astype(np.float32)
+    del frames, y
+    db = mel  # 10 log10(max(mel, 1e-10)), floored 80 dB below its peak: in place, as are the blocks below
+    np.log10(np.maximum(mel, 1e-10, out=mel), out=db)
+    db *= 10.0
+    np.maximum(db, db.max() - 80.0, out=db)
+    out = np.empty((n_mfcc, db.shape[1]), np.float32)
+    for start in range(0, db.shape[1], MFCC_BLOCK):
+        out[:, start:start + MFCC_BLOCK] = scipy.fft.dct(db[:, start:start + MFCC_BLOCK], axis=0, type=2,
+                                                         norm="ortho")[:n_mfcc]
+    return out
 
 
 def mfcc_patches(
