@@ -43,8 +43,9 @@ def test_batch_on_ray_gives_the_single_process_results_and_resumes(dataset, tmp_
     single = wecl("batch", videos, "--checkpoint", ckpt, "--db", tmp_path / "one.sqlite", "--out", tmp_path / "one.jsonl",
                   cache=tmp_path / "cache-one")
     assert single.returncode == 0, single.stderr
+    # without an ADDRESS a Ray of its own starts: RAY_ADDRESS (here no cluster at all) is not joined
     done = wecl("batch", videos, "--checkpoint", ckpt, "--db", tmp_path / "ray.sqlite", "--out", tmp_path / "ray.jsonl",
-                "--ray", cache=tmp_path / "cache-ray")
+                "--ray", cache=tmp_path / "cache-ray", extra_env={"RAY_ADDRESS": "127.0.0.1:9"})
     assert done.returncode == 0, done.stderr
     assert "7 videos: 6 computed, 0 reused" in done.stdout and "broken.mp4" in done.stderr
     a, b = results(tmp_path / "one.jsonl"), results(tmp_path / "ray.jsonl")

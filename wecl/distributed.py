@@ -46,7 +46,9 @@ def connect(address: str | None = None):
         # while they wait take those cores from each other (2 cores: a 20-video run 50 s -> 39 s).
         env["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
         try:
-            ray.init(address=address or None, include_dashboard=False, log_to_driver=False, configure_logging=False,
+            # "local": a Ray of its own, never a cluster found through RAY_ADDRESS or /tmp/ray (which
+            # would also receive this process's HF_TOKEN)
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False,
                      runtime_env={"env_vars": {**env, "PYTHONPATH": os.pathsep.join(paths)}})
         except (ConnectionError, RuntimeError, ValueError) as error:
             raise WECLError(f"--ray {address or ''}: cannot start or reach Ray ({error})".replace("  ", " ")) from None
