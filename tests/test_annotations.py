@@ -338,3 +338,38 @@ def test_an_annotation_file_over_the_size_limit_is_a_message(tmp_path, monkeypat
     monkeypatch.setattr(module, "MAX_ANNOTATION_BYTES", 1024)
     with pytest.raises(WECLError, match="more than an annotation file may hold"):
         read_annotations(path)
+
+
+@pytest.mark.parametrize("fmt", ["activitynet", "results", "csv", "ekman-position"])
+def test_an_annotation_file_with_too_many_items_is_a_message(tmp_path, monkeypatch, fmt):
+    """Bytes alone do not bound parsing: 16 MB of CSV is two million segments. Every reader counts
+    videos and segments and refuses a file past MAX_ANNOTATION_ITEMS; at the bound it reads."""
+    import wecl.annotations.model as module
+
+    monkeypatch.setattr(module, "MAX_ANNOTATION_ITEMS", 6)
+
+    def write(videos: int, segments: int):
+        path = tmp_path / f"{fmt}-{videos}-{segments}"
+        ids = [f"v{i}" for i in range(videos)]
+        per = [[[j, j + 0.5] for j in range(segments // videos)] for _ in ids]
+        if fmt == "activitynet":
+            path.write_text(json.dumps({"database": {v: {"annotations": [{"segment": s} for s in segs]}
+                                                     for v, segs in zip(ids, per)}}))
+        elif fmt == "results":
+            path.write_text(json.dumps({"results": {v: [{"segment": s, "score": 1.0} for s in segs]
+                                                    for v, segs in zip(ids, per)}}))
+        elif fmt == "csv":
+            path.write_text("video,start,end,label\n" + "".join(f"{v},{a},{b},joy\n" for v, segs in zip(ids, per)
+                                                                   for a, b in segs))
+        else:
+            path.write_text("".join("0.5 1 0 0 0 0 10\n" for _ in ids))
+            path.with_name(path.stem + "_videos.txt").write_text("".join(f"{v}.mp4\n" for v in ids))
+        return path
+
+    many_segments = fmt != "ekman-position"  # a position line holds at most three segments
+    assert len(read_annotations(write(2, 6) if many_segments else write(6, 6))) in (2, 6)
+    too_many = [write(1, 7)] if many_segments else []
+    too_many += [write(7, 7)]
+    for path in too_many:
+        with pytest.raises(WECLError, match=r"more than 6 (videos|segments|rows), more than an annotation file"):
+            read_annotations(path)

@@ -68,6 +68,20 @@ def test_rows_to_segments_skip_blanks_and_reject_bad_rows():
         groundtruth.segments_from_rows([[12, 13, ""]], duration=10)
 
 
+def test_a_video_holds_at_most_max_rows_segments():
+    """A table (from the browser, any size) or a file's video past MAX_ROWS is a message, not a
+    figure with a shape per row; MAX_ROWS itself is fine."""
+    from wecl.annotations import VideoAnnotation
+
+    rows = [[i, i + 0.5, "joy"] for i in range(groundtruth.MAX_ROWS)]
+    assert len(groundtruth.segments_from_rows(rows)) == groundtruth.MAX_ROWS
+    with pytest.raises(WECLError, match="1,001 segments; a video's ground truth holds at most 1,000"):
+        groundtruth.segments_from_rows(rows + [["", "", ""]])
+    video = VideoAnnotation("v", segments=[Segment(i, i + 0.5) for i in range(groundtruth.MAX_ROWS + 1)])
+    with pytest.raises(WECLError, match='video "v": 1,001 segments'):
+        groundtruth.table_rows(video)
+
+
 def test_rows_from_a_dataframe():
     import pandas as pd
 

@@ -18,6 +18,7 @@ from wecl.annotations.model import (
     Segment,
     VideoAnnotation,
     check_for_writing,
+    check_items,
     check_segment,
     fail,
     finite_number,
@@ -118,8 +119,15 @@ def _database_entry(vid: str, entry: Any, path: PathLike, line: JsonLine) -> Vid
     return VideoAnnotation(vid, duration, label, subset, segments)
 
 
+def _check_counts(entries: dict[str, Any], path: PathLike, segments_of) -> None:
+    """The item bound, counted on the parsed JSON before any object is built from it."""
+    check_items(len(entries), path, "videos")
+    check_items(sum(len(s) for s in map(segments_of, entries.values()) if isinstance(s, list)), path, "segments")
+
+
 def _read_database(data: Any, path: PathLike, text: str) -> AnnotationSet:
     database = top_object(data, path, text, "database")
+    _check_counts(database, path, lambda entry: entry.get("annotations") if isinstance(entry, dict) else None)
     return {
         vid: _database_entry(vid, entry, path, JsonLine(text, vid))
         for vid, entry in database.items()
@@ -128,6 +136,7 @@ def _read_database(data: Any, path: PathLike, text: str) -> AnnotationSet:
 
 def _read_results(data: Any, path: PathLike, text: str) -> AnnotationSet:
     results = top_object(data, path, text, "results")
+    _check_counts(results, path, lambda items: items)
     out: AnnotationSet = {}
     for vid, items in results.items():
         line = JsonLine(text, vid)

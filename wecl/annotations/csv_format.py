@@ -13,6 +13,7 @@ from wecl.annotations.model import (
     PathLike,
     Segment,
     VideoAnnotation,
+    check_items,
     check_segment,
     fail,
     majority_label,
@@ -34,7 +35,8 @@ def read(path: PathLike, text: str, **_options: Any) -> AnnotationSet:
     segments: dict[str, list[Segment]] = {}
     labels: dict[str, str] = {}
     try:
-        for row in reader:
+        for rows, row in enumerate(reader, 1):
+            check_items(rows, path, "rows", reader.line_num)
             if any(cell.strip() for cell in row):
                 _csv_row(row, col, len(header), path, reader.line_num, segments, labels)
     except csv.Error as exc:

@@ -17,6 +17,7 @@ from wecl.annotations.model import (
     PathLike,
     Segment,
     VideoAnnotation,
+    check_items,
     check_segment,
     fail,
     number_text,
@@ -86,6 +87,7 @@ def read(path: PathLike, text: str, *, video_list: PathLike | Sequence[str] | No
          **_options: Any) -> AnnotationSet:
     """`video_list` is a path or the ids in order (default: `<stem>_videos.txt` beside `path`)."""
     ids, list_name = _video_ids(path, video_list)
+    check_items(len(ids), list_name, "videos")
     lines = _trim_trailing_blank(text.splitlines())
     if len(ids) < len(lines):
         fail(path, f"no video id for this line: {list_name} lists only {len(ids)} videos", len(ids) + 1)

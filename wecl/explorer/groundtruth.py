@@ -58,10 +58,22 @@ def match_video(annotations: AnnotationSet, video: str | None) -> str | None:
     return None
 
 
+# Segments of one video in the table, its plots and its comparison. Real keyframe annotations hold
+# a handful; a table row is a request's worth of JSON and a figure's shape, so a hostile file or
+# request is refused here rather than drawn.
+MAX_ROWS = 1000
+
+
+def _check_rows(count: int, where: str) -> None:
+    if count > MAX_ROWS:
+        raise WECLError(f"{where}: {count:,} segments; a video's ground truth holds at most {MAX_ROWS:,} here")
+
+
 def table_rows(annotation: VideoAnnotation | None) -> list[list]:
     """A video's segments as [start, end, label] rows (sorted by start)."""
     if annotation is None:
         return []
+    _check_rows(len(annotation.segments), f'video "{annotation.video_id}"')
     return [[s.start, s.end, s.label or annotation.label or ""] for s in sorted(annotation.segments, key=lambda s: s.start)]
 
 
@@ -85,6 +97,7 @@ def segments_from_rows(rows, duration: float | None = None) -> list[Segment]:
         return []
     if hasattr(rows, "values") and hasattr(rows, "columns"):  # a pandas DataFrame
         rows = rows.values.tolist()
+    _check_rows(len(rows), "the ground-truth table")
     segments = []
     for n, row in enumerate(rows, 1):
         row = list(row) + [None] * (3 - len(row))
