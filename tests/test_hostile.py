@@ -146,7 +146,7 @@ def test_a_decode_past_the_time_budget_ends_with_a_message(tmp_path, tiny_model,
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2", "-c:v", "libx264", "-preset",
            "ultrafast", "-pix_fmt", "yuv420p", path)
     monkeypatch.setattr(video, "TIME_BUDGET_S", 0.0)
-    with pytest.raises(WECLError, match="longer than the 0 s one video may take"):
+    with pytest.raises(WECLError, match="longer than the 0 s this video may take"):
         predict(path, tiny_model)
     monkeypatch.undo()
     assert predict(path, tiny_model).json["video"]["duration"] == pytest.approx(2.0, abs=0.2)

@@ -188,3 +188,37 @@ def test_parallel_decoding_gives_the_same_frames(media, kind):
 def test_parallel_decoding_reports_damage(media):
     with pytest.raises(WECLError, match="truncated or damaged|damaged"):
         read_clips(str(media("truncated")), 10, 8, 112, threads=2)
+
+
+def test_a_failing_decoding_thread_stops_the_others_and_is_the_one_reported():
+    """Threads sharing a Deadline: the first failure cancels the rest at their next check, and
+    `gather` reports that failure, not the others' "stopped" (whatever their order)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wecl.video import Cancelled, Deadline, gather
+
+    deadline, started = Deadline(None), threading.Barrier(3)
+
+    def decode_on():
+        started.wait()
+        for _ in range(200_000):  # about 20 s of checks when nothing stops it
+            deadline.check("v.mp4")
+            time.sleep(0.0001)
+        return "finished"
+
+    def fail():
+        started.wait()
+        raise WECLError("v.mp4: the video data is damaged")
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(deadline.run, fn) for fn in (decode_on, fail, decode_on)]
+    assert time.perf_counter() - began < 5
+    assert isinstance(futures[0].exception(), Cancelled)
+    with pytest.raises(WECLError, match="damaged") as raised:
+        gather(futures)
+    assert not isinstance(raised.value, Cancelled)
+    with pytest.raises(WECLError, match="longer than the 0 s this video may take"):
+        Deadline(0.0).check("v.mp4")

@@ -17,14 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from wecl.errors import WECLError
-from wecl.video import check_deadline
+from wecl.video import Deadline
 
 N_FFT = 512
 N_MELS = 128
 
 
 def read_audio(path: str, sample_rate: int, max_seconds: float | None = None,
-               deadline: float | None = None) -> np.ndarray | None:
+               deadline: Deadline | None = None) -> np.ndarray | None:
     """Decode the first audio stream to mono float32 at `sample_rate`; None when there is none.
 
     With `max_seconds` (the video's duration) decoding stops there: an audio track far longer than
@@ -51,7 +51,8 @@ def read_audio(path: str, sample_rate: int, max_seconds: float | None = None,
                 total += samples.size
 
             for frame in container.decode(stream):
-                check_deadline(str(path), deadline)
+                if deadline is not None:
+                    deadline.check(str(path))
                 for out in resampler.resample(frame):
                     keep(out)
                 if limit is not None and total >= limit:

@@ -80,7 +80,7 @@ def prepare_frames(frames: np.ndarray, mean, std) -> torch.Tensor:
     return (x - torch.tensor(mean).view(1, 3, 1, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1, 1)
 
 
-def audio_patches(video: str, config: WECLConfig, info: VideoInfo, deadline: float | None
+def audio_patches(video: str, config: WECLConfig, info: VideoInfo, deadline: video_io.Deadline | None
                   ) -> tuple[torch.Tensor, bool]:
     """The MFCC patches of the video's sound (silence when it has none) and whether it has sound."""
     c = config
@@ -103,7 +103,7 @@ def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = N
     progress(0.0, 1.0, "decoding video")
     start = time.perf_counter()
     # A runaway decode ends with a message: each view may take the budget of one video.
-    deadline = None if time_budget is None else time.monotonic() + time_budget * max(1, len(views))
+    deadline = video_io.Deadline(None if time_budget is None else time_budget * max(1, len(views)))
     decoded = []  # view 0 probes the file as it decodes; the other views reuse what it found
     for rng in views if c.uses_visual else views[:1]:
         decoded.append(read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline,
@@ -149,7 +149,7 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
     if model.visual_backbone is None:  # nothing to overlap with
         return run_backbones(prepare_inputs(video, c, progress), model, progress)
     progress, began = progress or silent, time.perf_counter()
-    deadline = time.monotonic() + video_io.TIME_BUDGET_S
+    deadline = video_io.Deadline(video_io.TIME_BUDGET_S)  # shared: a failing thread stops the other
     info = video_io.probe(video)
     ready: queue.Queue = queue.Queue()
     timings: dict[str, float] = {}
@@ -164,11 +164,12 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
 
     progress(0.0, 1.0, "decoding video")
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wecl-input") as pool:
-        clips = pool.submit(decode)
-        sound = pool.submit(_timed, timings, "audio", audio_patches, video, c, info, deadline) if c.uses_audio else None
-        visual, timings["visual_backbone"] = _visual_as_decoded(ready, model, progress)
-        clips = clips.result()  # a failure of either thread is raised here
-        patches, has_audio = sound.result() if sound is not None else (None, clips.info.has_audio)
+        threads = [pool.submit(deadline.run, decode)]
+        if c.uses_audio:
+            threads.append(pool.submit(deadline.run, _timed, timings, "audio", audio_patches, video, c, info, deadline))
+        visual, timings["visual_backbone"] = deadline.run(_visual_as_decoded, ready, model, progress)
+    clips, *sound = video_io.gather(threads)  # the failure of either thread, not the other's stop
+    patches, has_audio = sound[0] if sound else (None, clips.info.has_audio)
     clips.info.has_audio = has_audio
     audio = None
     if model.audio_backbone is not None:

@@ -35,11 +35,46 @@ MAX_PACKETS = int(os.environ.get("WECL_MAX_PACKETS", 2_000_000))
 TIME_BUDGET_S = float(os.environ.get("WECL_TIME_BUDGET", 120))
 
 
-def check_deadline(path: str, deadline: float | None) -> None:
-    """Raise the time-budget message once `deadline` (a time.monotonic() value) has passed."""
-    if deadline is not None and time.monotonic() > deadline:
-        raise WECLError(f"{path}: decoding took longer than the {TIME_BUDGET_S:g} s one video may take "
-                        "(WECL_TIME_BUDGET); the file is too long or too hard to decode")
+class Cancelled(WECLError):
+    """A decoding thread stopped because another one working on the same video failed."""
+
+
+class Deadline:
+    """The time one video's decoding may take (None: no limit), shared by the threads decoding it.
+
+    `check`, called for every decoded frame, raises the budget's message once it has passed, and
+    `Cancelled` once another thread has failed (`run` cancels on a failure), so that no thread
+    decodes on for a result nobody will use."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.at = None if seconds is None else time.monotonic() + seconds
+        self.cancelled = False
+
+    def check(self, path: str) -> None:
+        if self.cancelled:
+            raise Cancelled(f"{path}: decoding stopped, another part of it failed")
+        if self.at is not None and time.monotonic() > self.at:
+            raise WECLError(f"{path}: decoding took longer than the {self.seconds:g} s this video may take "
+                            "(WECL_TIME_BUDGET); the file is too long or too hard to decode")
+
+    def run(self, fn: Callable, *args, **kwargs):
+        """fn(*args, **kwargs), in a thread of its own: a failure cancels the others."""
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            self.cancelled = True
+            raise
+
+
+def gather(futures: list) -> list:
+    """The futures' results; else their first failure, in order, that is not a `Cancelled`
+    (which only says that another one failed)."""
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    real = [e for e in failures if not isinstance(e, Cancelled)]
+    if failures:
+        raise (real or failures)[0]
+    return [f.result() for f in futures]
 # Continue decoding forward instead of seeking when the next clip starts less than this ahead.
 SEEK_GAP_S = 1.5
 SKIP_MARGIN_S = 1.0
@@ -154,8 +189,8 @@ def _thumbnail(rgb: np.ndarray) -> np.ndarray:
 class _FrameCursor:
     """Answers "which frame is shown at time t" for ascending t, decoding as little as it can."""
 
-    def __init__(self, container, stream, info: VideoInfo):
-        self.container, self.stream, self.info = container, stream, info
+    def __init__(self, container, stream, info: VideoInfo, deadline: Deadline):
+        self.container, self.stream, self.info, self.deadline = container, stream, info, deadline
         self.time_base = float(stream.time_base)
         self.decoder = None
         self.sparse = False  # keyframes too far apart for forward seeks to pay (see _seek)
@@ -172,6 +207,7 @@ class _FrameCursor:
         far = target is not None and self.ahead is not None and self.ahead[0] < target - margin
         cc.skip_frame = "NONREF" if far else "DEFAULT"
         for frame in self.decoder:
+            self.deadline.check(self.info.path)  # a seek far back into a long GOP decodes on and on
             if frame.pts is not None:
                 return frame.pts * self.time_base, frame
         return None
@@ -208,7 +244,7 @@ class _FrameCursor:
 
 def read_clips(
     path: str, segments: int, k: int, size: int = 112, max_duration: float = MAX_DURATION_S,
-    rng: np.random.Generator | None = None, deadline: float | None = None,
+    rng: np.random.Generator | None = None, deadline: Deadline | None = None,
     on_segment: Callable[[int, np.ndarray], None] | None = None, threads: int = 1, info: VideoInfo | None = None,
 ) -> Clips:
     """Decode the T x k frames the network needs, each segment's k frames centred in it.
@@ -220,7 +256,7 @@ def read_clips(
     segments in parallel, each with its own demuxer and decoder; the frames are the same (H.264
     and the like decode bit-exactly from any keyframe). With `rng` it is always one thread, so
     that the random draws come in one order. `info`: the file's `probe`, when the caller has it."""
-    path = str(path)
+    path, deadline = str(path), deadline or Deadline(None)
     if info is None:
         with _open(path) as container:
             info = _probe(container, path, max_duration)
@@ -237,8 +273,8 @@ def read_clips(
         work(ranges[0])
     else:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wecl-clips") as pool:
-            for future in [pool.submit(work, part) for part in ranges]:
-                future.result()  # the first failure, in segment order
+            futures = [pool.submit(deadline.run, work, part) for part in ranges]
+        gather(futures)  # the first failure, in segment order
     h, w = thumbnails[0].shape[:2]
     if (w > h) != (info.width > info.height):  # rotated by 90 degrees: report the displayed size
         info.width, info.height = info.height, info.width
@@ -251,12 +287,11 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        cursor = _FrameCursor(container, stream, info)
+        cursor = _FrameCursor(container, stream, info, deadline)
         converted: dict[float, np.ndarray] = {}  # frame time -> RGB, so a looped frame converts once
         try:
             for i in indices:
                 span = spans[i]
-                check_deadline(path, deadline)
                 crop = None
                 for j, t in enumerate(clip_times(span, k, info.fps, rng)):
                     shown_time, frame = cursor.frame_at(t)
