@@ -63,3 +63,17 @@ def test_batch_on_a_missing_folder_is_a_clear_error(dataset, tmp_path):
     run = batch(tmp_path / "nowhere", checkpoint)
     assert run.returncode == 2
     assert "no such folder" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("setting,message", [(("--theta", "5"), "theta must lie in [0, 1], not 5.0"),
+                                             (("--theta", "nan"), "theta must lie in [0, 1], not nan"),
+                                             (("--rounds", "0"), "rounds must be at least 1, not 0")])
+def test_batch_refuses_bad_settings_before_any_video(dataset, tmp_path, setting, message):
+    """A setting no video can run with is one error line at the start, not a decode of every video
+    of the dataset followed by as many failures: no feature is computed."""
+    folder, checkpoint, _ = dataset
+    env = {**__import__("os").environ, "WECL_CACHE": str(tmp_path / "cache")}
+    run = batch(folder, checkpoint, "--db", str(tmp_path / "r.sqlite"), *setting, env=env)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1] == f"error: {message}"
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npz"))

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from wecl.annotations import VIDEO_EXTENSIONS, video_id, write_prediction_file
 from wecl.atomic import atomic_write_text
-from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.features import Features, Inputs, cache, prefetch, prepare_inputs, run_backbones, video_hash
-from wecl.inference import explain, source_of
+from wecl.inference import explain, explain_settings, source_of
 from wecl.model import WECL
 from wecl.progress import Progress, silent
 from wecl.results_db import ResultsDB
@@ -109,8 +108,7 @@ def plan(videos: list[Path], model: WECL, db: ResultsDB, theta: float | None, ro
          keyframe_rule: str | None, progress: Progress | None) -> BatchPlan:
     """The run's settings (None: the checkpoint's theta and rule) and the videos left to do; the
     others are counted as reused, or failed when they cannot be read."""
-    theta = model.config.theta if theta is None else float(theta)
-    rule = check_rule(model.config.keyframe_rule if keyframe_rule is None else keyframe_rule)
+    theta, rounds, rule = explain_settings(model, theta, rounds, keyframe_rule)  # before any video
     stats, started = BatchStats(total=len(videos)), time.perf_counter()
     checkpoint, todo = source_of(model), []
     for path in videos:

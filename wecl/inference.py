@@ -104,10 +104,10 @@ def _numpy(x: torch.Tensor | None) -> np.ndarray | None:
     return None if x is None else x.cpu().numpy()
 
 
-def explain(features: Features, model: WECL, theta: float | None = None, rounds: int = 1,
-            keyframe_rule: str | None = None) -> Result:
-    """The heads, the erasing rounds and the detections on cached features (no decode, no backbone).
-    theta and keyframe_rule None mean the checkpoint's."""
+def explain_settings(model: WECL, theta: float | None, rounds: int, keyframe_rule: str | None
+                     ) -> tuple[float, int, str]:
+    """(theta, rounds, keyframe rule) as `explain` runs them: None is the checkpoint's; WECLError
+    when one is out of range (dataset runs check before their first video)."""
     c = model.config
     theta = c.theta if theta is None else float(theta)
     rule = detection.check_rule(c.keyframe_rule if keyframe_rule is None else keyframe_rule)
@@ -115,6 +115,15 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
         raise WECLError(f"theta must lie in [0, 1], not {theta}")
     if rounds < 1:
         raise WECLError(f"rounds must be at least 1, not {rounds}")
+    return theta, rounds, rule
+
+
+def explain(features: Features, model: WECL, theta: float | None = None, rounds: int = 1,
+            keyframe_rule: str | None = None) -> Result:
+    """The heads, the erasing rounds and the detections on cached features (no decode, no backbone).
+    theta and keyframe_rule None mean the checkpoint's."""
+    c = model.config
+    theta, rounds, rule = explain_settings(model, theta, rounds, keyframe_rule)
     start = time.perf_counter()
     out = _run_heads(features, model, theta, rounds)
     probs = torch.softmax(out["output"].logits[0].float(), -1).cpu().numpy()
