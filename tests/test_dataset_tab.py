@@ -62,7 +62,8 @@ def first_run(dataset):
 
 def test_table_and_figures_equal_the_evaluate_command(dataset, evaluated, first_run):
     stdout, ev, predictions = evaluated
-    token, (_, status, table, summary, ap_figure, confusion, per_class, distribution, sweep) = first_run
+    token, (_, status, table, summary, ap_figure, confusion, per_class, distribution, sweep,
+            _shown) = first_run
     assert f"{VIDEOS + 1} videos: {VIDEOS} computed, 0 reused, 1 failed" in status
     assert len(table) == VIDEOS
     assert "1 video could not be read: " in summary and "broken.mp4" in summary
@@ -100,6 +101,19 @@ def test_table_and_figures_equal_the_evaluate_command(dataset, evaluated, first_
             ious = tiou_matrix([(g.start, g.end) for g in gt.segments], [(p.start, p.end) for p in pred.segments])
             assert r["best tIoU"] == pytest.approx(round(float(ious.max()), 4))
         assert 0.0 <= r["attention in GT"] <= 1.0
+
+
+def test_a_poll_resends_the_table_only_when_it_changed(first_run, tmp_path):
+    """The timer's poll sends the table with its digest; while the results stay as they are, a poll
+    given that digest sends nothing for the table; given another digest (the table changed since
+    it was sent), the table goes again."""
+    token, _ = first_run
+    polled = dataset_tab.poll_dataset(token)
+    assert len(polled.table) == VIDEOS and isinstance(polled.shown, str)
+    again = dataset_tab.poll_dataset(token, polled.shown)
+    assert again.table == gr.skip() and again.shown == gr.skip()
+    assert "videos" in again.status  # the rest of the tick still comes
+    assert dataset_tab.poll_dataset(token, "another digest").table.equals(polled.table)
 
 
 def test_a_restart_and_the_cli_recompute_nothing(dataset, first_run):

@@ -3,6 +3,7 @@
 ground-truth editing."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -57,8 +58,9 @@ def _composite(name: str, doc: str, *parts: str | type[NamedTuple]) -> type[Name
     return cls
 
 
-Polled = _composite("Polled", "A timer tick: the timer, the progress and the table, then the Aggregates.",
-                    "timer", "status", "table", Aggregates)
+Polled = _composite("Polled", "A timer tick: the timer, the progress and the table, then the Aggregates, "
+                    "then the digest of the table this browser was sent last (kept in a State).",
+                    "timer", "status", "table", Aggregates, "shown")
 OpenedVideo = _composite("OpenedVideo", "A row clicked: the video's id (kept in a State), then the VideoViews.",
                          "vid", VideoViews)
 Saved = _composite("Saved", "A corrected ground truth saved: the table, the Aggregates and the VideoViews follow.",
@@ -133,17 +135,22 @@ def dataset_aggregates(run) -> Aggregates:
 
 
 @user_errors
-def poll_dataset(token) -> Polled:
-    """One timer tick: progress, the table so far, and once finished the aggregates."""
+def poll_dataset(token, shown: str | None = None) -> Polled:
+    """One timer tick: progress, the table so far, and once finished the aggregates. The table
+    goes to the browser only when it differs from the one sent last (`shown`, its digest): a
+    running dataset of thousands of videos is not resent every second."""
     run = dataset_run.get_run(token)
     if run is None:
         return skipping(Polled, timer=gr.Timer(active=False))
     finished = run.finished  # read once, before the status: the run may end while we look
     status = ("" if finished else f"{run.fraction():.0%} · ") + run.status()
     table = dataset_tables(run)
+    digest = hashlib.sha256(table.to_json(orient="split").encode()).hexdigest()
+    changed = {"table": table, "shown": digest} if digest != shown else {}
     if not finished:
-        return skipping(Polled, timer=gr.Timer(active=True), status=status, table=table)
-    return Polled(timer=gr.Timer(active=False), status=status, table=table, **dataset_aggregates(run)._asdict())
+        return skipping(Polled, timer=gr.Timer(active=True), status=status, **changed)
+    return skipping(Polled, timer=gr.Timer(active=False), status=status, **dataset_aggregates(run)._asdict(),
+                    **changed)
 
 
 def _video_views(run, vid: str) -> VideoViews:
@@ -225,7 +232,7 @@ def _aggregates_tab(summary: gr.Markdown) -> Aggregates:
 def build(choices, default: str) -> None:
     """A folder of videos with its annotation file, through one or two checkpoints; the table, the
     aggregates, one video's timelines, and ground-truth editing."""
-    token, vid = gr.State(None), gr.State(None)
+    token, vid, shown = gr.State(None), gr.State(None), gr.State(None)
     timer = gr.Timer(1.0, active=False)
     gr.Markdown("Point the explorer at a folder of videos and its annotation file (any format the Video tab "
                 "reads; default: the folder's own `annotations.json`/`.csv`). Every video runs in the "
@@ -272,7 +279,8 @@ def build(choices, default: str) -> None:
     start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b, ds_keyframes],
                 list(Started(token=token, timer=timer, source=source)), api_visibility="private")
     stop.click(stop_dataset, token, None, api_visibility="private")
-    timer.tick(poll_dataset, token, list(Polled(timer=timer, status=status, table=table, **aggregates)),
+    timer.tick(poll_dataset, [token, shown], list(Polled(timer=timer, status=status, table=table, **aggregates,
+                                                        shown=shown)),
                api_visibility="private", show_progress="hidden", concurrency_limit=4, concurrency_id="views")
     table.select(open_dataset_video, token, list(OpenedVideo(vid=vid, **video_views)), api_visibility="private",
                  concurrency_limit=4, concurrency_id="views")
