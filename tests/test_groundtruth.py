@@ -125,6 +125,32 @@ def test_every_readable_format(tmp_path):
         groundtruth.read_ground_truth(str(bad))
 
 
+def test_parsed_files_are_held_once_by_content_and_bounded(tmp_path, monkeypatch):
+    """Sessions keep paths; the parsed set is held once per content (two uploads of one file share
+    it), a changed file is parsed again, at most PARSED_FILES sets are kept, and a vanished upload
+    is a message."""
+    first, second = tmp_path / "a" / "gt.csv", tmp_path / "b" / "gt.csv"
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_text("video,start,end,label\nclip,1,2,joy\n")
+    one = groundtruth.read_ground_truth(str(first))
+    assert groundtruth.read_ground_truth(str(second)) is one
+    first.write_text("video,start,end,label\nclip,1,2,joy\nclip,3,4,joy\n")  # saved since: read again
+    assert len(groundtruth.read_ground_truth(str(first))["clip"].segments) == 2
+    assert len(groundtruth.read_ground_truth(str(second))["clip"].segments) == 1
+
+    monkeypatch.setattr(groundtruth, "PARSED_FILES", 2)
+    others = []
+    for i in range(3):
+        path = tmp_path / f"other{i}.csv"
+        path.write_text(f"video,start,end,label\nclip{i},1,2,joy\n")
+        others.append(groundtruth.read_ground_truth(str(path)))
+    assert groundtruth.read_ground_truth(str(tmp_path / "other2.csv")) is others[2]
+    assert groundtruth.read_ground_truth(str(tmp_path / "other0.csv")) is not others[0]  # let go, parsed again
+    with pytest.raises(WECLError, match="gone.csv: the file is gone; upload it again"):
+        groundtruth.read_ground_truth(str(tmp_path / "gone.csv"))
+
+
 def test_export_round_trips_through_both_formats(tmp_path):
     truth = [Segment(1.0, 2.0, "joy"), Segment(3.5, 4.25, "joy")]
     json_path, csv_path = groundtruth.export("my clip", truth, tmp_path, duration=8.0)

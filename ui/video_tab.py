@@ -65,10 +65,11 @@ class Views(NamedTuple):
 
 
 class GroundTruthFile(NamedTuple):
-    """An annotation file: the video-id picker, the ground-truth table, the parsed file."""
+    """An annotation file: the video-id picker, the ground-truth table, and the file's paths (the
+    session keeps those; the parsed set is held once for all sessions, `groundtruth.read_ground_truth`)."""
     picker: Any
     rows: Any
-    annotations: Any
+    files: Any
 
 
 class GroundTruthMatch(NamedTuple):
@@ -175,8 +176,7 @@ def update_views(session, theta, rounds, keyframes, gt_rows, request: gr.Request
 def load_ground_truth(files, video) -> GroundTruthFile:
     """An uploaded annotation file -> (the id picker, the table rows, the parsed set)."""
     if not files:
-        return GroundTruthFile(picker=gr.update(choices=[], value=None, visible=False), rows=gr.skip(),
-                               annotations=None)
+        return GroundTruthFile(picker=gr.update(choices=[], value=None, visible=False), rows=gr.skip(), files=None)
     paths = [files] if isinstance(files, str) else list(files)
     annotations = groundtruth.read_ground_truth(paths)
     if not annotations:
@@ -187,20 +187,24 @@ def load_ground_truth(files, video) -> GroundTruthFile:
     if vid is None:
         if video:  # without a video yet, the match is made when one arrives (match_loaded_ground_truth)
             gr.Warning(f"The file holds {len(ids)} videos and none is named like this video: pick its id.")
-        return GroundTruthFile(picker=picker, rows=gr.skip(), annotations=annotations)
-    return GroundTruthFile(picker=picker, rows=groundtruth.table_rows(annotations[vid]), annotations=annotations)
+        return GroundTruthFile(picker=picker, rows=gr.skip(), files=paths)
+    return GroundTruthFile(picker=picker, rows=groundtruth.table_rows(annotations[vid]), files=paths)
 
 
-def match_loaded_ground_truth(annotations, video) -> GroundTruthMatch:
+@user_errors
+def match_loaded_ground_truth(paths, video) -> GroundTruthMatch:
     """A new video: take its segments from the annotation file already loaded, if it names it."""
-    vid = groundtruth.match_video(annotations, video) if annotations and video else None
+    annotations = groundtruth.read_ground_truth(paths) if paths and video else None
+    vid = groundtruth.match_video(annotations, video) if annotations else None
     if vid is None:
         return skipping(GroundTruthMatch)
     return GroundTruthMatch(picker=gr.update(value=vid), rows=groundtruth.table_rows(annotations[vid]))
 
 
-def pick_ground_truth(annotations, vid):
-    if not annotations or vid not in annotations:
+@user_errors
+def pick_ground_truth(paths, vid):
+    annotations = groundtruth.read_ground_truth(paths) if paths else {}
+    if vid not in annotations:
         return gr.skip()
     return groundtruth.table_rows(annotations[vid])
 
@@ -334,7 +338,7 @@ def build(choices, default: str, default_theta: float) -> None:
     """One video: upload or example, checkpoint, θ and rounds; the prediction, the attention
     timeline, the segment strip, and the tabs for segments, ground truth, downloads and the API."""
     session = gr.State(None)
-    gt_set = gr.State(None)
+    gt_paths = gr.State(None)  # the loaded annotation file's paths
     gt_files = gr.File(label="Annotation file (ActivityNet JSON, split JSON, CSV, or position.txt + video list)",
                        file_count="multiple", file_types=[".json", ".csv", ".txt"], render=False,
                        elem_id="gt-file")
@@ -372,10 +376,10 @@ def build(choices, default: str, default_theta: float) -> None:
     gt.gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
                        trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
     gt_files.change(load_ground_truth, [gt_files, c.video],
-                    list(GroundTruthFile(picker=gt.picker, rows=gt.gt_table, annotations=gt_set)), api_visibility="private")
-    c.video.change(match_loaded_ground_truth, [gt_set, c.video], list(GroundTruthMatch(picker=gt.picker, rows=gt.gt_table)),
+                    list(GroundTruthFile(picker=gt.picker, rows=gt.gt_table, files=gt_paths)), api_visibility="private")
+    c.video.change(match_loaded_ground_truth, [gt_paths, c.video], list(GroundTruthMatch(picker=gt.picker, rows=gt.gt_table)),
                    api_visibility="private")
-    gt.picker.input(pick_ground_truth, [gt_set, gt.picker], gt.gt_table, api_visibility="private")
+    gt.picker.input(pick_ground_truth, [gt_paths, gt.picker], gt.gt_table, api_visibility="private")
     gt.clear.click(lambda: ([], None, gr.update(visible=False)), None, [gt.gt_table, gt_files, gt.picker],
                    api_visibility="private")
     gt.export.click(export_ground_truth, [gt.gt_table, c.video, session], gt.exported, api_visibility="private")

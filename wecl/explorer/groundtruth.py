@@ -4,7 +4,10 @@ the detections (best tIoU per ground-truth segment) and with the erased time (pr
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from wecl.annotations import (
     video_id,
     write_annotations,
 )
+from wecl.annotations.model import MAX_ANNOTATION_ITEMS, check_size
 from wecl.errors import WECLError
 from wecl.metrics import overlap_seconds, tiou_matrix, total_length, union
 from wecl.schema import Result
@@ -28,11 +32,49 @@ from wecl.schema import Result
 TABLE_COLUMNS = ["start", "end", "label"]
 
 
+# Parsed uploads, shared by every session, by the files' names and contents: a browser session
+# keeps only the paths, so the memory an annotation set takes is held once and bounded for the
+# whole server, not per visitor. At most PARSED_FILES sets, PARSED_ITEMS videos + segments in all.
+PARSED_FILES, PARSED_ITEMS = 8, 2 * MAX_ANNOTATION_ITEMS
+_parsed: OrderedDict[tuple, tuple[AnnotationSet, int]] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _content_key(paths: list[str]) -> tuple:
+    key = []
+    for path in paths:
+        try:
+            check_size(path)
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except FileNotFoundError:
+            raise WECLError(f"{Path(path).name}: the file is gone; upload it again") from None
+        except OSError as error:
+            raise WECLError(f"{Path(path).name}: cannot read the file ({error.strerror or error})") from None
+        key.append((Path(path).name, digest))
+    return tuple(key)
+
+
 def read_ground_truth(paths: str | Sequence[str]) -> AnnotationSet:
-    """Read one annotation file, or a keyframe-positions file together with its video list."""
+    """Read one annotation file, or a keyframe-positions file together with its video list. The
+    set may be shared with other callers that read the same files: never change it."""
     paths = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
     if not paths:
         raise WECLError("no annotation file given")
+    key = _content_key(paths)
+    with _parsed_lock:
+        if key in _parsed:
+            _parsed.move_to_end(key)
+            return _parsed[key][0]
+    annotations = _read_files(paths)
+    items = len(annotations) + sum(len(a.segments) for a in annotations.values())
+    with _parsed_lock:
+        _parsed[key] = (annotations, items)
+        while len(_parsed) > PARSED_FILES or (len(_parsed) > 1 and sum(n for _, n in _parsed.values()) > PARSED_ITEMS):
+            _parsed.popitem(last=False)
+    return annotations
+
+
+def _read_files(paths: list[str]) -> AnnotationSet:
     if len(paths) == 1:
         return read_annotations(paths[0])
     positions = [p for p in paths if is_positions_file(p)]
