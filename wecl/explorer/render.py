@@ -19,6 +19,10 @@ from wecl.progress import Progress, silent
 from wecl.schema import Result
 
 LEGEND_W = 34  # left margin of the strip, for the row names
+# The annotated MP4 is a preview: at most MAX_FPS frames a second, of videos up to MAX_SECONDS (the
+# render queue runs one at a time, and a 1 h video at 240 fps would hold it for hours).
+MAX_FPS = 30
+MAX_SECONDS = float(os.environ.get("WECL_MAX_RENDER", 600))
 
 
 def _even(n: float) -> int:
@@ -76,6 +80,10 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
 
     out = Path(out)
     progress = progress or silent
+    if float(result["video"]["duration"]) > MAX_SECONDS:
+        raise WECLError(f"the annotated video is made for videos up to {MAX_SECONDS:g} s, and this one is "
+                        f"{float(result['video']['duration']):.0f} s (WECL_MAX_RENDER); the JSON and CSV downloads hold "
+                        "every figure")
     progress(0.0, 1.0, "opening the video")
     try:
         clip = VideoFileClip(str(video), audio=bool(result["video"]["has_audio"]))
@@ -86,7 +94,8 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
         h = _even(clip.h * w / clip.w)
         strip = timeline_strip(result, truth, w)
         duration = float(result["video"]["duration"])
-        total = max(1, int(clip.duration * (clip.fps or 25)))
+        fps = min(clip.fps or 25, MAX_FPS)
+        total = max(1, int(clip.duration * fps))
         done = [0]
 
         def annotate(get_frame, t):
@@ -106,7 +115,7 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
             # moviepy's temporary sound file goes next to the output (the session's folder), not
             # into the working directory, and is removed with the rest if writing fails.
             annotated.write_videofile(
-                str(tmp), fps=clip.fps or 25, codec="libx264", audio_codec="aac" if clip.audio is not None else None,
+                str(tmp), fps=fps, codec="libx264", audio_codec="aac" if clip.audio is not None else None,
                 audio=clip.audio is not None, preset="ultrafast", threads=2, logger=None,
                 temp_audiofile_path=str(out.parent), ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
             )
