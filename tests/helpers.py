@@ -60,6 +60,11 @@ def make_media(kind: str, out: Path, work: Path) -> None:
         ffmpeg(*_video(2), *_sine(2), *H264, "-c:a", "aac", "-shortest", out)
     elif kind == "vfr":  # 30 frames at 15 fps (0-2 s), then 60 frames at 30 fps (2-4 s)
         ffmpeg(*_video(3, rate=30), "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'", "-fps_mode", "vfr", *H264, out)
+    elif kind == "keyframes":  # 4 s, a keyframe every 10 frames and B-frames: parallel ranges seek mid-file
+        ffmpeg(*_video(4), *_sine(4), *H264, "-g", "10", "-bf", "2", "-c:a", "aac", "-shortest", out)
+    elif kind == "keyframes_vp9":  # the same with VP9 (and its hidden alt-ref frames) in WebM
+        ffmpeg(*_video(4), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "10",
+               "-b:v", "200k", out)
     elif kind == "few_frames":  # 0.3 s at 10 fps: 3 frames for 10 segments
         ffmpeg(*_video(0.3, rate=10), *H264, out)
     elif kind == "audio_only":
@@ -77,9 +82,10 @@ def make_media(kind: str, out: Path, work: Path) -> None:
         raise KeyError(kind)
 
 
-EXTENSIONS = {"webm": ".webm", "mkv": ".mkv", "avi": ".avi", "mov": ".mov", "audio_only": ".m4a"}
+EXTENSIONS = {"webm": ".webm", "keyframes_vp9": ".webm", "mkv": ".mkv", "avi": ".avi", "mov": ".mov", "audio_only": ".m4a"}
 # Every kind a video test can run on, and the subset that are not valid videos.
-GOOD_KINDS = ["av", "silent", "short", "rotated", "webm", "surround", "stereo48k", "mkv", "avi", "mov", "vfr", "few_frames"]
+GOOD_KINDS = ["av", "silent", "short", "rotated", "webm", "surround", "stereo48k", "mkv", "avi", "mov", "vfr", "few_frames",
+              "keyframes", "keyframes_vp9"]
 BAD_KINDS = ["empty", "text", "truncated", "audio_only"]
 
 

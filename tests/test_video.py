@@ -174,9 +174,11 @@ def test_duration_over_maximum(media):
     assert read_clips(path, 2, 2, max_duration=3.5).info.duration == pytest.approx(3.0)
 
 
-@pytest.mark.parametrize("kind", ["av", "rotated", "webm", "mkv", "avi", "mov", "vfr", "few_frames", "short"])
+@pytest.mark.parametrize("kind", ["av", "rotated", "webm", "mkv", "avi", "mov", "vfr", "few_frames", "short",
+                                  "keyframes", "keyframes_vp9"])
 def test_parallel_decoding_gives_the_same_frames(media, kind):
-    """Segments decoded in parallel ranges (each its own decoder) are the frames of one decoder."""
+    """Segments decoded in parallel ranges (each its own decoder) are the frames of one decoder; the
+    "keyframes" files make every range after the first start with a seek to a keyframe mid-file."""
     one = read_clips(str(media(kind)), 10, 8, 112)
     for threads in (2, 3):
         got = read_clips(str(media(kind)), 10, 8, 112, threads=threads)
