@@ -63,8 +63,8 @@ def make_media(kind: str, out: Path, work: Path) -> None:
     elif kind == "keyframes":  # 4 s, a keyframe every 10 frames and B-frames: parallel ranges seek mid-file
         ffmpeg(*_video(4), *_sine(4), *H264, "-g", "10", "-bf", "2", "-c:a", "aac", "-shortest", out)
     elif kind == "keyframes_vp9":  # the same with VP9 (and its hidden alt-ref frames) in WebM
-        ffmpeg(*_video(4), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "10",
-               "-b:v", "200k", out)
+        ffmpeg(*_video(4), *_sine(4, 48000), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
+               "-g", "10", "-b:v", "200k", "-c:a", "libopus", "-shortest", out)
     elif kind == "few_frames":  # 0.3 s at 10 fps: 3 frames for 10 segments
         ffmpeg(*_video(0.3, rate=10), *H264, out)
     elif kind == "audio_only":

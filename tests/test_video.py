@@ -16,6 +16,7 @@ EXPECTED = {
     "av": (160, 120, 3.0), "silent": (160, 120, 3.0), "short": (160, 120, 1.0), "rotated": (120, 160, 3.0),
     "webm": (160, 120, 2.0), "surround": (160, 120, 2.0), "stereo48k": (160, 120, 2.0), "mkv": (160, 120, 2.0),
     "avi": (160, 120, 2.0), "mov": (160, 120, 2.0), "vfr": (160, 120, 4.0), "few_frames": (160, 120, 0.3),
+    "keyframes": (160, 120, 4.0), "keyframes_vp9": (160, 120, 4.0),
 }
 HAS_AUDIO = {"silent": False, "vfr": False, "few_frames": False}
 
