@@ -75,6 +75,8 @@ def gather(futures: list) -> list:
     if failures:
         raise (real or failures)[0]
     return [f.result() for f in futures]
+
+
 # Continue decoding forward instead of seeking when the next clip starts less than this ahead.
 SEEK_GAP_S = 1.5
 SKIP_MARGIN_S = 1.0
