@@ -40,13 +40,15 @@ def test_two_handles_opening_a_new_database_at_once(tmp_path):
 def test_opening_while_another_handle_writes(tmp_path):
     path = tmp_path / "results.sqlite"
     writer = ResultsDB(path)
-    stop, errors = threading.Event(), []
+    stop, wrote_all, errors = threading.Event(), threading.Event(), []
 
     def write() -> None:
         i = 0
         while not stop.is_set():
             writer.put(f"hash{i % 50}", f"v{i % 50}", result(i % 50))
             i += 1
+            if i == 50:
+                wrote_all.set()
 
     def open_and_read(i: int) -> None:
         try:
@@ -66,6 +68,7 @@ def test_opening_while_another_handle_writes(tmp_path):
         for t in openers:
             t.join()
     finally:
+        wrote_all.wait(timeout=60)  # each of the 50 at least once, however the threads were scheduled
         stop.set()
         background.join()
     assert errors == []
