@@ -4,7 +4,6 @@ the detections (best tIoU per ground-truth segment) and with the erased time (pr
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from wecl.annotations import (
 )
 from wecl.annotations.model import MAX_ANNOTATION_ITEMS, check_size
 from wecl.errors import WECLError
+from wecl.features import FileHashes
 from wecl.metrics import overlap_seconds, tiou_matrix, total_length, union
 from wecl.schema import Result
 
@@ -40,12 +40,15 @@ _parsed: OrderedDict[tuple, tuple[AnnotationSet, int]] = OrderedDict()
 _parsed_lock = threading.Lock()
 
 
+_file_hashes = FileHashes(size=64)  # by (path, size, mtime): a file is read once while unchanged
+
+
 def _content_key(paths: list[str]) -> tuple:
     key = []
     for path in paths:
         try:
             check_size(path)
-            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            digest = _file_hashes(path)
         except FileNotFoundError:
             raise WECLError(f"{Path(path).name}: the file is gone; upload it again") from None
         except OSError as error:
