@@ -59,7 +59,7 @@ class Deadline:
                             "(WECL_TIME_BUDGET); the file is too long or too hard to decode")
 
     def run(self, fn: Callable, *args, **kwargs):
-        """fn(*args, **kwargs), in a thread of its own: a failure cancels the others."""
+        """fn(*args, **kwargs), one of the threads working on this video: its failure cancels the others."""
         try:
             return fn(*args, **kwargs)
         except BaseException:
@@ -70,7 +70,7 @@ class Deadline:
 def gather(futures: list) -> list:
     """The futures' results; else their first failure, in order, that is not a `Cancelled`
     (which only says that another one failed)."""
-    failures = [f.exception() for f in futures if f.exception() is not None]
+    failures = [e for e in (f.exception() for f in futures) if e is not None]
     real = [e for e in failures if not isinstance(e, Cancelled)]
     if failures:
         raise (real or failures)[0]
