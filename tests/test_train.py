@@ -97,6 +97,19 @@ def test_extract_train_evaluate(setup, tmp_path):
     assert scored["accuracy"] == result["accuracy"] and scored["mAP"] == result["mAP"]
 
 
+@pytest.mark.slow
+def test_an_audio_only_store_resumes(setup, tmp_path):
+    """Without a visual backbone a video has one (audio) view, whatever --views says: a rerun finds
+    every file done instead of extracting them all again."""
+    config = WECLConfig(CLASSES, modalities="audio", inter=False, audio_depth=10, audio_width=0.125, segments=10,
+                        frames_per_segment=4, relation_dim=16, training="untrained")
+    model, dataset = WECL(config), open_dataset(setup / "data")
+    items = dataset.items[:3]
+    assert extract(dataset, model, tmp_path / "store", views=3, items=items).done == 3
+    again = extract(dataset, model, tmp_path / "store", views=3, items=items)
+    assert (again.done, again.skipped) == (0, 3)
+
+
 def test_train_needs_a_store(tmp_path, capsys):
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "run `python -m wecl extract` first" in capsys.readouterr().err

@@ -222,7 +222,8 @@ def plan_extract(dataset: Dataset, model: WECL, out_dir: str | os.PathLike, view
     items = dataset.items if items is None else items
     key, precision = model.backbone_key, model.backbone_precision
     started = time.perf_counter()
-    todo = [item for item in items if not store.has(item.video_id, key, views, precision)]
+    stored_views = views if model.visual_backbone is not None else 1  # the sound has one view (`write`)
+    todo = [item for item in items if not store.has(item.video_id, key, stored_views, precision)]
     run = ExtractPlan(store, dataset, model, views, todo, len(items), progress or silent, started=started)
     run.stats.skipped = len(items) - len(todo)
     run.progress(run.stats.skipped, run.total, "videos")
