@@ -227,6 +227,9 @@ def test_views_and_decode_workers_are_bounded(tmp_path, tiny_model):
     with pytest.raises(WECLError, match=f"workers must be at most {MAX_WORKERS}"):
         list(prefetch(range(3), decoded.append, workers=MAX_WORKERS + 1))
     assert decoded == []
+    with pytest.raises(WECLError, match=f"workers must be at most {MAX_WORKERS}"):
+        extract(dataset, tiny_model, tmp_path / "store", workers=MAX_WORKERS + 1)
+    assert not (tmp_path / "store").exists()  # refused before its manifest is written
 
 
 def test_sniffing_an_annotation_file_reads_only_its_head(tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 from wecl.annotations import VIDEO_EXTENSIONS, video_id, write_prediction_file
 from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError
-from wecl.features import Features, Inputs, cache, prefetch, prepare_inputs, run_backbones, video_hash
+from wecl.features import Features, Inputs, cache, check_workers, prefetch, prepare_inputs, run_backbones, video_hash
 from wecl.inference import explain, explain_settings, source_of
 from wecl.model import WECL
 from wecl.progress import Progress, silent
@@ -141,6 +141,7 @@ def run_batch(
 ) -> BatchStats:
     """Predict every video not yet in `db` for this checkpoint; bad videos are recorded and skipped.
     Setting `stop` ends the run after the video in hand (`stats.stopped`); what is done is kept."""
+    check_workers(workers)
     run = plan(videos, model, db, theta, rounds, keyframe_rule, progress)
 
     def load(item: tuple[Path, str]) -> Features | Inputs:

@@ -397,14 +397,19 @@ Item = TypeVar("Item")
 Out = TypeVar("Out")
 
 
+def check_workers(workers: int) -> None:
+    """WECLError past MAX_WORKERS; dataset runs call it before they hash or plan anything."""
+    if workers > MAX_WORKERS:
+        raise WECLError(f"workers must be at most {MAX_WORKERS}, not {workers}: each holds a decoded video")
+
+
 def prefetch(items: Iterable[Item], work: Callable[[Item], Out], workers: int = 2, ahead: int | None = None
              ) -> Iterator[tuple[Item, Future]]:
     """`work(item)` for the next items in `workers` threads while the caller handles the current
     one: yields (item, future) in the items' order, with at most `ahead` (default 2 x workers)
     submitted; `future.result()` is the work's result or raises its error. Leaving the loop
     early cancels what has not started."""
-    if workers > MAX_WORKERS:
-        raise WECLError(f"workers must be at most {MAX_WORKERS}, not {workers}: each holds a decoded video")
+    check_workers(workers)
     workers = max(1, workers)
     ahead = max(1, 2 * workers if ahead is None else ahead)
     items = iter(items)

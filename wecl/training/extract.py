@@ -29,7 +29,7 @@ import numpy as np
 from wecl.atomic import atomic_write, atomic_write_text
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
-from wecl.features import Features, Inputs, prefetch, prepare_inputs
+from wecl.features import Features, Inputs, check_workers, prefetch, prepare_inputs
 from wecl.model import WECL
 from wecl.progress import Progress, silent
 from wecl.training.datasets import Dataset, VideoItem
@@ -245,6 +245,7 @@ def extract(
     `views`: 1 is the centred view only (enough for evaluation); training uses more. A video that
     cannot be read is logged to errors.log and skipped; it never stops the run."""
     model.eval()
+    check_workers(workers)
     run = plan_extract(dataset, model, out_dir, views, seed, items, progress)
     for item, decoded in prefetch(run.todo, lambda item: decode_video(item, model.config, views, seed), workers):
         try:
