@@ -16,7 +16,7 @@ from pathlib import Path
 
 from wecl.annotations import VIDEO_EXTENSIONS, video_id, write_prediction_file
 from wecl.atomic import atomic_write_text
-from wecl.errors import WECLError
+from wecl.errors import WECLError, describe
 from wecl.features import Features, Inputs, cache, check_workers, prefetch, prepare_inputs, run_backbones, video_hash
 from wecl.inference import explain, explain_settings, source_of
 from wecl.model import WECL
@@ -159,10 +159,8 @@ def run_batch(
                 features = run_backbones(features, model)
                 cache.put(str(path), model, features)
             run.keep(path, digest, explain(features, model, run.theta, run.rounds, run.rule).json)
-        except WECLError as error:
-            run.fail(path, str(error))
-        except Exception as error:  # one broken file must never stop a dataset run
-            run.fail(path, f"{path}: {type(error).__name__}: {error}")
+        except Exception as error:  # noqa: BLE001 - one broken file must never stop a dataset run
+            run.fail(path, describe(error, f"{path}: "))
     return run.finish()
 
 

@@ -22,7 +22,7 @@ import torch
 from wecl.batch import BatchStats, plan
 from wecl.checkpoints import PROJECT_ROOT
 from wecl.config import WECLConfig
-from wecl.errors import WECLError
+from wecl.errors import WECLError, describe
 from wecl.features import cache, prepare_inputs, run_backbones
 from wecl.inference import explain
 from wecl.model import WECL
@@ -97,10 +97,8 @@ def _prepare(row: dict, config: dict) -> dict:
     try:
         return {"path": row["path"], "payload": pickle.dumps(prepare_inputs(row["path"], WECLConfig.from_dict(config))),
                 "error": ""}
-    except WECLError as error:
-        return {"path": row["path"], "payload": b"", "error": str(error)}
     except Exception as error:  # noqa: BLE001 - one broken file never stops a dataset run
-        return {"path": row["path"], "payload": b"", "error": f"{row['path']}: {type(error).__name__}: {error}"}
+        return {"path": row["path"], "payload": b"", "error": describe(error, f"{row['path']}: ")}
 
 
 class _Predictor:
@@ -119,11 +117,8 @@ class _Predictor:
             result = explain(features, self.model, *self.settings).json
             return {"path": row["path"], "payload": b"", "error": "", "features": pickle.dumps(features),
                     "result": pickle.dumps(result)}
-        except WECLError as error:
-            return {**row, "payload": b"", "error": str(error), "features": b"", "result": ""}
         except Exception as error:  # noqa: BLE001
-            return {**row, "payload": b"", "error": f"{row['path']}: {type(error).__name__}: {error}",
-                    "features": b"", "result": ""}
+            return {**row, "payload": b"", "error": describe(error, f"{row['path']}: "), "features": b"", "result": ""}
 
 
 def run_batch_ray(videos: list[Path], model: WECL, db: ResultsDB, theta: float | None = None, rounds: int = 1,
@@ -172,10 +167,8 @@ def _decode(row: dict, config: dict, views: int, seed: int) -> dict:
     item = pickle.loads(row["item"])
     try:
         return {**row, "payload": pickle.dumps(decode_video(item, WECLConfig.from_dict(config), views, seed)), "error": ""}
-    except WECLError as error:
-        return {**row, "payload": b"", "error": str(error)}
     except Exception as error:  # noqa: BLE001
-        return {**row, "payload": b"", "error": f"{type(error).__name__}: {error}"}
+        return {**row, "payload": b"", "error": describe(error)}
 
 
 class _Extractor:
@@ -195,8 +188,8 @@ class _Extractor:
             light = dataclasses.replace(decoded, clips=[], patches=None, thumbnails=decoded.thumbnails[:0])
             return {**row, "payload": pickle.dumps(light), "arrays": pickle.dumps(arrays),
                     "seconds": time.perf_counter() - start}
-        except Exception as error:  # noqa: BLE001
-            return {**row, "error": f"{type(error).__name__}: {error}", "arrays": b"", "seconds": 0.0}
+        except Exception as error:  # noqa: BLE001 - the pixels need not travel back with the message
+            return {**row, "payload": b"", "error": describe(error), "arrays": b"", "seconds": 0.0}
 
 
 def extract_ray(dataset: Dataset, model: WECL, out_dir: str | os.PathLike, views: int = 3, seed: int = 0,

@@ -6,3 +6,9 @@ class WECLError(Exception):
 
     The CLI prints it and exits non-zero; the app shows it as a message. Never a traceback.
     """
+
+
+def describe(error: BaseException, where: str = "") -> str:
+    """An error as a dataset run records it for one video: a WECLError's own message; anything
+    else (a library's surprise, a bug) by its type, after `where` (such as "path: ")."""
+    return str(error) if isinstance(error, WECLError) else f"{where}{type(error).__name__}: {error}"

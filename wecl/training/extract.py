@@ -28,7 +28,7 @@ import numpy as np
 
 from wecl.atomic import atomic_write, atomic_write_text
 from wecl.config import WECLConfig
-from wecl.errors import WECLError
+from wecl.errors import WECLError, describe
 from wecl.features import Features, Inputs, check_workers, prefetch, prepare_inputs
 from wecl.model import WECL
 from wecl.progress import Progress, silent
@@ -254,7 +254,7 @@ def extract(
             arrays = backbone_arrays(model, inputs)
             run.keep(item, inputs, arrays, time.perf_counter() - start)
         except Exception as error:  # noqa: BLE001 - a bad video is logged, never fatal
-            run.fail(item, str(error) if isinstance(error, WECLError) else f"{type(error).__name__}: {error}")
+            run.fail(item, describe(error))
     return run.finish()
 
 
