@@ -259,12 +259,16 @@ def test_a_planted_journal_moves_no_file(tmp_path):
     payload.write_text("print('owned')\n")
     annotation = uploads / "a.json"
     annotation.write_text(jsonlib.dumps({"database": {"v": {"annotations": []}}}))
+    neighbour, its_stage = uploads / "b.json", uploads / ".b.json.0123abcd.staged"  # another upload
+    neighbour.write_text("theirs\n")
+    its_stage.write_text("planted\n")
     for staged in ({str(payload): str(victim)}, {str(uploads / ".a.json.0123abcd.staged"): str(victim)},
-                   {"evil.py": "a.json"}, ["not", "a", "mapping"]):
+                   {"evil.py": "a.json"}, ["not", "a", "mapping"], {its_stage.name: neighbour.name},
+                   {"padding": " " * (70 << 10)}):
         (uploads / ".a.json.journal").write_text(jsonlib.dumps(staged))
         with pytest.raises(WECLError, match="cannot finish an interrupted save"):
             read_annotations(annotation)
-        assert victim.read_text() == "the app\n" and payload.exists()
+        assert victim.read_text() == "the app\n" and payload.exists() and neighbour.read_text() == "theirs\n"
 
 
 def test_an_allowed_owner_does_not_open_local_paths(monkeypatch, tmp_path):

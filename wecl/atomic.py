@@ -69,6 +69,9 @@ def atomic_write_texts(files: dict[str | os.PathLike, str]) -> None:
     finish_pending(targets[0])
 
 
+JOURNAL_MAX_BYTES = 64 << 10  # a journal names a few staged files: a few hundred bytes
+
+
 def finish_pending(first: str | os.PathLike) -> None:
     """Complete a group replacement of `atomic_write_texts` that a crash interrupted, if any.
 
@@ -79,8 +82,12 @@ def finish_pending(first: str | os.PathLike) -> None:
     if not journal.exists():
         return
     try:
+        if journal.stat().st_size > JOURNAL_MAX_BYTES:
+            raise ValueError(f"the journal is larger than any save of this project writes ({JOURNAL_MAX_BYTES} bytes)")
         staged = json.loads(journal.read_text(encoding="utf-8"))
         moves = _journal_moves(journal, staged)
+        if Path(first).name not in {target.name for _, target in moves}:
+            raise ValueError(f"the journal does not replace {Path(first).name}")
         for stage, target in moves:
             if stage.exists():  # not yet renamed when the writer stopped
                 os.replace(stage, target)
