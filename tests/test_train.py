@@ -110,6 +110,18 @@ def test_an_audio_only_store_resumes(setup, tmp_path):
     assert (again.done, again.skipped) == (0, 3)
 
 
+def test_a_store_that_cannot_be_written_stops_the_run_with_a_message(setup, tmp_path):
+    """A full disk or a read-only store is not one bad video: the run stops with the store's name
+    (on Ray too, where it used to escape as an OSError), instead of failing every video in turn."""
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "features").write_text("a file where the features folder goes\n")
+    model, dataset = WECL.from_pretrained(setup / "source"), open_dataset(setup / "data")
+    with pytest.raises(WECLError, match=r"features.*: cannot write the feature store"):
+        extract(dataset, model, store, views=1, items=dataset.items[:2])
+    assert not (store / "errors.log").exists()
+
+
 def test_train_needs_a_store(tmp_path, capsys):
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "run `python -m wecl extract` first" in capsys.readouterr().err

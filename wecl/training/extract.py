@@ -148,13 +148,20 @@ class FeatureStore:
         }
         arrays["meta"] = np.array(json.dumps(meta))
         path = self.file(item.video_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+        except OSError as error:
+            raise _unwritable(path, error) from None
 
     def log_failure(self, item: VideoItem, message: str) -> None:
         """A line in errors.log for a video that could not be read."""
-        with open(self.folder / "errors.log", "a", encoding="utf-8") as handle:
-            handle.write(f"{item.video_id}\t{item.path}\t{message}\n")
+        path = self.folder / "errors.log"
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(f"{item.video_id}\t{item.path}\t{message}\n")
+        except OSError as error:
+            raise _unwritable(path, error) from None
 
     def load(self, views: int | None = None) -> FeatureTable:
         """Every finished video, features stacked (the first `views` views)."""
@@ -174,6 +181,11 @@ class FeatureStore:
         if not rows:
             raise WECLError(f"{self.folder}: the feature store holds no finished video")
         return FeatureTable.of(manifest, rows, views)
+
+
+def _unwritable(path: Path, error: OSError) -> WECLError:
+    """The store cannot be written (a full disk, no permission): the run stops, with this message."""
+    return WECLError(f"{path}: cannot write the feature store ({error.strerror or error})")
 
 
 @dataclass
@@ -252,9 +264,10 @@ def extract(
             inputs = decoded.result()
             start = time.perf_counter()
             arrays = backbone_arrays(model, inputs)
-            run.keep(item, inputs, arrays, time.perf_counter() - start)
         except Exception as error:  # noqa: BLE001 - a bad video is logged, never fatal
             run.fail(item, describe(error))
+            continue
+        run.keep(item, inputs, arrays, time.perf_counter() - start)  # a store that cannot be written stops the run
     return run.finish()
 
 
