@@ -209,12 +209,17 @@ def _visual_as_decoded(ready: queue.Queue, model: WECL, progress: Progress) -> t
 # Content hashes and the feature cache
 
 
+# Files and folders a dataset folder's scan looks at, at most (`batch.list_videos`); as many file
+# hashes are remembered, since the dataset tab finds each result by its video's known hash.
+MAX_SCANNED = int(os.environ.get("WECL_MAX_SCANNED", 200_000))
+
+
 class FileHashes:
     """SHA-256 of files by (path, size, mtime), so a file is read once while it is unchanged;
-    the `size` most recently used are remembered (as many as a dataset folder may hold,
-    `batch.MAX_SCANNED`: the dataset tab finds each result by its video's known hash)."""
+    the `size` most recently used are remembered (by default as many as a dataset folder may
+    hold, MAX_SCANNED)."""
 
-    def __init__(self, size: int = 200_000):
+    def __init__(self, size: int = MAX_SCANNED):
         self.size = size
         self._known: OrderedDict[tuple[str, int, int], str] = OrderedDict()
         self._lock = threading.Lock()
