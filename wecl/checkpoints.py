@@ -198,13 +198,13 @@ def load_resolved(model_class: type[M], folder: Path, ident: str, resolved: str 
     if mismatch:
         raise WECLError(f"checkpoint {ident}: config.json does not match its weights: {mismatch}")
     dtypes = {k: v.dtype for k, v in expected.items()}
-    digests = {}
-    if share_backbones:  # otherwise `backbone_key` is hashed from the tensors when first asked for
+    digests = {}  # backbone name -> digest, for sharing only (`backbone_key` is otherwise hashed when first asked for)
+    if share_backbones:
         digests, model._backbone_key = backbone_digests(model, stored.hasher(dtypes))
     with _shared_lock:
         skip = set()
-        for name, _ in BACKBONES:
-            shared = _shared_backbones.get((digests.get(name), str(device))) if share_backbones else None
+        for name, digest in digests.items():
+            shared = _shared_backbones.get((digest, str(device)))
             if shared is not None:
                 setattr(model, name, shared)
                 skip |= {k for k in expected if k.startswith(name + ".")}
@@ -214,10 +214,8 @@ def load_resolved(model_class: type[M], folder: Path, ident: str, resolved: str 
         if left:  # the header check makes this unreachable; never hand out a model with holes
             raise WECLError(f"checkpoint {ident}: no weights for {', '.join(left[:3])}")
         model.to(device)
-        if share_backbones:
-            for name, _ in BACKBONES:
-                if getattr(model, name) is not None:
-                    _shared_backbones.setdefault((digests[name], str(device)), getattr(model, name))
+        for name, digest in digests.items():
+            _shared_backbones.setdefault((digest, str(device)), getattr(model, name))
     model.eval()
     model.checkpoint = CheckpointRef(ident, resolved, folder, weights_fingerprint(weights))
     return model
