@@ -373,3 +373,26 @@ def test_an_annotation_file_with_too_many_items_is_a_message(tmp_path, monkeypat
     for path in too_many:
         with pytest.raises(WECLError, match=r"more than 6 (videos|segments|rows), more than an annotation file"):
             read_annotations(path)
+
+
+def test_a_positions_file_counts_its_segments_too(tmp_path, monkeypatch):
+    """Three segments a line: six videos within the bound can still hold too many segments."""
+    import wecl.annotations.model as module
+
+    monkeypatch.setattr(module, "MAX_ANNOTATION_ITEMS", 6)
+    path = tmp_path / "position.txt"
+    path.write_text("0.5 1 2 3 4 5 10\n" * 3)
+    (tmp_path / "position_videos.txt").write_text("a.mp4\nb.mp4\nc.mp4\n")
+    with pytest.raises(WECLError, match=r"line 3: more than 6 segments"):
+        read_annotations(path)
+
+
+def test_deeply_nested_json_is_a_message(tmp_path):
+    """Python's JSON parser recurses: a few thousand "[" raise RecursionError, not a JSON error."""
+    from wecl.annotations import is_split_file
+
+    path = tmp_path / "nested.json"
+    path.write_text("[" * 200_000)
+    with pytest.raises(WECLError, match="nested too deeply"):
+        read_annotations(path)
+    assert is_split_file(path) is True  # no RecursionError: the reader it picks says what is wrong

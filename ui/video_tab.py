@@ -174,7 +174,7 @@ def update_views(session, theta, rounds, keyframes, gt_rows, request: gr.Request
 
 @user_errors
 def load_ground_truth(files, video) -> GroundTruthFile:
-    """An uploaded annotation file -> (the id picker, the table rows, the parsed set)."""
+    """An uploaded annotation file -> (the id picker, the table rows, the file's paths)."""
     if not files:
         return GroundTruthFile(picker=gr.update(choices=[], value=None, visible=False), rows=gr.skip(), files=None)
     paths = [files] if isinstance(files, str) else list(files)

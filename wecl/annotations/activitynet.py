@@ -52,6 +52,8 @@ def load_json(path: PathLike, text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         fail(path, f"not valid JSON: {exc.msg} (column {exc.colno})", exc.lineno)
+    except RecursionError:  # "[[[[..." a few thousand deep: no annotation file nests like that
+        fail(path, "not valid JSON here: its values are nested too deeply")
 
 
 def json_text(obj: Any) -> str:

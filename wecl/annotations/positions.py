@@ -93,7 +93,12 @@ def read(path: PathLike, text: str, *, video_list: PathLike | Sequence[str] | No
         fail(path, f"no video id for this line: {list_name} lists only {len(ids)} videos", len(ids) + 1)
     if len(ids) > len(lines):
         fail(list_name, f'video "{ids[len(lines)]}" has no line in {path} ({len(lines)} lines)', len(lines) + 1)
-    return {vid: _position_line(vid, line, path, n) for n, (vid, line) in enumerate(zip(ids, lines), 1)}
+    out, segments = {}, 0
+    for n, (vid, line) in enumerate(zip(ids, lines), 1):
+        out[vid] = _position_line(vid, line, path, n)
+        segments += len(out[vid].segments)
+        check_items(segments, path, "segments", n)  # up to three a line
+    return out
 
 
 def _position_line(vid: str, line: str, path: PathLike, lineno: int) -> VideoAnnotation:

@@ -45,7 +45,7 @@ def is_split_file(path: Path) -> bool:
     (also for an unreadable or empty file: the split reader then reports the problem)."""
     try:
         data = json.loads(read_text(path))  # within the annotation size bound
-    except (WECLError, ValueError):
+    except (WECLError, ValueError, RecursionError):
         return True  # let the split reader report the problem with its line number
     db = data.get("database") if isinstance(data, dict) else None
     if not isinstance(db, dict) or not db:

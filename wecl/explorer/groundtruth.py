@@ -140,9 +140,9 @@ def segments_from_rows(rows, duration: float | None = None) -> list[Segment]:
     """Table rows [start, end, label] -> segments; blank rows are skipped, bad ones raise WECLError."""
     if rows is None:
         return []
+    _check_rows(len(rows), "the ground-truth table")  # before a posted table is converted
     if hasattr(rows, "values") and hasattr(rows, "columns"):  # a pandas DataFrame
         rows = rows.values.tolist()
-    _check_rows(len(rows), "the ground-truth table")
     segments = []
     for n, row in enumerate(rows, 1):
         row = list(row) + [None] * (3 - len(row))
