@@ -38,6 +38,8 @@ TABLE_COLUMNS = ["start", "end", "label"]
 PARSED_FILES, PARSED_ITEMS = 8, 2 * MAX_ANNOTATION_ITEMS
 _parsed: OrderedDict[tuple, tuple[AnnotationSet, int]] = OrderedDict()
 _parsed_lock = threading.Lock()
+PARSING = 2
+_parsing = threading.Semaphore(PARSING)
 
 
 _file_hashes = FileHashes(size=64)  # by (path, size, mtime): a file is read once while unchanged
@@ -64,11 +66,12 @@ def read_ground_truth(paths: str | Sequence[str]) -> AnnotationSet:
     if not paths:
         raise WECLError("no annotation file given")
     key = _content_key(paths)
-    with _parsed_lock:
-        if key in _parsed:
-            _parsed.move_to_end(key)
-            return _parsed[key][0]
-    annotations = _read_files(paths)
+    with _parsing:  # at most PARSING parses at once (each up to ~280 MB while it runs)
+        with _parsed_lock:
+            if key in _parsed:  # also when another request parsed the same file while this one waited
+                _parsed.move_to_end(key)
+                return _parsed[key][0]
+        annotations = _read_files(paths)
     items = len(annotations) + sum(len(a.segments) for a in annotations.values())
     with _parsed_lock:
         _parsed[key] = (annotations, items)
