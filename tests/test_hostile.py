@@ -307,6 +307,8 @@ def test_a_dataset_run_that_cannot_start_keeps_no_copy(tmp_path, monkeypatch, me
     for annotation, checkpoint in ((broken, None), (good, str(tmp_path / "no-such-checkpoint"))):
         with pytest.raises(WECLError):
             DatasetRun(folder, [checkpoint], str(annotation), private=True)
+    with pytest.raises(WECLError, match="give one annotation file"):  # refused before any copy
+        DatasetRun(folder, [None], [str(good)] * 3, private=True)
     monkeypatch.setattr(annotation_model, "MAX_ANNOTATION_BYTES", 16)
     with pytest.raises(WECLError, match="more than an annotation file may hold"):
         DatasetRun(folder, [None], str(good), private=True)

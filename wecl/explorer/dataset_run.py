@@ -20,7 +20,7 @@ from wecl.batch import BatchStats, list_videos, run_batch
 from wecl.config import cache_root
 from wecl.detection import check_rule
 from wecl.errors import WECLError
-from wecl.explorer.groundtruth import read_ground_truth
+from wecl.explorer.groundtruth import check_file_count, read_ground_truth
 from wecl.features import Features, cache, video_hash
 from wecl.inference import load_model, source_of
 from wecl.model import WECL
@@ -98,27 +98,29 @@ class DatasetRun:
         # `private`: edits go to a copy this run owns (an upload Gradio may delete, or a Space's
         # bundled files that every visitor sees); the originals never change.
         self.private = private
-        if private:
-            self.annotation_paths = self._own_copies(self.annotation_paths)
+        if self.annotation_paths:
+            check_file_count(self.annotation_paths)  # before anything is copied
         try:
+            if private:
+                self.annotation_paths = self._own_copies(self.annotation_paths)
             self.ground_truth: AnnotationSet = read_ground_truth(self.annotation_paths) if self.annotation_paths else {}
             if not checkpoints:
                 raise WECLError("no checkpoint given")
             self.models: list[WECL] = [load_model(spec, device=device) for spec in checkpoints]
+            self.db_path = Path(db) if db else default_db(self.folder)
+            # One connection for the worker and the pollers, opened here: opened lazily, two threads
+            # racing to open it would each get one, and SQLite refuses the second's WAL switch.
+            self.db = ResultsDB(self.db_path)
         except BaseException:  # a run that never starts keeps no copies
             shutil.rmtree(runs_root() / self.token, ignore_errors=True)
             raise
         names = [short_name(m.checkpoint.id) for m in self.models]
         # two different checkpoints may share a folder name: number them so tables and plots differ
         self.names = [f"{n} ({i + 1})" if names.count(n) > 1 else n for i, n in enumerate(names)]
-        self.db_path = Path(db) if db else default_db(self.folder)
         self.workers = workers
         self.progress = [RunProgress(name, len(self.videos)) for name in self.names]
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        # One connection for the worker and the pollers, opened here: opened lazily, two threads
-        # racing to open it would each get one, and SQLite refuses the second's WAL switch.
-        self.db = ResultsDB(self.db_path)
         self._results: dict[int, tuple[float, dict[str, dict]]] = {}  # index -> (newest row read, results)
         self._sweeps: dict[int, tuple[float, dict]] = {}  # index -> (results version, theta -> predictions)
 
@@ -261,19 +263,15 @@ class DatasetRun:
         """Copy the annotation files into storage this run owns (kept as long as the run)."""
         folder = runs_root() / self.token
         folder.mkdir(parents=True, exist_ok=True)
-        copies = []
-        try:
-            for path in paths:
-                copy = folder / Path(path).name
-                try:
-                    check_size(path)  # within the annotation size bound before a byte is copied
-                    shutil.copyfile(path, copy)
-                except OSError as error:
-                    raise WECLError(f"{path}: cannot copy the annotation file ({error.strerror})") from None
-                copies.append(str(copy))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+        copies = []  # on a failure the caller removes the folder
+        for path in paths:
+            copy = folder / Path(path).name
+            try:
+                check_size(path)  # within the annotation size bound before a byte is copied
+                shutil.copyfile(path, copy)
+            except OSError as error:
+                raise WECLError(f"{path}: cannot copy the annotation file ({error.strerror})") from None
+            copies.append(str(copy))
         return copies
 
     def export_ground_truth(self, out_dir: str | Path) -> tuple[list[Path], list[str]]:

@@ -65,6 +65,7 @@ def read_ground_truth(paths: str | Sequence[str]) -> AnnotationSet:
     paths = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
     if not paths:
         raise WECLError("no annotation file given")
+    check_file_count(paths)
     key = _content_key(paths)
     with _parsing:  # at most PARSING parses at once (each up to ~280 MB while it runs)
         with _parsed_lock:
@@ -80,15 +81,21 @@ def read_ground_truth(paths: str | Sequence[str]) -> AnnotationSet:
     return annotations
 
 
+def check_file_count(paths: Sequence[str], positions: int = 1) -> None:
+    """One annotation file, or two (a keyframe-positions file and its video list); WECLError
+    otherwise, before any of them is read, hashed or copied."""
+    if not 1 <= len(paths) <= 2 or (len(paths) == 2 and positions != 1):
+        names = ", ".join(Path(p).name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
+        raise WECLError(f"{names}: give one annotation file, or a keyframe-positions file and its video list")
+
+
 def _read_files(paths: list[str]) -> AnnotationSet:
     if len(paths) == 1:
         return read_annotations(paths[0])
     positions = [p for p in paths if is_positions_file(p)]
-    if len(paths) == 2 and len(positions) == 1:
-        video_list = next(p for p in paths if p != positions[0])
-        return read_annotations(positions[0], "ekman-position", video_list=video_list)
-    names = ", ".join(Path(p).name for p in paths)
-    raise WECLError(f"{names}: give one annotation file, or a keyframe-positions file and its video list")
+    check_file_count(paths, len(positions))
+    video_list = next(p for p in paths if p != positions[0])
+    return read_annotations(positions[0], "ekman-position", video_list=video_list)
 
 
 def match_video(annotations: AnnotationSet, video: str | None) -> str | None:
