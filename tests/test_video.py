@@ -225,3 +225,27 @@ def test_a_failing_decoding_thread_stops_the_others_and_is_the_one_reported():
     assert not isinstance(raised.value, Cancelled)
     with pytest.raises(WECLError, match="longer than the 0 s this video may take"):
         Deadline(0.0).check("v.mp4")
+
+
+def test_read_clips_stops_its_other_ranges_when_one_fails(media, monkeypatch):
+    """Through read_clips itself: the first picture conversion fails in one range; the other range
+    stops at its next decoded frame instead of converting its 5 segments' frames, and the error
+    reported is that failure."""
+    import threading
+    import time
+
+    real, calls, lock = wecl.video._to_rgb, [], threading.Lock()
+
+    def to_rgb(*args):
+        with lock:
+            calls.append(threading.current_thread().name)
+            first = len(calls) == 1
+        if first:
+            raise WECLError("the first conversion failed")
+        time.sleep(0.02)
+        return real(*args)
+
+    monkeypatch.setattr(wecl.video, "_to_rgb", to_rgb)
+    with pytest.raises(WECLError, match="the first conversion failed"):
+        read_clips(str(media("keyframes")), 10, 8, 112, threads=2)
+    assert len(calls) <= 8, calls  # without the cancel: about 40 conversions in the other range
