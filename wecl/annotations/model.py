@@ -21,7 +21,7 @@ COMMON_VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 # Label written where a format needs one and neither the segment nor the video has a label.
 FALLBACK_LABEL = "emotion"
 # An annotation file's size, and how many videos or segments it may hold: parsing costs time and
-# memory per item (64 MB of JSON took 4.8 s and 1.1 GB to parse, 64 MB of CSV 5.3 million segments).
+# memory per item (benchmarks/limits.py: 64 MB of tiny JSON segments parse in 6 s into 1.4 GB of RSS).
 MAX_ANNOTATION_BYTES = int(float(os.environ.get("WECL_MAX_ANNOTATION_MB", 16)) * 2**20)
 MAX_ANNOTATION_ITEMS = int(os.environ.get("WECL_MAX_ANNOTATION_ITEMS", 200_000))
 
