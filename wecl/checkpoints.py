@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from wecl.atomic import atomic_write
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
+from wecl.face import face_pipeline
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
@@ -327,7 +328,10 @@ def backbone_digests(model, update=None) -> tuple[dict[str, str], str]:
     key = hashlib.sha256(json.dumps([
         c.modalities, c.visual_depth, c.visual_width, c.audio_depth, c.audio_width, c.segments,
         c.frames_per_segment, c.frame_size, c.pixel_mean, c.pixel_std, c.sample_rate, c.n_mfcc,
-        c.mfcc_hop, c.audio_patch_size, c.audio_channels]).encode())
+        c.mfcc_hop, c.audio_patch_size, c.audio_channels]
+        # the face backbone's pipeline differs in more than tensors (its detector, its sampling);
+        # the 3D ResNet's keys stay what they were before the face backbone existed
+        + ([c.visual_backbone, face_pipeline()] if c.face else [])).encode())
     digests = {}
     for name, short in BACKBONES:
         backbone = getattr(model, name)
@@ -469,6 +473,9 @@ TRAINING_NOTES = {
     "synthetic": "**Trained only on synthetic videos** (coloured cues and tones, see "
     "`python -m wecl synth`). It knows nothing about real emotions.",
     "real": "",
+    "rule": "**Not the paper's trained WECL: its heads are set by a rule, not trained.** A FER2013 "
+    "face-expression network reads the faces; a segment's attention is how far its face is from neutral, "
+    "and the emotion is the face's expression, not what the person feels.",
 }
 
 

@@ -21,6 +21,9 @@ LIMITS = (("visual_width", 0.0625, 2.0), ("audio_width", 0.0625, 2.0), ("segment
           ("relation_dim", 1, 4096), ("n_mfcc", 1, 128), ("sample_rate", 1000, 96000), ("mfcc_hop", 16, 4096))
 # Which segments are keyframes (detections are their maximal runs); see `wecl.detection`.
 KEYFRAME_RULES = ("eq9", "fused")
+# The visual backbone: Hara et al.'s 3D ResNet on clips (the paper's), or a face-expression network
+# on the faces of frames spread over each segment (`wecl.face`, docs/face.md).
+VISUAL_BACKBONES = ("r3d", "face")
 
 
 def cache_root() -> Path:
@@ -34,6 +37,7 @@ class WECLConfig:
     classes: list[str]
     # Backbones (paper 4.2: 3D ResNet-101 on frames, 2D ResNet-50 on MFCC patches). `*_width`
     # scales every channel count so tests and demos can use tiny networks.
+    visual_backbone: str = "r3d"
     visual_depth: int = 101
     visual_width: float = 1.0
     audio_depth: int = 50
@@ -62,7 +66,8 @@ class WECLConfig:
     intra: bool = True
     inter: bool = True
     erasing: bool = True
-    # Provenance shown in every output: "untrained", "synthetic" or "real".
+    # Provenance shown in every output: "untrained", "synthetic", "real", or "rule" (heads set by
+    # a documented rule over a trained backbone, not trained; see checkpoints.TRAINING_NOTES).
     training: str = "untrained"
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +85,8 @@ class WECLConfig:
             problems.append("the inter-modal relation needs both modalities")
         if not 0.0 <= self.theta <= 1.0:
             problems.append(f"theta must lie in [0, 1], not {self.theta}")
+        if self.visual_backbone not in VISUAL_BACKBONES:
+            problems.append(f"visual_backbone must be one of {VISUAL_BACKBONES}, not {self.visual_backbone!r}")
         if self.keyframe_rule not in KEYFRAME_RULES:
             problems.append(f"keyframe_rule must be one of {KEYFRAME_RULES}, not {self.keyframe_rule!r}")
         if self.segments < 1 or self.frames_per_segment < 1:
@@ -96,6 +103,12 @@ class WECLConfig:
     @property
     def uses_visual(self) -> bool:
         return self.modalities in ("both", "visual")
+
+    @property
+    def face(self) -> bool:
+        """Whether the visual backbone is the face-expression network (`wecl.face`): its frames are
+        whole pictures spread over each segment, not centred clips."""
+        return self.uses_visual and self.visual_backbone == "face"
 
     @property
     def uses_audio(self) -> bool:

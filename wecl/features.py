@@ -107,7 +107,7 @@ def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = N
     decoded = []  # view 0 probes the file as it decodes; the other views reuse what it found
     for rng in views if c.uses_visual else views[:1]:
         decoded.append(read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline,
-                                  info=decoded[0].info if decoded else None))
+                                  info=decoded[0].info if decoded else None, whole=c.face))
     info, spans = decoded[0].info, decoded[0].spans
     timings["decode"] = time.perf_counter() - start
     patches = None
@@ -126,7 +126,7 @@ def run_backbones(inputs: Inputs, model: WECL, progress: Progress | None = None)
     timings = dict(inputs.timings)
     visual = audio = None
     if model.visual_backbone is not None:
-        progress(0.35, 1.0, "visual backbone (3D ResNet)")
+        progress(0.35, 1.0, "visual backbone (faces)" if model.config.face else "visual backbone (3D ResNet)")
         start = time.perf_counter()
         visual, _ = model.forward_features(frames=inputs.frames(0, model.config))
         timings["visual_backbone"] = time.perf_counter() - start
@@ -158,7 +158,7 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
         try:
             return _timed(timings, "decode", read_clips, video, c.segments, c.frames_per_segment, c.frame_size,
                           deadline=deadline, on_segment=lambda i, frames: ready.put((i, frames)),
-                          threads=DECODE_THREADS, info=info)
+                          threads=DECODE_THREADS, info=info, whole=c.face)
         finally:
             ready.put(None)  # the end, decoded or not
 

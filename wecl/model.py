@@ -13,6 +13,7 @@ from wecl.config import WECLConfig
 from wecl.device import chunk_size, resolve_precision, run_backbone
 from wecl.erasing import TemporalAttention, erase_mask, minmax_normalise, select_segments
 from wecl.relations import Embedded, InterModalRelation, IntraModalRelation, ModalityEmbedding
+from wecl.face import FaceBackbone
 from wecl.resnet import ResNet, feature_dim
 
 
@@ -106,14 +107,15 @@ class WECL(checkpoints.Pretrained, nn.Module):
     def __init__(self, config: WECLConfig):
         super().__init__()
         self.config = config
-        self.visual_backbone = ResNet(3, config.visual_depth, config.visual_width) if config.uses_visual else None
+        self.visual_backbone = None
+        if config.uses_visual:
+            self.visual_backbone = FaceBackbone() if config.face else ResNet(3, config.visual_depth, config.visual_width)
         self.audio_backbone = ResNet(2, config.audio_depth, config.audio_width) if config.uses_audio else None
         for backbone in (self.visual_backbone, self.audio_backbone):
             if backbone is not None:
                 backbone.requires_grad_(False)
-        self.heads = WECLHeads(
-            config, feature_dim(config.visual_depth, config.visual_width), feature_dim(config.audio_depth, config.audio_width)
-        )
+        visual_dim = FaceBackbone.feature_dim if config.face else feature_dim(config.visual_depth, config.visual_width)
+        self.heads = WECLHeads(config, visual_dim, feature_dim(config.audio_depth, config.audio_width))
 
     @property
     def device(self) -> torch.device:

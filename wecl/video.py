@@ -172,14 +172,34 @@ def clip_times(span: tuple[float, float], k: int, fps: float, rng: np.random.Gen
     return [start + ((j % available) + 0.5) * step for j in range(k)]
 
 
-def _to_rgb(frame, size: int, rotation: int) -> np.ndarray:
-    """Resize the short side to `size` (swscale, area filter), then apply the display rotation."""
+def spread_times(span: tuple[float, float], k: int, rng: np.random.Generator | None = None) -> list[float]:
+    """The k sample times of one segment for whole-picture sampling (the face backbone): spread
+    over the span, one in the middle of each k-th of it (at a random place in it with `rng`)."""
+    start, end = span
+    offsets = rng.uniform(0, 1, k) if rng is not None else np.full(k, 0.5)
+    return [start + (end - start) * (j + float(u)) / k for j, u in enumerate(offsets)]
+
+
+def _to_rgb(frame, size: int, rotation: int, whole: bool = False) -> np.ndarray:
+    """Resize the short side to `size` (the long side, with `whole`) with swscale's area filter,
+    then apply the display rotation. Every frame is sized by its own width and height, never by
+    the stream's header."""
     w, h = frame.width, frame.height
-    scale = size / min(w, h)
-    rgb = frame.to_ndarray(width=max(size, round(w * scale)), height=max(size, round(h * scale)),
+    scale = size / (max(w, h) if whole else min(w, h))
+    low = 1 if whole else size
+    rgb = frame.to_ndarray(width=max(low, round(w * scale)), height=max(low, round(h * scale)),
                            format="rgb24", interpolation="AREA")
     # Display matrices rotate counter-clockwise by `rotation` degrees.
     return np.ascontiguousarray(np.rot90(rgb, k=(rotation // 90) % 4))
+
+
+def _letterbox(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The picture centred on a black size x size square (its long side is `size`)."""
+    h, w = rgb.shape[:2]
+    out = np.zeros((size, size, 3), np.uint8)
+    top, left = (size - h) // 2, (size - w) // 2
+    out[top:top + h, left:left + w] = rgb[:size, :size]
+    return out
 
 
 def _thumbnail(rgb: np.ndarray) -> np.ndarray:
@@ -248,13 +268,16 @@ def read_clips(
     path: str, segments: int, k: int, size: int = 112, max_duration: float = MAX_DURATION_S,
     rng: np.random.Generator | None = None, deadline: Deadline | None = None,
     on_segment: Callable[[int, np.ndarray], None] | None = None, threads: int = 1, info: VideoInfo | None = None,
+    whole: bool = False,
 ) -> Clips:
     """Decode the T x k frames the network needs, each segment's k frames centred in it.
 
     With `rng` (training augmentation, paper 4.2) the clips sit at random positions in their
     segments and the 112x112 crop is random instead of centred. `on_segment(i, frames)` is called
     (from a decoding thread) as soon as segment i's (k, size, size, 3) frames are complete, so a
-    consumer can start on them while the rest decodes. `threads` > 1 decodes contiguous ranges of
+    consumer can start on them while the rest decodes. `whole` (the face backbone): the k frames
+    are spread over the segment (`spread_times`) and each is the whole picture, its long side
+    `size`, centred on a black square. `threads` > 1 decodes contiguous ranges of
     segments in parallel, each with its own demuxer and decoder; the frames are the same (H.264
     and the like decode bit-exactly from any keyframe). With `rng` it is always one thread, so
     that the random draws come in one order. `info`: the file's `probe`, when the caller has it."""
@@ -270,7 +293,8 @@ def read_clips(
     threads = 1 if rng is not None else max(1, min(threads, segments))
     bounds = [round(segments * i / threads) for i in range(threads + 1)]
     ranges = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    work = lambda part: _decode_segments(path, info, spans, part, frames, thumbnails, k, size, rng, deadline, on_segment)  # noqa: E731
+    work = lambda part: _decode_segments(path, info, spans, part, frames, thumbnails, k, size, rng, deadline,  # noqa: E731
+                                         on_segment, whole)
     if threads == 1:
         work(ranges[0])
     else:
@@ -284,7 +308,7 @@ def read_clips(
 
 
 def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: np.ndarray, thumbnails: list,
-                     k: int, size: int, rng, deadline, on_segment) -> None:
+                     k: int, size: int, rng, deadline, on_segment, whole: bool = False) -> None:
     """Fill frames[i] and thumbnails[i] for the segments `indices`, with a container of its own."""
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -295,13 +319,17 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
             for i in indices:
                 span = spans[i]
                 crop = None
-                for j, t in enumerate(clip_times(span, k, info.fps, rng)):
+                times = spread_times(span, k, rng) if whole else clip_times(span, k, info.fps, rng)
+                for j, t in enumerate(times):
                     shown_time, frame = cursor.frame_at(t)
                     if shown_time not in converted:
-                        converted[shown_time] = _to_rgb(frame, size, int(frame.rotation or 0))
+                        converted[shown_time] = _to_rgb(frame, size, int(frame.rotation or 0), whole)
                     rgb = converted[shown_time]
                     if j == k // 2:
                         thumbnails[i] = _thumbnail(rgb)
+                    if whole:
+                        frames[i, j] = _letterbox(rgb, size)
+                        continue
                     if crop is None:  # one crop per clip, so the k frames stay aligned
                         h, w = rgb.shape[:2]
                         crop = ((h - size) // 2, (w - size) // 2) if rng is None else \
