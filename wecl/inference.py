@@ -20,6 +20,7 @@ from wecl.atomic import atomic_write_text
 from wecl.device import resolve_device, resolve_precision
 from wecl.erasing import erasing_rounds
 from wecl.errors import WECLError
+from wecl.face import FACE
 from wecl.features import Features, features_for
 from wecl.model import WECL
 from wecl.progress import Progress
@@ -130,6 +131,7 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     best = int(probs.argmax())
     attention = [(_numpy(v), _numpy(a)) for v, a in out["attention"]]
     erased = out["erased_round"].cpu().numpy()
+    faces = _faces(features, model)
     mask, scored = detection.keyframes(rule, detection.counted(attention, features.info.has_audio), erased, theta)
     timings = dict(features.timings) if features.source == "computed" else {}
     timings["heads"] = time.perf_counter() - start
@@ -143,13 +145,13 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
         "theta": theta,
         "rounds": rounds,
         "keyframe_rule": rule,
-        "segments": _segment_rows(features, out["output"], attention[0], erased),
+        "segments": _segment_rows(features, out["output"], attention[0], erased, faces),
         "detections": detection.detect(features.spans, mask, scored, float(probs[best]), c.classes[best]),
         "rounds_attention": [
             {"round": r, "visual": None if v is None else _floats(v), "audio": None if a is None else _floats(a)}
             for r, (v, a) in enumerate(attention)
         ],
-        "notices": _notices(features, model),
+        "notices": _notices(features, model, faces),
         "training": c.training,
         "features": features.source,
         "timings": timings,
@@ -178,13 +180,23 @@ def _run_heads(features: Features, model: WECL, theta: float, rounds: int) -> di
     return out
 
 
-def _segment_rows(features: Features, head, normalised, erased: np.ndarray) -> list[SegmentRow]:
-    """Per segment: its span, the raw (eq. 7) and normalised (eq. 8) attention, and its erasing round."""
+def _faces(features: Features, model: WECL) -> np.ndarray | None:
+    """Per segment, whether the face backbone found a face in it (None for other backbones)."""
+    if not model.config.face or features.visual is None:
+        return None
+    return np.asarray(features.visual)[:, FACE] > 0
+
+
+def _segment_rows(features: Features, head, normalised, erased: np.ndarray, faces: np.ndarray | None
+                  ) -> list[SegmentRow]:
+    """Per segment: its span, the raw (eq. 7) and normalised (eq. 8) attention, its erasing round,
+    and for a face checkpoint whether it has a face."""
     raw_v, raw_a = _numpy(head.visual_attention), _numpy(head.audio_attention)
     norm_v, norm_a = normalised
     value = lambda a, i: None if a is None else float(a[i])  # noqa: E731
-    return [
-        {
+    rows: list[SegmentRow] = []
+    for i, (s, e) in enumerate(features.spans):
+        row: SegmentRow = {
             "index": i, "start": float(s), "end": float(e),
             "visual_attention": None if raw_v is None else float(raw_v[0, i]),
             "audio_attention": None if raw_a is None else float(raw_a[0, i]),
@@ -192,15 +204,32 @@ def _segment_rows(features: Features, head, normalised, erased: np.ndarray) -> l
             "audio_attention_norm": value(norm_a, i),
             "erased_round": None if erased[i] < 0 else int(erased[i]),
         }
-        for i, (s, e) in enumerate(features.spans)
-    ]
+        if faces is not None:
+            row["face"] = bool(faces[i])
+        rows.append(row)
+    return rows
 
 
-def _notices(features: Features, model: WECL) -> list[str]:
+NO_AUDIO_MODEL = ("This checkpoint has no audio model: it does not listen to the sound, and no audio "
+                  "attention is shown (erasing follows the visual attention alone).")
+NO_AUDIO_MODEL_FACE = ("This checkpoint has no audio model: no package that can be installed here ships a trained "
+                       "speech-emotion network that runs offline, so it does not listen to the sound and no audio "
+                       "attention is shown.")
+
+
+def _notices(features: Features, model: WECL, faces: np.ndarray | None) -> list[str]:
     notices = []
-    if not features.info.has_audio:
+    if not model.config.uses_audio:
+        notices.append(NO_AUDIO_MODEL_FACE if model.config.face else NO_AUDIO_MODEL)
+    elif not features.info.has_audio:
         notices.append("This video has no audio track: the audio input is silence "
                        "and erasing follows the visual attention alone.")
+    if faces is not None and not faces.any():
+        notices.append("No face was found in this video: the face-expression model has nothing to read, so every "
+                       "segment's attention is 0, no segment is a keyframe and the class probabilities are uniform.")
+    elif faces is not None and not faces.all():
+        missing = ", ".join(str(i) for i in np.flatnonzero(~faces))
+        notices.append(f"No face in segment(s) {missing} of {len(faces)}: their attention is 0 (`face: false`).")
     note = checkpoints.training_notice(model.config)
     if note:
         notices.append(note)

@@ -48,6 +48,9 @@ class SegmentRow(TypedDict):
     visual_attention_norm: float | None  # A*_v of eq. 8, in [0, 1]
     audio_attention_norm: float | None  # A*_a; computed on silence for a video without sound
     erased_round: int | None  # the erasing round that erased it (0: an eq. 9 keyframe); None: never
+    # Face checkpoints only (`visual_backbone: "face"`): whether a face was found in any of the
+    # segment's sampled frames; a segment without one has attention 0.
+    face: NotRequired[bool]
 
 
 class Detection(TypedDict):
@@ -82,8 +85,8 @@ class Result(TypedDict):
     segments: list[SegmentRow]
     detections: list[Detection]
     rounds_attention: list[RoundAttention]
-    notices: list[str]  # sentences every view shows (no sound, untrained or synthetic-only checkpoint)
-    training: str  # the checkpoint's provenance: "untrained", "synthetic" or "real"
+    notices: list[str]  # sentences every view shows (no sound or no audio model, no face, the checkpoint's provenance)
+    training: str  # the checkpoint's provenance: "untrained", "synthetic", "real" or "rule" (heads set by rule)
     features: FeatureSource
     timings: dict[str, float]  # stage -> seconds; only "heads" when the features were cached
     video_id: NotRequired[str]  # the file name without its video extension; added by batch runs
