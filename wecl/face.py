@@ -243,17 +243,21 @@ def set_rule_heads(heads: nn.Module) -> None:
       identity, both biases 0;
     - the classifier reads the attention-pooled log-probabilities of the six non-neutral classes
       (FER2013's order is Ekman-6's), so its softmax is the pooled expression with neutral
-      dropped and the rest renormalised."""
+      dropped and the rest renormalised.
+
+    With both relations off, eq. 7's X = F' + F'' is 2F (each term is F when its module is off),
+    so W_2 and the classifier weigh each feature by 1/2."""
     attention, classifier = heads.attention["visual"], heads.classifier
-    if attention.w2.in_features != FEATURE_DIM or classifier.out_features != len(EKMAN6):
-        raise ValueError("the rule heads need the face backbone's features and Ekman-6's classes")
+    config = heads.config
+    if attention.w2.in_features != FEATURE_DIM or classifier.out_features != len(EKMAN6) or config.intra or config.inter:
+        raise ValueError("the rule heads need the face backbone's features, Ekman-6's classes and relations off")
     with torch.no_grad():
         attention.w2.weight.zero_()
-        attention.w2.weight[0, [i for i in range(len(FER_CLASSES)) if i != NEUTRAL]] = 1.0
+        attention.w2.weight[0, [i for i in range(len(FER_CLASSES)) if i != NEUTRAL]] = 0.5
         attention.w2.bias.zero_()
         attention.w1.weight.zero_().diagonal().fill_(1.0)
         attention.w1.bias.zero_()
         classifier.weight.zero_()
         classifier.bias.zero_()
         for i in range(len(EKMAN6)):
-            classifier.weight[i, LOG_PROBS.start + i] = 1.0
+            classifier.weight[i, LOG_PROBS.start + i] = 0.5
