@@ -72,6 +72,32 @@ def bars_when(page, condition: str, container: str = "#timeline") -> dict:
     return page.evaluate(js)
 
 
+def pick_checkpoint(page, elem_id: str, name: str) -> None:
+    """Type a registry name into a checkpoint dropdown, as a user may (it takes custom values)."""
+    box = page.locator(f"#{elem_id} input").first
+    box.click()
+    box.fill(name)
+    box.press("Enter")
+    box.blur()
+
+
+def test_a_real_example_on_the_default_face_checkpoint(page, tmp_path):
+    """The default checkpoint on a bundled real clip: a visual track only (the timeline says there
+    is no audio model), the smile is the detection, and its ground truth overlays it."""
+    shots = Path(os.environ.get("WECL_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.get_by_role("button", name="hopper_then_astronaut", exact=True).click()
+    page.wait_for_selector("#video video")
+    page.locator("#run").click()
+    bars = bars_when(page, "(b['visual attention'] || 0) > 0 && (b['ground truth'] || 0) > 0")
+    assert bars["visual attention"] == 10 and "audio attention" not in bars
+    assert bars["detections"] == 1 and bars["ground truth"] == 1 and erased(bars) == 5
+    page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('joy')")
+    page.get_by_text("no audio model in this checkpoint").first.wait_for()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shots / "browser_face.png"))
+
+
 def test_upload_run_move_theta_and_overlay_ground_truth(page, tmp_path):
     from test_app import make_video
 
@@ -79,6 +105,7 @@ def test_upload_run_move_theta_and_overlay_ground_truth(page, tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     video = make_video(tmp_path / "browser_clip.mp4", 4.0)
 
+    pick_checkpoint(page, "checkpoint", "wecl-synth-demo")  # a synthetic clip: the synthetic demo, both modalities
     page.locator("#video input[type=file]").set_input_files(str(video))
     page.wait_for_selector("#video video")
     page.locator("#run").click()
@@ -153,6 +180,7 @@ def test_dataset_run_sort_and_open_a_video(page, tmp_path):
 
     page.get_by_role("tab", name="Dataset", exact=True).click()
     page.locator("#ds-folder textarea, #ds-folder input").first.fill(str(folder))
+    pick_checkpoint(page, "ds-checkpoint", "wecl-synth-demo")  # a synthetic folder
     page.locator("#ds-start").click()
     # the run goes on in a background thread; a timer polls it every second
     page.wait_for_function("() => document.querySelector('#ds-status').innerText.includes('6 videos: 6 computed')")

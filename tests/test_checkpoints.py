@@ -44,8 +44,10 @@ def test_default_checkpoint_from_registry():
     default_name = checkpoints.registry()["default"]
     assert checkpoints.resolve(default_name)[0] == folder
     model = WECL.from_pretrained()
-    assert model.config.training == "synthetic"
-    assert checkpoints.training_notice(model.config).startswith("Trained only on synthetic videos")
+    assert model.config.training == "rule" and model.config.face  # wecl-face-ekman6 (tests/test_face.py)
+    assert checkpoints.training_notice(model.config).startswith("Not the paper's trained WECL")
+    demo = WECL.from_pretrained("wecl-synth-demo")
+    assert checkpoints.training_notice(demo.config).startswith("Trained only on synthetic videos")
     untrained = WECL.from_pretrained("wecl-untrained-tiny")
     assert checkpoints.training_notice(untrained.config).startswith("This checkpoint is untrained")
 

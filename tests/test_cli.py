@@ -104,13 +104,18 @@ def test_info_missing_folder(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_predict_default_checkpoint_says_it_is_synthetic_only(media):
+def test_predict_says_what_each_checkpoint_is(media):
     default = checkpoints.default_checkpoint()
     assert default.startswith(str(checkpoints.CHECKPOINTS_DIR))
-    done = run_wecl("predict", media("short"))
+    done = run_wecl("predict", media("short"))  # the face checkpoint, on a clip without a face
+    assert done.returncode == 0, done.stderr
+    assert "note: Not the paper's trained WECL: its heads are set by a rule" in done.stdout
+    assert "note: No face was found in this video" in done.stdout
+    assert "note: This checkpoint has no audio model" in done.stdout
+    assert "prediction: " in done.stdout
+    done = run_wecl("predict", media("short"), "--checkpoint", "wecl-synth-demo")
     assert done.returncode == 0, done.stderr
     assert "note: Trained only on synthetic videos" in done.stdout
-    assert "prediction: " in done.stdout
 
 
 def test_bad_arguments_are_usage_errors(media, tiny_checkpoint, capsys):

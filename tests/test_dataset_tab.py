@@ -22,6 +22,7 @@ from wecl.training.synth import generate
 
 pytestmark = pytest.mark.slow
 VIDEOS = 20
+DEMO = "wecl-synth-demo"  # synthetic videos: the checkpoint trained on them (the default reads faces)
 
 
 def finish(token, timeout: float = 300) -> tuple:
@@ -45,9 +46,9 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def evaluated(dataset, tmp_path_factory):
-    """What the command line prints and writes for the default checkpoint on these files."""
+    """What the command line prints and writes for the synthetic demo checkpoint on these files."""
     out = tmp_path_factory.mktemp("evaluate")
-    done = run_wecl("evaluate", "--dataset", str(dataset), "--json", str(out / "ev.json"),
+    done = run_wecl("evaluate", "--dataset", str(dataset), "--checkpoint", DEMO, "--json", str(out / "ev.json"),
                     "--predictions-out", str(out / "pred.json"), "--theta-sweep")
     assert done.returncode == 0, done.stderr
     return done.stdout, json.loads((out / "ev.json").read_text()), read_annotations(out / "pred.json")
@@ -55,7 +56,7 @@ def evaluated(dataset, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(dataset):
-    token, timer, source = dataset_tab.start_dataset(str(dataset), None, "", "")
+    token, timer, source = dataset_tab.start_dataset(str(dataset), None, DEMO, "")
     assert timer.active is True and f"{VIDEOS + 1} videos" in source and "annotations.json" in source
     return token, finish(token)
 
@@ -118,14 +119,14 @@ def test_a_poll_resends_the_table_only_when_it_changed(first_run, tmp_path):
 
 def test_a_restart_and_the_cli_recompute_nothing(dataset, first_run):
     token, _ = first_run
-    again, _, _ = dataset_tab.start_dataset(str(dataset), None, "", "")
+    again, _, _ = dataset_tab.start_dataset(str(dataset), None, DEMO, "")
     assert again != token  # a fresh run of the same folder ...
     out = finish(again)
     run = dataset_run.get_run(again)
     assert (run.progress[0].stats.computed, run.progress[0].stats.reused) == (0, VIDEOS)  # counted, not assumed
     assert f"{VIDEOS + 1} videos: 0 computed, {VIDEOS} reused, 1 failed" in out[1]  # the broken file is retried
     # ... and the command line reads the same database
-    done = run_wecl("batch", str(dataset))
+    done = run_wecl("batch", str(dataset), "--checkpoint", DEMO)
     assert done.returncode == 0, done.stderr
     assert f"{VIDEOS + 1} videos: 0 computed, {VIDEOS} reused" in done.stdout
 
@@ -203,7 +204,7 @@ def test_bad_folder_and_checkpoint_are_messages(tmp_path):
 
 
 def test_two_checkpoints_side_by_side(dataset, tiny_checkpoint):
-    token, _, _ = dataset_tab.start_dataset(str(dataset), None, "", str(tiny_checkpoint))
+    token, _, _ = dataset_tab.start_dataset(str(dataset), None, DEMO, str(tiny_checkpoint))
     _, status, table, summary, ap_figure, *_ = finish(token)
     name = tiny_checkpoint.name
     assert f"**{name}**" in status and "**wecl-synth-demo**" in status

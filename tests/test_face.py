@@ -240,8 +240,9 @@ def test_a_portrait_video_with_rotation_metadata(model, tmp_path):
 
 def test_the_face_checkpoint_round_trips_through_the_hub(tmp_path):
     """Pushed to the local Hub server and loaded back by id: the same files, the same result."""
-    from hub_server import FakeHub
     from test_hub import TOKEN, hub_env, run_wecl
+
+    from hub_server import FakeHub
 
     loader = ("import json, sys; from wecl import inference; "
               "r = inference.predict(sys.argv[2], sys.argv[1], device='cpu').json; "

@@ -12,8 +12,8 @@ from wecl import checkpoints
 from wecl.config import WECLConfig
 from wecl.device import chunk_size, resolve_precision, run_backbone
 from wecl.erasing import TemporalAttention, erase_mask, minmax_normalise, select_segments
-from wecl.relations import Embedded, InterModalRelation, IntraModalRelation, ModalityEmbedding
 from wecl.face import FaceBackbone
+from wecl.relations import Embedded, InterModalRelation, IntraModalRelation, ModalityEmbedding
 from wecl.resnet import ResNet, feature_dim
 
 

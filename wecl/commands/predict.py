@@ -32,13 +32,15 @@ def summary(result) -> str:
         + ("with audio" if v["has_audio"] else "no audio"),
         f"prediction: {j['prediction']} ({j['confidence']:.1%})   theta {j['theta']:.2f}, {j['rounds']} round(s), "
         f"keyframes {j['keyframe_rule']}",
-        "segment   seconds        visual  audio  erased",
     ]
+    faces = all("face" in s for s in j["segments"])  # a face checkpoint: whether each segment has one
+    lines.append("segment   seconds        visual  audio  " + ("face  " if faces else "") + "erased")
     fmt = lambda x: "   -  " if x is None else f"{x:6.2f}"  # noqa: E731
     for s in j["segments"]:
         erased = "" if s["erased_round"] is None else f"round {s['erased_round']}"
+        face = ("yes   " if s["face"] else "no    ") if faces else ""
         lines.append(f"{s['index']:7d}   {s['start']:6.1f}-{s['end']:6.1f}  "
-                     f"{fmt(s['visual_attention_norm'])} {fmt(s['audio_attention_norm'])}  {erased}")
+                     f"{fmt(s['visual_attention_norm'])} {fmt(s['audio_attention_norm'])}  {face}{erased}")
     if j["detections"]:
         lines.append("detections: " + ", ".join(f"{d['start']:.1f}-{d['end']:.1f} s ({d['score']:.2f})" for d in j["detections"]))
     else:

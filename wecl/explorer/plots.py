@@ -65,9 +65,13 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.
     traces.append(_track(detections, "detections", DETECTION_COLOR))
     traces.append(_track(truth, "ground truth", GROUND_TRUTH_COLOR))
 
+    traces[:0] = _no_face_bars(segments, centres, lengths, custom)
     annotations = []
-    if not has_audio:
-        annotations.append(dict(text="no audio track: visual attention only", xref="paper", yref="paper",
+    audio_model = any(s["audio_attention_norm"] is not None for s in segments)
+    if not audio_model or not has_audio:
+        text = "no audio model in this checkpoint: visual attention only" if not audio_model else \
+            "no audio track: visual attention only"
+        annotations.append(dict(text=text, xref="paper", yref="paper",
                                 x=1, y=1.0, xanchor="right", yanchor="bottom", showarrow=False,
                                 font=dict(size=11, color="#b45309")))
     layout = dict(
@@ -97,6 +101,19 @@ def _erased_bars(segments, centres, lengths, custom) -> list[go.Bar]:
             hovertemplate=f"segment %{{customdata[0]}}: erased in round {r}<extra></extra>",
         ))
     return traces
+
+
+def _no_face_bars(segments, centres, lengths, custom) -> list[go.Bar]:
+    """A face checkpoint's segments without a face, hatched grey (their attention is 0)."""
+    idx = [i for i, s in enumerate(segments) if s.get("face") is False]
+    if not idx:
+        return []
+    return [go.Bar(
+        x=[centres[i] for i in idx], y=[1.0] * len(idx), width=[lengths[i] for i in idx], base=0,
+        marker=dict(color="rgba(0,0,0,0)", line=dict(width=0), pattern=dict(shape="/", fgcolor="#9ca3af", size=8)),
+        name="no face", customdata=[custom[i] for i in idx],
+        hovertemplate="segment %{customdata[0]}: no face found (attention 0)<extra></extra>",
+    )]
 
 
 def _attention_bars(segments, has_audio: bool, centres, lengths, custom) -> list[go.Bar]:
@@ -201,10 +218,11 @@ def _draw_tile(canvas: Image.Image, draw: ImageDraw.ImageDraw, font, tile: Image
     frame = round_color(r) if r is not None else "#e5e7eb"
     draw.rectangle([x, y, x + tile.width + 2 * border - 1, y + height + 2 * border - 1], fill=frame)
     canvas.paste(tile, (x + border, y + border))
-    if r is not None:
-        label = f"erased r{r}"
+    if r is not None or seg.get("face") is False:
+        label = f"erased r{r}" if r is not None else "no face"
         box = draw.textbbox((0, 0), label, font=font)
-        draw.rectangle([x + border, y + border, x + border + box[2] + 6, y + border + box[3] + 4], fill=frame)
+        draw.rectangle([x + border, y + border, x + border + box[2] + 6, y + border + box[3] + 4],
+                       fill=frame if r is not None else "#6b7280")
         draw.text((x + border + 3, y + border + 1), label, fill="white", font=font)
     text = f"{seg['index']}: {seg['start']:.1f}-{seg['end']:.1f} s"  # ASCII: any font has it
     draw.text((x + border, y + height + 2 * border + 3), text, fill="#374151", font=font)
@@ -222,13 +240,18 @@ def segments_table(result: Result) -> pd.DataFrame:
     rows = [[s["index"], round(s["start"], 3), round(s["end"], 3), num(s["visual_attention_norm"], 3),
              num(s["audio_attention_norm"], 3), num(s["visual_attention"], 4), num(s["audio_attention"], 4),
              "" if s["erased_round"] is None else str(s["erased_round"])] for s in result["segments"]]
-    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    table = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    if all("face" in s for s in result["segments"]):  # a face checkpoint
+        table["face"] = ["yes" if s["face"] else "no" for s in result["segments"]]
+    return table
 
 
 def segments_csv(result: Result) -> str:
     """The segments as CSV: index,start,end,visual/audio attention (raw and normalised),erased_round."""
     keys = ["index", "start", "end", "visual_attention", "audio_attention", "visual_attention_norm",
             "audio_attention_norm", "erased_round"]
+    if all("face" in s for s in result["segments"]):
+        keys.append("face")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(keys)
@@ -253,5 +276,5 @@ def prediction_markdown(result: Result) -> str:
 
 
 def notices_markdown(result: Result) -> str:
-    """The result's notices (no audio, untrained or synthetic-only checkpoint) as a quote block."""
+    """The result's notices (no audio or no audio model, no face, the checkpoint's provenance) as a quote block."""
     return "\n".join(f"> ⚠️ {n}\n" for n in result.get("notices", []))
