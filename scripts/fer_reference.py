@@ -26,8 +26,8 @@ OTHERS = ("coffee", "rocket")
 
 def crops(wheels: Path, out: Path) -> None:
     import cv2
-
     from make_face_examples import load_pictures
+
     from wecl import face
 
     pictures = load_pictures(wheels)
