@@ -1,11 +1,13 @@
 """Screenshots of the explorer at 1280x800 for the README, made with Debian's Chromium.
 
-    python -m scripts.screenshots [--out assets/screenshots] [--video assets/examples/synth_99_0000.mp4]
+    python -m scripts.screenshots [--out assets/screenshots] [--example synth_99_0000] [--checkpoint NAME]
+    python -m scripts.screenshots --example hopper_then_astronaut --theta 0.7 --rounds 1 --first-screen face.png
 
 Launches the app on a free localhost port, picks a bundled example (its ground truth loads with
 it), runs it with two erasing rounds, and saves: main.png (the first screen), ground_truth.png
 (the comparison tab, whole page), downloads.png (after rendering the annotated MP4), and from the
 Dataset tab on assets/samples dataset.png (table and one video) and dataset_aggregates.png.
+`--first-screen NAME` takes the first screen alone, as NAME.
 """
 from __future__ import annotations
 
@@ -27,12 +29,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def pick_checkpoint(page, elem_id: str, name: str) -> None:
+    box = page.locator(f"#{elem_id} input").first
+    box.click()
+    box.fill(name)
+    box.press("Enter")
+    box.blur()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "assets" / "screenshots"))
     parser.add_argument("--example", default="synth_99_0000", help="label of the bundled example to click")
     parser.add_argument("--theta", type=float, default=0.5)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--checkpoint", default="wecl-synth-demo",
+                        help="registry name to pick in both tabs (the synthetic examples need the synthetic demo)")
+    parser.add_argument("--first-screen", default=None, metavar="NAME", help="only the first screen, saved as NAME")
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
         print(f"{CHROMIUM} does not exist: no screenshots", file=sys.stderr)
@@ -54,6 +67,7 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.set_default_timeout(120_000)
             page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+            pick_checkpoint(page, "checkpoint", args.checkpoint)
             page.get_by_role("button", name=args.example, exact=True).click()
             page.wait_for_selector("#video video")
             for slider, value in (("#theta", args.theta), ("#rounds", args.rounds)):
@@ -66,7 +80,10 @@ def main() -> int:
                                    " return p && p.data.some(t => t.name === 'ground truth' && t.x.length > 0); }")
             page.wait_for_timeout(800)  # let plotly finish its transition
             page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=str(out / "main.png"))
+            page.screenshot(path=str(out / (args.first_screen or "main.png")))
+            if args.first_screen:
+                print(out / args.first_screen)
+                return 0
             page.get_by_role("tab", name="Ground truth").click()
             page.get_by_text("Erased time vs ground truth").wait_for()
             page.screenshot(path=str(out / "ground_truth.png"), full_page=True)
@@ -77,6 +94,7 @@ def main() -> int:
             page.screenshot(path=str(out / "downloads.png"), full_page=True)
             # the dataset tab on the bundled samples: the table, one video, the aggregates
             page.get_by_role("tab", name="Dataset", exact=True).click()
+            pick_checkpoint(page, "ds-checkpoint", args.checkpoint)
             page.locator("#ds-start").click()
             page.wait_for_function("() => / videos: \\d+ computed/.test(document.querySelector('#ds-status').innerText)")
             page.wait_for_function("() => document.querySelector('#ds-summary').innerText.includes('mAP@0.5')")

@@ -273,3 +273,29 @@ def test_a_face_config_is_checked():
     with pytest.raises(ValueError, match="rule heads need"):
         face.set_rule_heads(WECL(WECLConfig(classes=["a", "b"], visual_backbone="face", modalities="visual",
                                             inter=False)).heads)
+
+
+def test_evaluate_and_batch_score_the_face_checkpoint_on_real_clips(tmp_path):
+    """The command-line dataset tools on the default checkpoint: both real examples are joy, and
+    each detection is its smiling shot (mAP 100 % at every tIoU)."""
+    from helpers import run_wecl
+
+    for clip in (SMILE_THEN_NEUTRAL, NO_FACE_THEN_SMILE):
+        shutil.copy(clip, tmp_path / clip.name)
+    database = {"hopper_then_astronaut": (10.0, [5.0, 10.0]), "rocket_then_astronaut": (8.0, [3.2, 8.0])}
+    (tmp_path / "annotations.json").write_text(json.dumps({"labels": list(face.EKMAN6), "database": {
+        v: {"duration": d, "subset": "testing", "label": "joy", "annotations": [{"segment": s, "label": "joy"}]}
+        for v, (d, s) in database.items()}}))
+    done = run_wecl("evaluate", "--dataset", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "accuracy: 100.0 %" in done.stdout
+    assert "mAP class-agnostic (paper):  100.0  100.0  100.0  100.0  100.0" in done.stdout
+    done = run_wecl("batch", tmp_path)
+    assert done.returncode == 0 and "2 videos: " in done.stdout and "0 failed" in done.stdout, done.stderr
+
+
+def test_calibrate_refuses_the_trained_face_backbone(model):
+    from wecl.training.calibrate import calibrate
+
+    with pytest.raises(WECLError, match="face backbone is a trained network"):
+        calibrate(model, [str(SMILE_THEN_NEUTRAL)])

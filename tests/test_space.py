@@ -14,10 +14,11 @@ import pytest
 from test_app import check_result, make_video
 from test_hub import TOKEN, folder_files, hub_env, run_wecl
 
-from helpers import CLASSES, free_port
+from helpers import CLASSES, REPO, free_port
 from hub_server import FakeHub
 
 pytestmark = pytest.mark.slow
+FACE_CHECKPOINT = REPO / "checkpoints" / "wecl-face-ekman6"
 
 PRELOAD = """
 import sys
@@ -54,8 +55,10 @@ def test_a_deployed_space_starts_from_its_own_requirements_and_predicts(tiny_che
     with FakeHub(tokens={TOKEN: "owner"}) as hub:
         model = hub.add_repo("owner/wecl-tiny", folder_files(tiny_checkpoint))
         sha = model.refs["main"]
+        hub.add_repo("owner/wecl-face-ekman6", folder_files(FACE_CHECKPOINT))  # the face checkpoint, published
         env = hub_env(tmp_path, hub.url)
-        done = run_wecl("space", "owner/explorer", "--checkpoint", "owner/wecl-tiny", "--hardware", "zero-a10g", env=env)
+        done = run_wecl("space", "owner/explorer", "--checkpoint", "owner/wecl-tiny", "--checkpoint",
+                        "owner/wecl-face-ekman6", "--hardware", "zero-a10g", env=env)
         assert done.returncode == 0, done.stderr
         space = hub.repo("owner/explorer", "space")
         checkout = tmp_path / "space"
@@ -75,7 +78,7 @@ def test_a_deployed_space_starts_from_its_own_requirements_and_predicts(tiny_che
         space_env = {**hub_env(tmp_path / "space-hf", hub.url, token=None), "SPACE_ID": "owner/explorer"}
         for entry in meta["preload_from_hub"]:
             repo_id, files, revision = entry.split()
-            assert revision == sha
+            assert revision == hub.repo(repo_id).refs["main"]
             fetched = subprocess.run([python, "-c", PRELOAD, repo_id, files, revision], env=space_env,
                                      capture_output=True, text=True, timeout=120)
             assert fetched.returncode == 0, fetched.stderr
@@ -98,6 +101,13 @@ def test_a_deployed_space_starts_from_its_own_requirements_and_predicts(tiny_che
         check_result(result, 3.0)
         assert result["checkpoint"]["id"] == "owner/wecl-tiny" and result["checkpoint"]["revision"] == sha
         assert result["classes"] == CLASSES
+        # the face checkpoint (OpenCV from the Space's own requirements) on the Space's own example
+        example = checkout / "assets" / "examples" / "hopper_then_astronaut.mp4"
+        face = Client(url, verbose=False, download_files=False).predict(
+            handle_file(str(example)), "owner/wecl-face-ekman6", 0.7, 1, "eq9", api_name="/predict")
+        assert face["checkpoint"]["id"] == "owner/wecl-face-ekman6" and face["prediction"] == "joy"
+        assert [s["face"] for s in face["segments"]] == [True] * 10
+        assert [(d["start"], d["end"]) for d in face["detections"]] == [(5.0, 10.0)]
     finally:
         app.terminate()
         try:

@@ -42,6 +42,10 @@ def calibrate(model: WECL, videos: Sequence[str], progress: Progress | None = No
     unknown = sorted(set(modalities) - {"visual", "audio"})
     if unknown or not modalities:
         raise WECLError(f"modalities must be visual and/or audio, not {list(modalities)}")
+    if "visual" in modalities and model.config.face:
+        # its statistics are FER2013's, learned with its weights; its input is faces, not whole clips
+        raise WECLError("the face backbone is a trained network: its BatchNorm statistics are not to be "
+                        "recalibrated (calibrate the audio backbone alone, or use a 3D ResNet checkpoint)")
     visual = model.visual_backbone if "visual" in modalities else None
     audio = model.audio_backbone if "audio" in modalities else None
     layers = _norm_layers(visual) + _norm_layers(audio)
