@@ -85,7 +85,7 @@ def shot_frames(picture: np.ndarray, face, seconds: float, zoom: tuple[float, fl
 def write_clip(path: Path, shots, pictures) -> list[tuple[float, float, str]]:
     """Encode the shots as H.264; returns the ground truth (start, end, label) of its labelled shots."""
     truth, start = [], 0.0
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as container:  # playable while it loads
         stream = container.add_stream("libx264", rate=FPS, options={"crf": "26", "preset": "slow"})
         stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
         for name, seconds, z0, z1, drift, label in shots:

@@ -45,6 +45,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--checkpoint", default="wecl-synth-demo",
                         help="registry name to pick in both tabs (the synthetic examples need the synthetic demo)")
+    parser.add_argument("--height", type=int, default=800, help="the window's height in pixels")
     parser.add_argument("--first-screen", default=None, metavar="NAME", help="only the first screen, saved as NAME")
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
@@ -64,7 +65,7 @@ def main() -> int:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page = browser.new_page(viewport={"width": 1280, "height": args.height})
             page.set_default_timeout(120_000)
             page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
             pick_checkpoint(page, "checkpoint", args.checkpoint)
@@ -78,6 +79,7 @@ def main() -> int:
             page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('θ =')")
             page.wait_for_function("() => { const p = document.querySelector('#timeline .js-plotly-plot');"
                                    " return p && p.data.some(t => t.name === 'ground truth' && t.x.length > 0); }")
+            page.wait_for_function("() => document.querySelector('#video video').readyState >= 2")  # a frame shows
             page.wait_for_timeout(800)  # let plotly finish its transition
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(out / (args.first_screen or "main.png")))
