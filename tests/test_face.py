@@ -299,3 +299,19 @@ def test_calibrate_refuses_the_trained_face_backbone(model):
 
     with pytest.raises(WECLError, match="face backbone is a trained network"):
         calibrate(model, [str(SMILE_THEN_NEUTRAL)])
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("part,expected", [("-t 5", "The faces read mostly neutral (at most"),
+                                           ("-ss 5.5", "The expression barely changes over the video")])
+def test_weak_or_flat_expressions_are_said_beside_eq8(model, tmp_path, part, expected):
+    """Eq. 8 stretches any range to [0, 1]: a neutral face throughout (Grace Hopper alone), or one
+    smile throughout (the astronaut alone), still gets keyframes, and the notices say why."""
+    clip = tmp_path / "part.mp4"
+    ffmpeg(*part.split(), "-i", SMILE_THEN_NEUTRAL, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+           clip)
+    result = inference.predict(clip, model).json
+    assert all(s["face"] for s in result["segments"])
+    assert sum(expected in n for n in result["notices"]) == 1, result["notices"]
+    clean = inference.predict(SMILE_THEN_NEUTRAL, model).json  # neutral, then a smile: a real range
+    assert not any("neutral (at most" in n or "barely changes" in n for n in clean["notices"])

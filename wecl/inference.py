@@ -151,7 +151,7 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
             {"round": r, "visual": None if v is None else _floats(v), "audio": None if a is None else _floats(a)}
             for r, (v, a) in enumerate(attention)
         ],
-        "notices": _notices(features, model, faces),
+        "notices": _notices(features, model, faces, _numpy(out["output"].visual_attention)),
         "training": c.training,
         "features": features.source,
         "timings": timings,
@@ -217,7 +217,29 @@ NO_AUDIO_MODEL_FACE = ("This checkpoint has no audio model: no package that can 
                        "attention is shown.")
 
 
-def _notices(features: Features, model: WECL, faces: np.ndarray | None) -> list[str]:
+# What a face checkpoint's raw attention (1 - P(neutral), in [0, 1]) says beside eq. 8's min-max.
+NEUTRAL_BELOW = 0.5  # the most expressive face is this close to neutral, or closer
+FLAT_RANGE = 0.2  # the expression's intensity spans less than this over the video
+
+
+def _face_notices(raw: np.ndarray | None, faces: np.ndarray) -> list[str]:
+    """Eq. 8 rescales attention to each video's own range: say so when the range is nothing to go by."""
+    if raw is None or not faces.any():
+        return []
+    intensity = np.asarray(raw)[0][faces]
+    low, high = float(intensity.min()), float(intensity.max())
+    if high < NEUTRAL_BELOW:
+        return [f"The faces read mostly neutral (at most {high:.0%} away from neutral, the raw attention): eq. 8 "
+                "rescales attention to this video's own range, so its keyframes are only the least neutral moments, "
+                "and the emotion is read from weak expressions with neutral left out."]
+    if high - low < FLAT_RANGE and faces.sum() > 1:
+        return [f"The expression barely changes over the video ({low:.0%} to {high:.0%} away from neutral, the raw "
+                "attention): eq. 8 stretches that small range to [0, 1], so the keyframes mark small differences."]
+    return []
+
+
+def _notices(features: Features, model: WECL, faces: np.ndarray | None, raw_visual: np.ndarray | None = None
+             ) -> list[str]:
     notices = []
     if not model.config.uses_audio:
         notices.append(NO_AUDIO_MODEL_FACE if model.config.face else NO_AUDIO_MODEL)
@@ -230,6 +252,8 @@ def _notices(features: Features, model: WECL, faces: np.ndarray | None) -> list[
     elif faces is not None and not faces.all():
         missing = ", ".join(str(i) for i in np.flatnonzero(~faces))
         notices.append(f"No face in segment(s) {missing} of {len(faces)}: their attention is 0 (`face: false`).")
+    if faces is not None:
+        notices += _face_notices(raw_visual, faces)
     note = checkpoints.training_notice(model.config)
     if note:
         notices.append(note)
