@@ -315,3 +315,15 @@ def test_weak_or_flat_expressions_are_said_beside_eq8(model, tmp_path, part, exp
     assert sum(expected in n for n in result["notices"]) == 1, result["notices"]
     clean = inference.predict(SMILE_THEN_NEUTRAL, model).json  # neutral, then a smile: a real range
     assert not any("neutral (at most" in n or "barely changes" in n for n in clean["notices"])
+
+
+def test_face_features_are_the_same_bytes_every_time(model):
+    """Detection runs frames two at a time, each thread with its own cascades (one shared
+    CascadeClassifier gave other boxes when two detections ran at once): the overlapped pipeline,
+    the batch pipeline and a repeat give the same bytes."""
+    from wecl.features import compute_features, prepare_inputs, run_backbones
+
+    first = compute_features(str(SMILE_THEN_NEUTRAL), model).visual
+    again = compute_features(str(SMILE_THEN_NEUTRAL), model).visual
+    batch = run_backbones(prepare_inputs(str(SMILE_THEN_NEUTRAL), model.config), model).visual
+    assert first.tobytes() == again.tobytes() == batch.tobytes()

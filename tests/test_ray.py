@@ -102,3 +102,26 @@ def test_ray_missing_is_one_line(dataset, tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == ("error: --ray needs Ray, which is not installed: "
                                                     "pip install -r requirements-ray.txt")
+
+
+def test_the_face_checkpoint_on_ray_gives_the_single_process_results(tmp_path):
+    """The default (face) checkpoint through Ray's workers: OpenCV in the decoding tasks' backbone
+    actor, the per-segment face flag, the same detections as one process."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("hopper_then_astronaut.mp4", "rocket_then_astronaut.mp4"):
+        shutil.copy(REPO / "assets" / "examples" / name, videos / name)
+    single = wecl("batch", videos, "--db", tmp_path / "one.sqlite", "--out", tmp_path / "one.jsonl",
+                  cache=tmp_path / "cache-one")
+    assert single.returncode == 0, single.stderr
+    done = wecl("batch", videos, "--db", tmp_path / "ray.sqlite", "--out", tmp_path / "ray.jsonl", "--ray",
+                cache=tmp_path / "cache-ray", extra_env={"RAY_ADDRESS": "127.0.0.1:9"})
+    assert done.returncode == 0, done.stderr
+    a, b = results(tmp_path / "one.jsonl"), results(tmp_path / "ray.jsonl")
+    assert a.keys() == b.keys() == {"hopper_then_astronaut", "rocket_then_astronaut"}
+    for vid in a:
+        assert a[vid]["prediction"] == b[vid]["prediction"] == "joy"
+        assert a[vid]["detections"] == b[vid]["detections"]
+        assert [s["face"] for s in a[vid]["segments"]] == [s["face"] for s in b[vid]["segments"]]
+        np.testing.assert_allclose(a[vid]["probabilities"], b[vid]["probabilities"], atol=1e-4)
+    assert [s["face"] for s in b["rocket_then_astronaut"]["segments"]] == [False] * 4 + [True] * 6

@@ -15,8 +15,8 @@ that have a face.
 """
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -105,8 +105,18 @@ class MiniXception(nn.Module):
         return self.classifier(x).mean(dim=(2, 3))
 
 
-@functools.lru_cache(maxsize=1)
+_per_thread = threading.local()
+
+
 def _cascades():
+    """(cv2, frontal cascade, profile cascade) of this thread: a CascadeClassifier is not safe to
+    share between threads (two detections at once on one object gave different boxes)."""
+    if not hasattr(_per_thread, "cascades"):
+        _per_thread.cascades = _load_cascades()
+    return _per_thread.cascades
+
+
+def _load_cascades():
     try:
         import cv2
     except ImportError:
