@@ -106,6 +106,18 @@ class MiniXception(nn.Module):
 
 
 _per_thread = threading.local()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _detection_pool() -> ThreadPoolExecutor:
+    """The process's detection threads (DETECT_THREADS), kept so that each loads its cascades once;
+    requests that detect at the same time share them."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(DETECT_THREADS, thread_name_prefix="wecl-faces")
+        return _pool
 
 
 def _cascades():
@@ -229,8 +241,7 @@ class FaceBackbone(nn.Module):
         cv2 = _cascades()[0]
         pixels = frames.detach().float().clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 4, 1).cpu().numpy()
         grays = [[cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in clip] for clip in pixels]
-        with ThreadPoolExecutor(DETECT_THREADS, thread_name_prefix="wecl-faces") as pool:
-            boxes = list(pool.map(detect_faces, [g for clip in grays for g in clip]))
+        boxes = list(_detection_pool().map(detect_faces, [g for clip in grays for g in clip]))
         k = len(grays[0]) if grays else 0
         tracks = [pick_track(boxes[i * k:(i + 1) * k]) for i in range(len(grays))]
         crops = [crop_face(g, box) for clip, track in zip(grays, tracks) for g, box in zip(clip, track) if box is not None]
