@@ -15,6 +15,7 @@ that have a face.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -121,14 +122,22 @@ def _detection_pool() -> ThreadPoolExecutor:
 
 
 def _cascades():
-    """(cv2, frontal cascade, profile cascade) of this thread: a CascadeClassifier is not safe to
-    share between threads (two detections at once on one object gave different boxes)."""
+    """(frontal, profile) Haar cascades of this thread: a CascadeClassifier is not safe to share
+    between threads (two detections at once on one object gave different boxes)."""
     if not hasattr(_per_thread, "cascades"):
-        _per_thread.cascades = _load_cascades()
+        cv2, loaded = _cv2(), []
+        for name in ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml"):
+            cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, name))
+            if cascade.empty():
+                raise WECLError(f"OpenCV's {name} could not be loaded; reinstall opencv-python-headless")
+            loaded.append(cascade)
+        _per_thread.cascades = tuple(loaded)
     return _per_thread.cascades
 
 
-def _load_cascades():
+@functools.lru_cache(maxsize=1)
+def _cv2():
+    """OpenCV, or a message saying which one to install."""
     try:
         import cv2
     except ImportError:
@@ -136,19 +145,12 @@ def _load_cascades():
     if not hasattr(cv2, "CascadeClassifier"):
         raise WECLError("this OpenCV has no CascadeClassifier (removed in OpenCV 5): "
                         "pip install 'opencv-python-headless<5'")
-    loaded = []
-    for name in ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml"):
-        cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, name))
-        if cascade.empty():
-            raise WECLError(f"OpenCV's {name} could not be loaded; reinstall opencv-python-headless")
-        loaded.append(cascade)
-    return cv2, loaded[0], loaded[1]
+    return cv2
 
 
 def face_pipeline() -> str:
     """What a face feature depends on besides the network's tensors (part of the feature-cache key)."""
-    cv2 = _cascades()[0]
-    return (f"haar frontal+profile, OpenCV {cv2.__version__}, side {DETECT_SIDE}, min {MIN_FACE_PX}, "
+    return (f"haar frontal+profile, OpenCV {_cv2().__version__}, side {DETECT_SIDE}, min {MIN_FACE_PX}, "
             f"step {SCALE_STEP}, margin {MARGIN}")
 
 
@@ -156,7 +158,7 @@ def detect_faces(gray: np.ndarray) -> np.ndarray:
     """Face boxes (n, 4) as x, y, w, h in `gray`'s pixels. Frames whose long side exceeds
     DETECT_SIDE are downscaled before detection. The frontal cascade first; when it finds
     nothing, the profile cascade on the frame and on its mirror (it knows one side only)."""
-    cv2, frontal, profile = _cascades()
+    cv2, (frontal, profile) = _cv2(), _cascades()
     scale = min(1.0, DETECT_SIDE / max(gray.shape[:2]))
     small = gray if scale == 1.0 else cv2.resize(gray, (max(1, round(gray.shape[1] * scale)),
                                                        max(1, round(gray.shape[0] * scale))),
@@ -194,7 +196,7 @@ def pick_track(boxes: list[np.ndarray]) -> list[np.ndarray | None]:
 def crop_face(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The 64x64 crop the network reads: the box made square, MARGIN on each side, edges
     repeated where it leaves the frame."""
-    cv2 = _cascades()[0]
+    cv2 = _cv2()
     x, y, w, h = (int(v) for v in box)
     side = max(w, h)
     x, y = x - (side - w) // 2, y - (side - h) // 2
@@ -238,7 +240,7 @@ class FaceBackbone(nn.Module):
         self.network = MiniXception()
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        cv2 = _cascades()[0]
+        cv2 = _cv2()
         pixels = frames.detach().float().clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 4, 1).cpu().numpy()
         grays = [[cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in clip] for clip in pixels]
         boxes = list(_detection_pool().map(detect_faces, [g for clip in grays for g in clip]))
