@@ -327,3 +327,12 @@ def test_face_features_are_the_same_bytes_every_time(model):
     again = compute_features(str(SMILE_THEN_NEUTRAL), model).visual
     batch = run_backbones(prepare_inputs(str(SMILE_THEN_NEUTRAL), model.config), model).visual
     assert first.tobytes() == again.tobytes() == batch.tobytes()
+
+
+def test_the_face_checkpoint_says_it_runs_in_fp32():
+    """Whatever precision is asked for, the face network runs in fp32, and results (and the
+    feature cache, keyed by precision) say so."""
+    for precision in ("bf16", "fp32", "auto"):
+        model = inference.load_model(str(FACE_CHECKPOINT), device="cpu", precision=precision)
+        assert model.backbone_precision == "fp32"
+        assert inference.source_of(model)["precision"] == "fp32"

@@ -123,7 +123,10 @@ class WECL(checkpoints.Pretrained, nn.Module):
 
     @property
     def backbone_precision(self) -> str:
-        """The precision the backbones run in ("fp32" or "bf16"): `precision` on this device."""
+        """The precision the backbones run in ("fp32" or "bf16"): `precision` on this device. The
+        face network always runs in fp32 (`wecl.face`), so a face checkpoint without sound is fp32."""
+        if self.config.face and not self.config.uses_audio:
+            return "fp32"
         return resolve_precision(self.precision, self.device)
 
     @property
