@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+import time
+import types
 from pathlib import Path
 
 import pytest
@@ -201,8 +203,31 @@ def test_session_files_go_when_the_session_ends_and_by_age(monkeypatch, tmp_path
     old = common.session_dir(types.SimpleNamespace(session_hash="old1"))
     os.utime(old, (1, 1))  # untouched since 1970
     monkeypatch.setattr(common, "_last_clean", [0.0])
-    common.session_dir(types.SimpleNamespace(session_hash="new1"))  # a request sweeps old folders
-    assert not old.exists() and (tmp_path / "outputs" / "new1").is_dir()
+    new = common.session_dir(types.SimpleNamespace(session_hash="new1"))  # a request sweeps old folders
+    assert not old.exists() and new.is_dir() and new.parent == tmp_path / "outputs"
+    # ids that differ only in punctuation, or have none, get folders of their own under the root
+    names = {common._session_folder(types.SimpleNamespace(session_hash=h)) for h in ("-", "a-b", "ab", "a.b", "..")}
+    assert len(names) == 5 and all(n.parent == tmp_path / "outputs" and n.name for n in names)
+
+
+def test_a_session_named_dash_deletes_only_its_own_folder(app_url):
+    """A client picks its session id: a heartbeat as session `-` that then disconnects runs the
+    unload handler for `-`, which once removed the output root, every visitor's files with it."""
+    import urllib.request
+
+    from ui import common
+
+    neighbour = common.session_dir(types.SimpleNamespace(session_hash="someone-else"))
+    (neighbour / "result.json").write_text("{}")
+    own = common.session_dir(types.SimpleNamespace(session_hash="-"))
+    (own / "mine.json").write_text("{}")
+    with urllib.request.urlopen(f"{app_url}gradio_api/heartbeat/-", timeout=10) as stream:
+        stream.readline()  # connected; closing it is the disconnect
+    deadline = time.monotonic() + 40  # the server notices a closed heartbeat within its rate (15 s)
+    while own.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not own.exists(), "the unload handler did not run"
+    assert (neighbour / "result.json").is_file()
 
 
 def test_hostile_uploads_get_messages_and_the_server_keeps_serving(client, tmp_path):

@@ -3,6 +3,7 @@ decorator, each browser session's output folder, and named outputs that can skip
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import shutil
@@ -89,14 +90,21 @@ def session_dir(request: gr.Request | None) -> Path:
 
 
 def _session_folder(request: gr.Request | None) -> Path:
-    name = getattr(request, "session_hash", None) or "shared"
-    return OUTPUT_ROOT / "".join(c for c in name if c.isalnum())[:40]
+    """OUTPUT_ROOT/<digest of the session id>: never empty, never the root, never shared by two
+    ids (a client chooses its session id; `-` once named the root itself)."""
+    name = str(getattr(request, "session_hash", None) or "shared")
+    return OUTPUT_ROOT / hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def end_session(request: gr.Request) -> None:
-    """A browser tab closed: its downloads and annotated videos go with it."""
-    if getattr(request, "session_hash", None):
-        shutil.rmtree(_session_folder(request), ignore_errors=True)
+    """A browser tab closed: its downloads and annotated videos go with it (only a folder that
+    lies directly under OUTPUT_ROOT is ever removed)."""
+    if not getattr(request, "session_hash", None):
+        return
+    folder = _session_folder(request)
+    root = OUTPUT_ROOT.resolve()
+    if folder.resolve().parent == root and folder.resolve() != root:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def clean_outputs(max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
