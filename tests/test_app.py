@@ -230,6 +230,23 @@ def test_a_session_named_dash_deletes_only_its_own_folder(app_url):
     assert (neighbour / "result.json").is_file()
 
 
+def test_a_file_whose_frames_outgrow_its_header_is_a_message(client, tmp_path):
+    """Issue 25, row 1, over HTTP: a 27 KB PNG-in-MOV that says 64x64 and then holds 3000x1
+    frames added 6.6 GB to the server and came back "ok"; now a sentence, and the next request
+    is served."""
+    import numpy as np
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    from test_hostile import liar_file
+
+    strip = np.zeros((1, 3000, 3), np.uint8)
+    path = liar_file(tmp_path / "liar", strip)
+    with pytest.raises(AppError, match="the header says 64x64"):
+        client.predict(handle_file(path), "wecl-synth-demo", 0.5, 1, "eq9", api_name="/predict")
+    video = make_video(tmp_path / "after.mp4", 2.0)
+    check_result(client.predict(handle_file(str(video)), "wecl-synth-demo", 0.5, 1, "eq9", api_name="/predict"), 2.0)
+
+
 def test_hostile_uploads_get_messages_and_the_server_keeps_serving(client, tmp_path):
     """The hostile files of the hosting issue, through the real server: a picture 8192x2, a second
     of video over an hour of sound, a huge checkpoint name; each a message or a bounded answer, and

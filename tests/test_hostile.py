@@ -29,6 +29,46 @@ def test_an_elongated_picture_is_refused(tmp_path):
         read_clips(str(path), 10, 4)
 
 
+def liar_file(folder, big_frame) -> str:
+    """A PNG-in-MOV whose header (and first second of frames) says 64x64 while its later frames
+    are `big_frame` (H x W x 3): the frames' packets are copied, never re-encoded."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir()
+    for i in range(10):
+        cv2.imwrite(str(folder / f"f{i:03d}.png"), np.full((64, 64, 3), 100, np.uint8))
+    for i in range(10, 13):
+        cv2.imwrite(str(folder / f"f{i:03d}.png"), big_frame)
+    ffmpeg("-framerate", "10", "-i", folder / "f%03d.png", "-c:v", "copy", folder / "liar.mov")
+    return str(folder / "liar.mov")
+
+
+DECODE_PEAK = ("import sys\nfrom wecl.video import read_clips\nfrom wecl.errors import WECLError\n"
+               "try:\n    read_clips(sys.argv[1], 10, 16)\n    print('decoded')\n"
+               "except WECLError as error:\n    print(error)\n" f"print({PEAK_KB})")
+
+
+@pytest.mark.parametrize("big,message", [((1, 3000), "is 3000x1 pixels, too elongated"),
+                                         ((12000, 12000), "a picture of more than")])
+def test_frames_bigger_than_the_header_says_are_refused_as_they_decode(tmp_path, big, message):
+    """The header is a claim: a 3000x1 frame after 64x64 ones took 1.3 GB here (the 112 px short
+    side makes it 336,000 px wide), a 12000x12000 one several; each decoded frame is checked, and
+    the decoder refuses a picture over MAX_PIXELS before it allocates it."""
+    import numpy as np
+
+    frame = np.zeros((*big, 3), np.uint8)
+    frame[::7] = 255
+    path = liar_file(tmp_path / "liar", frame)
+    assert (tmp_path / "liar" / "liar.mov").stat().st_size < 10_000_000
+    done = subprocess.run([sys.executable, "-c", DECODE_PEAK, path], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    said, peak_kb = done.stdout.strip().splitlines()
+    assert message in said, said
+    assert int(peak_kb) < 400_000, f"peak {int(peak_kb) // 1024} MB"
+
+
 @pytest.mark.slow
 def test_thumbnails_fit_a_fixed_box(tmp_path, tiny_model):
     path = tmp_path / "wide.mp4"  # 7:1, just under the limit

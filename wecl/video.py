@@ -31,6 +31,10 @@ THUMBNAIL_BOX = 224  # a thumbnail's long side, at most
 # decoding thread: a 200 MB upload of millions of tiny packets must be refused at the first open.
 # An hour at 240 frames per second with its sound is about 1 M.
 MAX_PACKETS = int(os.environ.get("WECL_MAX_PACKETS", 2_000_000))
+# Pixels one decoded picture may have. The decoder itself refuses a bigger one before it allocates
+# it, and every picture is checked against MAX_SIDE_PX and MAX_ASPECT as it is decoded: a file's
+# header may say 64x64 while its later pictures are 12000x12000 or 3000x1.
+MAX_PIXELS = int(os.environ.get("WECL_MAX_PIXELS", MAX_SIDE_PX * MAX_SIDE_PX))
 # Seconds one video's decoding (pictures and sound) may take before it is given up with a message.
 TIME_BUDGET_S = float(os.environ.get("WECL_TIME_BUDGET", 120))
 
@@ -143,11 +147,17 @@ def _probe(container, path: str, max_duration: float) -> VideoInfo:
     width, height = stream.codec_context.width, stream.codec_context.height
     if not width or not height:
         raise WECLError(f"{path}: the video stream has no picture size; the file is damaged")
-    if max(width, height) > MAX_SIDE_PX:
-        raise WECLError(f"{path}: {width}x{height} pixels exceeds the maximum side of {MAX_SIDE_PX} px")
-    if max(width, height) > MAX_ASPECT * min(width, height):
-        raise WECLError(f"{path}: a {width}x{height} picture is too elongated (more than {MAX_ASPECT:g}:1)")
+    check_picture(path, width, height)
     return VideoInfo(path, duration, fps if fps > 0 else 25.0, width, height, bool(container.streams.audio))
+
+
+def check_picture(path: str, width: int, height: int, what: str = "the picture") -> None:
+    """WECLError unless a picture's size is within MAX_SIDE_PX and MAX_ASPECT. `what` names the
+    picture (the header's, or a decoded frame)."""
+    if max(width, height) > MAX_SIDE_PX:
+        raise WECLError(f"{path}: {what} is {width}x{height} pixels, more than the maximum side of {MAX_SIDE_PX} px")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise WECLError(f"{path}: {what} is {width}x{height} pixels, too elongated (more than {MAX_ASPECT:g}:1)")
 
 
 def probe(path: str, max_duration: float = MAX_DURATION_S) -> VideoInfo:
@@ -214,6 +224,7 @@ class _FrameCursor:
     def __init__(self, container, stream, info: VideoInfo, deadline: Deadline):
         self.container, self.stream, self.info, self.deadline = container, stream, info, deadline
         self.time_base = float(stream.time_base)
+        self.size = (stream.codec_context.width, stream.codec_context.height)
         self.decoder = None
         self.sparse = False  # keyframes too far apart for forward seeks to pay (see _seek)
         self.shown = None  # (time, frame) of the frame on screen at the last asked time
@@ -230,6 +241,9 @@ class _FrameCursor:
         cc.skip_frame = "NONREF" if far else "DEFAULT"
         for frame in self.decoder:
             self.deadline.check(self.info.path)  # a seek far back into a long GOP decodes on and on
+            if (frame.width, frame.height) != self.size:  # the header's size is only a claim
+                check_picture(self.info.path, frame.width, frame.height,
+                              f"a frame (the header says {self.size[0]}x{self.size[1]})")
             if frame.pts is not None:
                 return frame.pts * self.time_base, frame
         return None
@@ -313,6 +327,7 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}  # refused before it is allocated
         cursor = _FrameCursor(container, stream, info, deadline)
         converted: dict[float, np.ndarray] = {}  # frame time -> RGB, so a looped frame converts once
         try:
@@ -339,4 +354,5 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
                 if on_segment is not None:
                     on_segment(i, frames[i])
         except av.FFmpegError as error:
-            raise WECLError(f"{path}: the video data is damaged ({error.strerror or error})") from None
+            raise WECLError(f"{path}: the video data is damaged, or holds a picture of more than {MAX_PIXELS:,} "
+                            f"pixels ({error.strerror or error})") from None
