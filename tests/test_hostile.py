@@ -364,3 +364,68 @@ def test_a_prediction_file_with_non_text_labels_is_a_message(tmp_path):
     path.write_text(jsonlib.dumps({"results": {"v": []}, "video_labels": {"v": ["joy"]}}))
     with pytest.raises(WECLError, match='"video_labels" of \'v\' must be a string'):
         read_prediction_file(path)
+
+
+def test_a_failed_request_keeps_nothing_of_what_it_held():
+    """Issue 25, row 2: the gr.Error's __context__ held the WECLError's traceback, which held the
+    decoders and frames; a list of failures in a frame of that traceback made a cycle that only a
+    garbage collection freed. Now the big array goes as soon as the request fails, with the
+    collector off."""
+    import gc
+    import weakref
+
+    import gradio as gr
+    import numpy as np
+
+    from ui.common import user_errors
+
+    held = []
+
+    def decode():
+        frames = np.ones(50_000_000, np.uint8)  # a decoded picture's worth
+        held.append(weakref.ref(frames))
+        failures = []
+        try:
+            raise WECLError("decoding took longer than the budget")
+        except WECLError as error:
+            failures.append(error)  # a cycle: the error's traceback holds this frame, which holds it
+            raise failures[0] from None
+
+    gc.disable()
+    try:
+        with pytest.raises(gr.Error, match="longer than the budget") as caught:
+            user_errors(decode)()
+        assert caught.value.__context__ is None and caught.value.__cause__ is None
+        assert held[0]() is None, "the failed request's frames are still alive"
+    finally:
+        gc.enable()
+
+
+@pytest.mark.slow
+def test_rss_comes_back_after_failed_big_decodes(tmp_path, monkeypatch):
+    """Twice in one process: a prediction of an 8192x8192 file that runs out of its decoding
+    budget is a message, and the server's memory is back within 100 MB of where it was."""
+    import cv2
+    import gradio as gr
+    import numpy as np
+    import psutil
+
+    import wecl.video
+    from ui.video_tab import run_prediction
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    picture = np.zeros((8192, 8192, 3), np.uint8)
+    picture[::64] = 255
+    for i in range(6):
+        cv2.imwrite(str(folder / f"f{i:03d}.png"), picture)
+    del picture
+    ffmpeg("-framerate", "2", "-i", folder / "f%03d.png", "-c:v", "copy", folder / "big.mov")
+    monkeypatch.setattr(wecl.video, "TIME_BUDGET_S", 0.05)
+    process = psutil.Process()
+    for attempt in range(2):
+        before = process.memory_info().rss
+        with pytest.raises(gr.Error, match="longer than the"):
+            run_prediction(str(folder / "big.mov"), "wecl-synth-demo", 0.5, 1, "eq9", progress=lambda *a, **k: None)
+        grown = (process.memory_info().rss - before) / 2**20
+        assert grown < 100, f"attempt {attempt}: RSS +{grown:.0f} MB after the failed request"

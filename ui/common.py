@@ -16,7 +16,7 @@ import gradio as gr
 import torch
 
 from wecl.device import resolve_device, resolve_precision
-from wecl.errors import WECLError
+from wecl.errors import WECLError, release
 
 try:  # ZeroGPU Spaces: borrow a GPU for the duration of a prediction
     import spaces
@@ -52,7 +52,11 @@ def skipping(outputs: type[Outputs], **values) -> Outputs:
 
 
 def user_errors(fn):
-    """WECLError -> gr.Error with its message; anything else -> a short gr.Error, trace in the log."""
+    """WECLError -> gr.Error with its message; anything else -> a short gr.Error, trace in the log.
+
+    The gr.Error is raised outside the except blocks, so it carries no `__context__`, and the
+    failure's frames are cleared (`errors.release`): nothing of a failed request (its decoders,
+    its frames) outlives it, in Gradio's session state or in a reference cycle."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -60,10 +64,13 @@ def user_errors(fn):
         except gr.Error:
             raise
         except WECLError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+            message = str(error)
+            release(error)
         except Exception as error:
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Unexpected error ({type(error).__name__}): {error}", print_exception=False) from None
+            message = f"Unexpected error ({type(error).__name__}): {error}"
+            release(error)
+        raise gr.Error(message, print_exception=False)
     return wrapper
 
 

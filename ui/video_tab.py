@@ -11,7 +11,7 @@ from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, session_dir,
 from wecl import checkpoints, inference
 from wecl.annotations import video_id
 from wecl.atomic import atomic_write_text
-from wecl.errors import WECLError
+from wecl.errors import WECLError, release
 from wecl.explorer import groundtruth, plots, render
 from wecl.explorer.policy import allowed_checkpoint, checkpoint_theta, example_rows
 
@@ -122,9 +122,12 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
                                    progress=lambda done, total, what: progress(done / total, desc=what),
                                    keyframe_rule=keyframes or None)
     except WECLError as error:  # name the upload by its file name, not by Gradio's cache path
-        raise WECLError(str(error).replace(str(video), Path(video).name)) from None
-    return Prediction(result_json=result.json,
-                      session={"video": str(video), "checkpoint": spec, "features": result.features})
+        message = str(error).replace(str(video), Path(video).name)
+        release(error)
+    else:
+        return Prediction(result_json=result.json,
+                          session={"video": str(video), "checkpoint": spec, "features": result.features})
+    raise WECLError(message)  # outside the except block: no __context__ holding the failure
 
 
 def _truth_or_warn(rows, duration: float):
