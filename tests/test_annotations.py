@@ -1,4 +1,5 @@
 """Round trips, malformed files and atomic writes for wecl/annotations/."""
+import csv
 import json
 import os
 
@@ -396,3 +397,29 @@ def test_deeply_nested_json_is_a_message(tmp_path):
     with pytest.raises(WECLError, match="nested too deeply"):
         read_annotations(path)
     assert is_split_file(path) is True  # no RecursionError: the reader it picks says what is wrong
+
+
+def test_formula_cells_are_written_as_text_and_read_back(tmp_path):
+    """Issue 25, row 10: labels such as `=HYPERLINK(...)` went verbatim into the CSV and ELAN
+    exports, where a spreadsheet runs them. They are written with a leading apostrophe (text to a
+    spreadsheet) and read back as they were; numbers are untouched."""
+    from wecl.annotations import read_annotations
+    from wecl.annotations.elan import elan_text
+    from wecl.annotations.formats import write_annotations
+    from wecl.annotations.model import Segment, VideoAnnotation
+
+    hostile = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\tx"]
+    annotations = {f"v{i}": VideoAnnotation(f"v{i}", 10.0, None, None, [Segment(1.0, 2.0, label)])
+                   for i, label in enumerate(hostile)}
+    annotations["=evil"] = VideoAnnotation("=evil", 10.0, None, None, [Segment(0.0, 1.5, "joy")])
+    path = tmp_path / "out.csv"
+    write_annotations(annotations, path, "csv")
+    cells = [cell for line in path.read_text().splitlines()[1:] for cell in next(csv.reader([line]))]
+    assert not any(cell.startswith(("=", "+", "@", "\t")) for cell in cells), cells
+    assert any(cell.startswith("'=HYPERLINK") for cell in cells) and "'=evil" in cells
+    back = read_annotations(path)
+    assert {v: a.segments[0].label for v, a in back.items()} == {
+        **{f"v{i}": label for i, label in enumerate(hostile)}, "=evil": "joy"}
+    assert back["=evil"].segments[0].end == 1.5
+    for line in elan_text(annotations).splitlines():
+        assert not any(cell.startswith(("=", "+", "@", "-")) for cell in (line.split("\t")[0], line.split("\t")[3]))

@@ -19,6 +19,8 @@ from wecl.annotations.model import (
     majority_label,
     number_text,
     parse_number,
+    plain_cell,
+    safe_cell,
 )
 from wecl.atomic import atomic_write_text
 
@@ -52,8 +54,8 @@ def _csv_row(row: list[str], col: dict[str, int], width: int, path: PathLike, li
     """Add one row: a segment, or (empty start and end) the video-level label."""
     if len(row) < width:
         fail(path, f"expected {width} columns, found {len(row)}", line)
-    vid, start, end = row[col["video"]].strip(), row[col["start"]].strip(), row[col["end"]].strip()
-    label = row[col["label"]].strip() or None
+    vid, start, end = plain_cell(row[col["video"]].strip()), row[col["start"]].strip(), row[col["end"]].strip()
+    label = plain_cell(row[col["label"]].strip()) or None
     if not vid:
         fail(path, "empty video id", line)
     segments.setdefault(vid, [])
@@ -84,9 +86,9 @@ def write(annotations: Mapping[str, VideoAnnotation], path: PathLike, **_options
     for vid, ann in annotations.items():
         # A label-only row only where the reader could not infer the label from the segments.
         if not ann.segments or (ann.label is not None and ann.label != majority_label(ann.segments)):
-            rows.append([vid, "", "", ann.label or ""])
+            rows.append([safe_cell(vid), "", "", safe_cell(ann.label or "")])
         for s in ann.segments:
-            rows.append([vid, number_text(s.start), number_text(s.end), s.label or ""])
+            rows.append([safe_cell(vid), number_text(s.start), number_text(s.end), safe_cell(s.label or "")])
     atomic_write_text(path, _csv_text(CSV_HEADER, rows))
 
 
@@ -115,7 +117,7 @@ def _video_rows(reader, col: dict[str, int], vid: str) -> tuple[list, list[str] 
     for row in reader:
         if not any(cell.strip() for cell in row):
             continue
-        if row[col["video"]].strip() != vid:
+        if plain_cell(row[col["video"]].strip()) != vid:
             kept.append(row)
             continue
         at = len(kept) if at is None else at  # the video's rows go where its first one was
@@ -129,15 +131,15 @@ def _video_rows(reader, col: dict[str, int], vid: str) -> tuple[list, list[str] 
 def _new_video_rows(vid: str, segments: Sequence[Segment], label: str | None, label_row: list[str] | None,
                     by_start: dict, col: dict[str, int], width: int) -> list[list[str]]:
     rows = []
-    current_label = label if label is not None else (label_row[col["label"]].strip() if label_row else None)
+    current_label = label if label is not None else (plain_cell(label_row[col["label"]].strip()) if label_row else None)
     if label_row is not None or not segments or (current_label and current_label != majority_label(segments)):
         row = list(label_row or [""] * width)
-        row[col["video"]], row[col["start"]], row[col["end"]] = vid, "", ""
-        row[col["label"]] = current_label or ""
+        row[col["video"]], row[col["start"]], row[col["end"]] = safe_cell(vid), "", ""
+        row[col["label"]] = safe_cell(current_label or "")
         rows.append(row)
     for seg in segments:
         row = (list(by_start.get(seg.start, [""] * width)) + [""] * width)[:width]
-        row[col["video"]], row[col["start"]], row[col["end"]] = vid, number_text(seg.start), number_text(seg.end)
-        row[col["label"]] = seg.label or ""
+        row[col["video"]], row[col["start"]], row[col["end"]] = safe_cell(vid), number_text(seg.start), number_text(seg.end)
+        row[col["label"]] = safe_cell(seg.label or "")
         rows.append(row)
     return rows

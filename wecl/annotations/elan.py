@@ -10,12 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from wecl.annotations.model import PathLike, VideoAnnotation, segment_label
+from wecl.annotations.model import PathLike, VideoAnnotation, safe_cell, segment_label
 from wecl.atomic import atomic_write_text
 
 
 def _clean(s: str) -> str:
-    return re.sub(r"[\t\r\n]+", " ", s)
+    """One cell: no tab or line break, and nothing a spreadsheet would run as a formula."""
+    return safe_cell(re.sub(r"[\t\r\n]+", " ", s))
 
 
 def elan_text(annotations: Mapping[str, VideoAnnotation]) -> str:

@@ -150,6 +150,21 @@ def optional_str(value: Any, path: PathLike, line: Any, what: str) -> str | None
     return value
 
 
+# A cell a spreadsheet would run as a formula (CSV injection): it is written with a leading
+# apostrophe, which spreadsheets show as text and `plain_cell` takes off again when it is read.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    """`text` as a spreadsheet shows it and never runs it: `'=HYPERLINK(...)` for `=HYPERLINK(...)`."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def plain_cell(text: str) -> str:
+    """A cell as `safe_cell` wrote it, back as it was."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
 def number_text(x: float) -> str:
     # repr gives the shortest text that reads back as the same float: lossless round trips.
     return repr(float(x))
