@@ -271,3 +271,62 @@ def test_hostile_uploads_get_messages_and_the_server_keeps_serving(client, tmp_p
         client.predict(handle_file(str(long_sound)), "x" * 5000, 0.5, 1, "eq9", api_name="/predict")
     video = make_video(tmp_path / "after.mp4", 2.0)
     check_result(client.predict(handle_file(str(video)), "", 0.5, 1, "eq9", api_name="/predict"), 2.0)
+
+
+def raw_predict(app_url: str, video: Path, arguments: str) -> str:
+    """POST /predict as any HTTP client may, `arguments` being the JSON text after the video (so
+    that it can hold NaN, which gradio_client's encoder refuses); the event stream's text back."""
+    import json
+    import urllib.request
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{video.name}\"\r\n"
+            "Content-Type: video/mp4\r\n\r\n").encode() + video.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    upload = urllib.request.Request(f"{app_url}gradio_api/upload", data=body, method="POST",
+                                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(upload, timeout=30) as response:
+        path = json.loads(response.read())[0]
+    video_json = json.dumps({"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": video.name})
+    call = urllib.request.Request(f"{app_url}gradio_api/call/predict", method="POST",
+                                  data=f'{{"data": [{video_json}, {arguments}]}}'.encode(),
+                                  headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(call, timeout=30) as response:
+        event = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{app_url}gradio_api/call/predict/{event}", timeout=120) as response:
+        return response.read().decode()
+
+
+def test_odd_numbers_and_types_are_sentences(app_url, tmp_path):
+    """Issue 25, row 11, over HTTP: NaN rounds, a checkpoint that is a number or a list, a
+    5,000-digit integer were "Unexpected error (ValueError/AttributeError)", and rounds 3.9
+    silently became 3."""
+    video = make_video(tmp_path / "v.mp4", 1.0)
+    huge = "9" * 4000  # parses as an int (5,000 digits are refused by the server's JSON parser, with a 400)
+    cases = [
+        ('"", 0.5, NaN, "eq9"', "rounds must be a finite number"),
+        ('"", 0.5, 3.9, "eq9"', "rounds must be a whole number in 1..4, not 3.9"),
+        (f'"", 0.5, {huge}, "eq9"', "is greater than maximum value 4"),  # Gradio's slider says it first
+        ('"", NaN, 1, "eq9"', "theta must be a finite number"),
+        (f'"", {huge}, 1, "eq9"', "is greater than maximum value 1"),
+        ('5, 0.5, 1, "eq9"', "checkpoint must be text"),
+        ('["wecl-synth-demo"], 0.5, 1, "eq9"', "checkpoint must be text"),
+    ]
+    for arguments, message in cases:
+        events = raw_predict(app_url, video, arguments)
+        assert "event: error" in events and message in events and "Unexpected error" not in events, (arguments,
+                                                                                                      events[:300])
+    assert "event: complete" in raw_predict(app_url, video, '"wecl-synth-demo", 0.5, 2.0, "eq9"')
+
+
+def test_checked_settings_refuse_what_a_float_cannot_hold():
+    """What Gradio's slider lets through to the handlers: the sentences for them."""
+    from ui.video_tab import checked_settings
+    from wecl.errors import WECLError
+
+    assert checked_settings(None, None) == (None, 1) and checked_settings(0.25, 2.0) == (0.25, 2)
+    for theta, rounds, message in ((0.5, 10**5000, "rounds is a number too large"), (10**5000, 1, "theta is a number"),
+                                   (0.5, True, "rounds must be a number, not bool"), ("0.5", 1, "theta must be a number"),
+                                   (float("nan"), 1, "theta must be a finite number"), (0.5, 0, "not 0")):
+        with pytest.raises(WECLError, match=message):
+            checked_settings(theta, rounds)

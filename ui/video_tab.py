@@ -2,6 +2,7 @@
 strip, ground truth, downloads, and the `/predict` API endpoint."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -111,9 +112,7 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
     "fused"."""
     if not video:
         raise WECLError("no video: upload one or pick an example first")
-    rounds = int(rounds or 1)
-    if not 1 <= rounds <= MAX_ROUNDS:
-        raise WECLError(f"rounds must lie in 1..{MAX_ROUNDS}, not {rounds}")
+    theta, rounds = checked_settings(theta, rounds)
     spec = allowed_checkpoint(checkpoint)
     progress(0.0, desc="loading the checkpoint")
     model = inference.load_model(spec, device=DEVICE)
@@ -138,11 +137,39 @@ def _truth_or_warn(rows, duration: float):
         return []
 
 
+def _number(value, name: str) -> float:
+    """A request's number as a float, or a sentence: bools, text, lists, NaN, infinities and
+    integers too long for a float are refused (and never printed: a 5,000-digit integer cannot be)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise WECLError(f"{name} must be a number, not {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise WECLError(f"{name} is a number too large to mean anything here") from None
+    if not math.isfinite(number):
+        raise WECLError(f"{name} must be a finite number, not {number}")
+    return number
+
+
+def checked_settings(theta, rounds) -> tuple[float | None, int]:
+    """(theta, rounds) as a request may give them: theta a number in [0, 1] or None (the
+    checkpoint's), rounds a whole number in 1..MAX_ROUNDS (None: 1); else a sentence."""
+    if theta is not None:
+        theta = _number(theta, "theta")
+        if not 0.0 <= theta <= 1.0:
+            raise WECLError(f"theta must lie in [0, 1], not {theta:g}")
+    count = _number(1 if rounds is None else rounds, "rounds")
+    if count != int(count) or not 1 <= count <= MAX_ROUNDS:
+        raise WECLError(f"rounds must be a whole number in 1..{MAX_ROUNDS}, not {count:g}")
+    return theta, int(count)
+
+
 def compute_views(session: dict, theta: float, rounds: int, keyframes: str | None, gt_rows) -> Views:
     """Every view of one prediction from cached features: explain() and the plots, no I/O (the
     download files are left None: `update_views` writes them)."""
+    theta, rounds = checked_settings(theta, rounds)
     model = inference.load_model(session["checkpoint"], device=DEVICE)
-    result = inference.explain(session["features"], model, theta, int(rounds), keyframes or None).json
+    result = inference.explain(session["features"], model, theta, rounds, keyframes or None).json
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])
     comparison = groundtruth.compare(truth, result)
     return Views(

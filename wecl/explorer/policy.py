@@ -24,6 +24,8 @@ def allowed_checkpoint(spec: str | None) -> str | None:
     """The checkpoint box's value, if this server may load it. On a Hugging Face Space (SPACE_ID
     set) only registry entries and the Hub ids or owners in WECL_CHECKPOINTS_ALLOW (comma-separated,
     `owner/name` or `owner/`); locally anything. None is the registry default."""
+    if spec is not None and not isinstance(spec, str):
+        raise WECLError(f"checkpoint must be text (a registry name, a Hub id or a folder), not {type(spec).__name__}")
     spec = (spec or "").strip() or None
     if spec is None or not os.environ.get("SPACE_ID") or checkpoints.registry_entry(spec) is not None:
         return spec
