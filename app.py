@@ -11,15 +11,20 @@ import os
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from ui import dataset_tab, video_tab
 
 # `app.gpu` is also reached through this module: a Space checks that ZeroGPU wraps the prediction.
 from ui.common import clean_outputs, device_label, end_session, gpu  # noqa: F401
+from ui.limits import BodyLimit, parse_size
 from wecl.explorer.policy import checkpoint_choices, checkpoint_theta, served_files
 
 CSS_FILE = Path(__file__).resolve().parent / "assets" / "app.css"
-MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")
+MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")  # per upload request, all its files together
+# Sessions whose state (a prediction's features and thumbnails, about 2 MB) and last inputs Gradio
+# keeps; the oldest go first. Gradio's default is 10,000.
+SESSIONS = int(os.environ.get("WECL_SESSIONS", 500))
 
 
 def build_app() -> gr.Blocks:
@@ -40,9 +45,12 @@ def build_app() -> gr.Blocks:
 
 
 def launch_options() -> dict:
-    """What `launch()` needs beyond the address: upload limit, served files, look."""
+    """What `launch()` needs beyond the address: upload and request-body limits (`ui.limits`), the
+    sessions kept in memory, served files, look."""
     return dict(
         max_file_size=MAX_FILE_SIZE,
+        app_kwargs={"middleware": [Middleware(BodyLimit, upload_limit=parse_size(MAX_FILE_SIZE) + 2**20)]},
+        state_session_capacity=SESSIONS,
         allowed_paths=served_files(),
         theme=gr.themes.Soft(), css=CSS_FILE.read_text(), show_error=True,
     )

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import time
 import types
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -213,7 +214,6 @@ def test_session_files_go_when_the_session_ends_and_by_age(monkeypatch, tmp_path
 def test_a_session_named_dash_deletes_only_its_own_folder(app_url):
     """A client picks its session id: a heartbeat as session `-` that then disconnects runs the
     unload handler for `-`, which once removed the output root, every visitor's files with it."""
-    import urllib.request
 
     from ui import common
 
@@ -277,7 +277,6 @@ def raw_predict(app_url: str, video: Path, arguments: str) -> str:
     """POST /predict as any HTTP client may, `arguments` being the JSON text after the video (so
     that it can hold NaN, which gradio_client's encoder refuses); the event stream's text back."""
     import json
-    import urllib.request
     import uuid
 
     boundary = uuid.uuid4().hex
@@ -330,3 +329,72 @@ def test_checked_settings_refuse_what_a_float_cannot_hold():
                                    (float("nan"), 1, "theta must be a finite number"), (0.5, 0, "not 0")):
         with pytest.raises(WECLError, match=message):
             checked_settings(theta, rounds)
+
+
+def test_big_request_bodies_are_refused_before_they_are_read(app_url):
+    """Issue 25, row 3: a 50 MB string sent to the cheapest event, or a 100 MB ground-truth
+    table, was read whole and pinned in the session's last inputs. A body over the limit is a 413
+    with a sentence, whether it declares its length or not, before the rest is sent."""
+    import socket
+    import urllib.parse
+
+    url = urllib.parse.urlparse(app_url)
+    for chunked in (False, True):
+        with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+            length = "Transfer-Encoding: chunked" if chunked else "Content-Length: 50000000"
+            sock.sendall(f"POST /gradio_api/queue/join HTTP/1.1\r\nHost: {url.hostname}\r\n"
+                         f"Content-Type: application/json\r\n{length}\r\n\r\n".encode())
+            piece = b'{"data": ["' + b"x" * (1 << 20)
+            try:  # at most 4 MiB of the 50 MB; the server answers once it has seen enough
+                for _ in range(4):
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                    piece = b"x" * (1 << 20)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            answer = b""
+            while b"may send at most" not in answer:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        assert answer.startswith(b"HTTP/1.1 413") and b"may send at most 2 MiB" in answer, (chunked, answer[:300])
+    with urllib.request.urlopen(app_url, timeout=30) as response:  # and the app serves on
+        assert response.status == 200
+
+
+def test_body_limit_counts_what_arrives():
+    """The middleware on its own: a declared length, an undeclared one counted as it arrives,
+    uploads under their own limit, other methods untouched."""
+    import asyncio
+
+    from ui.limits import BodyLimit, parse_size
+
+    assert parse_size("200mb") == 200_000_000 and parse_size("2 MiB") == 2 * 2**20
+
+    async def app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def call(path, chunks, declared=None, method="POST"):
+        sent = []
+        headers = [] if declared is None else [(b"content-length", str(declared).encode())]
+        queue = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+
+        async def receive():
+            return queue.pop(0)
+
+        async def send(message):
+            sent.append(message)
+
+        limit = BodyLimit(app, limit=100, upload_limit=1000, upload_dir="/")
+        asyncio.run(limit({"type": "http", "method": method, "path": path, "headers": headers}, receive, send))
+        return sent[0]["status"]
+
+    assert call("/gradio_api/queue/join", [b"x" * 50]) == 200
+    assert call("/gradio_api/queue/join", [b"x" * 50], declared=500) == 413
+    assert call("/gradio_api/queue/join", [b"x" * 60, b"x" * 60]) == 413  # no length declared
+    assert call("/gradio_api/upload", [b"x" * 600]) == 200
+    assert call("/gradio_api/upload", [b"x" * 600, b"x" * 600]) == 413
+    assert call("/gradio_api/queue/join", [b"x" * 500], method="GET") == 200
