@@ -6,6 +6,7 @@ it and paints the playhead column.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,11 @@ LEGEND_W = 34  # left margin of the strip, for the row names
 # render queue runs one at a time, and a 1 h video at 240 fps would hold it for hours).
 MAX_FPS = 30
 MAX_SECONDS = float(os.environ.get("WECL_MAX_RENDER", 600))
+# The work a render may ask for, in source pixels decoded (width x height x frames written): 10 min
+# of 720p at 30 fps. An 8192x1024 video of 600 s asks for 9 times as much.
+MAX_WORK = float(os.environ.get("WECL_MAX_RENDER_WORK", 1280 * 720 * 30 * 600))
+# Seconds a render may take before it is given up with a message (it runs one at a time).
+TIME_BUDGET_S = float(os.environ.get("WECL_RENDER_BUDGET", 300))
 
 
 def _even(n: float) -> int:
@@ -85,8 +91,9 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
                         f"{float(result['video']['duration']):.0f} s (WECL_MAX_RENDER); the JSON and CSV downloads hold "
                         "every figure")
     progress(0.0, 1.0, "opening the video")
-    try:
-        clip = VideoFileClip(str(video), audio=bool(result["video"]["has_audio"]))
+    try:  # ffmpeg scales the frames before they reach Python: the pipe carries output-sized frames
+        clip = VideoFileClip(str(video), audio=bool(result["video"]["has_audio"]),
+                             target_resolution=(_even(width), None))
     except Exception as error:  # moviepy raises OSError/KeyError/... for unreadable files
         raise WECLError(f"{video}: cannot open the video for rendering ({error})") from None
     try:
@@ -96,9 +103,18 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
         duration = float(result["video"]["duration"])
         fps = min(clip.fps or 25, MAX_FPS)
         total = max(1, int(clip.duration * fps))
-        done = [0]
+        source_w, source_h = int(result["video"]["width"]), int(result["video"]["height"])
+        work = float(source_w) * source_h * total  # ffmpeg decodes the source's pixels, whatever it sends on
+        if work > MAX_WORK:
+            raise WECLError(f"the annotated video of a {source_w}x{source_h} video of {clip.duration:.0f} s at {fps:g} fps "
+                            f"would decode {work / 1e9:.0f} G pixels, more than the {MAX_WORK / 1e9:.0f} G a render may "
+                            "(WECL_MAX_RENDER_WORK); the JSON and CSV downloads hold every figure")
+        done, deadline = [0], time.monotonic() + TIME_BUDGET_S
 
         def annotate(get_frame, t):
+            if time.monotonic() > deadline:
+                raise WECLError(f"the annotated video took longer than the {TIME_BUDGET_S:g} s a render may take "
+                                "(WECL_RENDER_BUDGET); the JSON and CSV downloads hold every figure")
             frame = Image.fromarray(get_frame(t)).resize((w, h), Image.BILINEAR)
             below = strip.copy()
             x = playhead_x(t, duration, w)
