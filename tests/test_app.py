@@ -183,10 +183,35 @@ def test_a_space_loads_only_its_own_and_allowed_checkpoints(monkeypatch, tmp_pat
     assert allowed_checkpoint("lab/anything@v2") == "lab/anything@v2"
     assert allowed_checkpoint("other/wecl-ve8") == "other/wecl-ve8"
     for refused in (str(tmp_path), "other/wecl-ekman6", "stranger/huge-model", "x" * 5000):
-        with pytest.raises(WECLError, match="this Space loads only its own checkpoints"):
+        with pytest.raises(WECLError, match="this server loads only its own checkpoints"):
             allowed_checkpoint(refused)
     with pytest.raises(gr.Error, match="only its own checkpoints"):
         run_prediction(str(make_video(tmp_path / "v.mp4", 1.0)), str(tmp_path), 0.5, 1)
+
+
+def test_a_lab_server_on_every_address_keeps_the_same_policy_as_a_space(monkeypatch, tmp_path):
+    """Issue 25, row 8: on 0.0.0.0 without SPACE_ID any checkpoint path was tried, and the answers
+    ("model.safetensors is missing" for /etc, "no such folder" for /nonexistent) told which paths
+    exist; any Hub id was downloaded. Reachable from elsewhere, one policy and one message."""
+    from wecl.errors import WECLError
+    from wecl.explorer.policy import allowed_checkpoint, reachable_from_elsewhere
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("WECL_CHECKPOINTS_ALLOW", raising=False)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "127.0.0.1")
+    assert not reachable_from_elsewhere() and allowed_checkpoint("/etc") == "/etc"
+    for setting in ({"GRADIO_SERVER_NAME": "0.0.0.0"}, {"GRADIO_SHARE": "true"}):
+        with monkeypatch.context() as env:
+            for name, value in setting.items():
+                env.setenv(name, value)
+            assert reachable_from_elsewhere()
+            messages = set()
+            for probe in ("/etc", "/nonexistent", str(tmp_path), "stranger/model"):
+                with pytest.raises(WECLError, match="this server loads only its own checkpoints") as caught:
+                    allowed_checkpoint(probe)
+                messages.add(str(caught.value).replace(repr(probe[:80]), "X"))
+            assert len(messages) == 1, messages  # the same sentence, whatever exists
+            assert allowed_checkpoint("wecl-synth-demo") == "wecl-synth-demo"
 
 
 def test_session_files_go_when_the_session_ends_and_by_age(monkeypatch, tmp_path):

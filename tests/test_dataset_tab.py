@@ -298,22 +298,26 @@ def test_an_uploaded_annotation_file_is_copied_at_start(tmp_path):
     assert not Path(run.annotation_path).exists()
 
 
-def test_on_a_space_each_visitor_edits_a_copy_of_their_own(tmp_path, monkeypatch):
+@pytest.mark.parametrize("reachable", [{"SPACE_ID": "someone/wecl-explorer"}, {"GRADIO_SERVER_NAME": "0.0.0.0"}])
+def test_reachable_from_elsewhere_each_visitor_edits_a_copy_of_their_own(tmp_path, monkeypatch, reachable):
+    """On a Space, and (issue 25, row 8) on a lab server on every address, where an anonymous Save
+    rewrote the bundled annotations."""
     import types
 
     folder = tmp_path / "videos"
     generate(folder, 2, seed=61, duration_range=(3.0, 3.0), size=(64, 48))
     bundled = (folder / "annotations.json").read_text()
-    monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
+    for name, value in reachable.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("WECL_DATASET_ROOTS", str(tmp_path))
-    first, _, _ = dataset_tab.start_dataset(str(folder), None, "", "", "eq9",
+    first, _, _ = dataset_tab.start_dataset(str(folder), None, DEMO, "", "eq9",
                                             types.SimpleNamespace(session_hash="alice"))
     run = dataset_run.get_run(first)
     _wait(run)
     vid = sorted(run.ground_truth)[0]
     dataset_tab.save_dataset_ground_truth(first, vid, [[0.25, 0.75, "joy"]])
     assert (folder / "annotations.json").read_text() == bundled  # the bundled file never changes
-    second, _, _ = dataset_tab.start_dataset(str(folder), None, "", "", "eq9",
+    second, _, _ = dataset_tab.start_dataset(str(folder), None, DEMO, "", "eq9",
                                              types.SimpleNamespace(session_hash="bob"))
     assert second != first
     other = dataset_run.get_run(second)

@@ -322,7 +322,7 @@ def test_an_allowed_owner_does_not_open_local_paths(monkeypatch, tmp_path):
     monkeypatch.setenv("WECL_CHECKPOINTS_ALLOW", "lab/")
     assert allowed_checkpoint("lab/model@v1") == "lab/model@v1"
     for refused in ("lab/../x", "lab/a/../../etc", "lab/" + "x" * 5000 + "@main"):
-        with pytest.raises(WECLError, match="this Space loads only its own checkpoints"):
+        with pytest.raises(WECLError, match="this server loads only its own checkpoints"):
             allowed_checkpoint(refused)
     with pytest.raises(WECLError, match="characters is no checkpoint"):
         checkpoints.resolve("a/" + "b" * 5000 + "@main")

@@ -4,7 +4,6 @@ ground-truth editing."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -15,7 +14,7 @@ from wecl import checkpoints
 from wecl.annotations import majority_label
 from wecl.errors import WECLError
 from wecl.explorer import dataset_run, dataset_view, groundtruth, plots
-from wecl.explorer.policy import SAMPLES, allowed_checkpoint, allowed_dataset_folder
+from wecl.explorer.policy import SAMPLES, allowed_checkpoint, allowed_dataset_folder, reachable_from_elsewhere
 from wecl.features import cache as feature_cache
 
 # ---------------------------------------------------------------------------------------------
@@ -90,8 +89,8 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     if second and second != (specs[0] or checkpoints.registry()["default"]):
         specs.append(second)
     paths = [files] if isinstance(files, str) else list(files or [])
-    # On a Space every visitor gets a run of their own, editing a copy: the bundled files never change.
-    owner = (getattr(request, "session_hash", None) or "anonymous") if os.environ.get("SPACE_ID") else None
+    # Reachable from elsewhere, every visitor gets a run of their own, editing a copy: the bundled files never change.
+    owner = (getattr(request, "session_hash", None) or "anonymous") if reachable_from_elsewhere() else None
     run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=keyframes or "eq9", owner=owner)
     source = (f"`{run.annotation_path}`" if run.annotation_path
               else "none: every video is listed, nothing is scored (add segments below)")

@@ -20,14 +20,24 @@ EXAMPLE_DIRS = [EXAMPLES, SAMPLES]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def reachable_from_elsewhere() -> bool:
+    """Whether visitors other than this machine's user may reach the app: a Hugging Face Space
+    (SPACE_ID), an address other than loopback (GRADIO_SERVER_NAME), or a share link. Every
+    "may this request open that" decision of the explorer takes this one answer."""
+    return bool(os.environ.get("SPACE_ID")) or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1") not in LOOPBACK \
+        or os.environ.get("GRADIO_SHARE", "").lower() in ("1", "true", "yes")
+
+
 def allowed_checkpoint(spec: str | None) -> str | None:
-    """The checkpoint box's value, if this server may load it. On a Hugging Face Space (SPACE_ID
-    set) only registry entries and the Hub ids or owners in WECL_CHECKPOINTS_ALLOW (comma-separated,
-    `owner/name` or `owner/`); locally anything. None is the registry default."""
+    """The checkpoint box's value, if this server may load it. Reachable from elsewhere (a Space, a
+    lab server on 0.0.0.0: `reachable_from_elsewhere`), only registry entries and the Hub ids or
+    owners in WECL_CHECKPOINTS_ALLOW (comma-separated, `owner/name` or `owner/`), with one message
+    for anything else, so that the answer never tells which paths exist; on loopback anything.
+    None is the registry default."""
     if spec is not None and not isinstance(spec, str):
         raise WECLError(f"checkpoint must be text (a registry name, a Hub id or a folder), not {type(spec).__name__}")
     spec = (spec or "").strip() or None
-    if spec is None or not os.environ.get("SPACE_ID") or checkpoints.registry_entry(spec) is not None:
+    if spec is None or not reachable_from_elsewhere() or checkpoints.registry_entry(spec) is not None:
         return spec
     repo = checkpoints.parse_spec(spec)[0] if len(spec) <= checkpoints.MAX_SPEC_LENGTH else ""
     allowed = [a.strip() for a in os.environ.get("WECL_CHECKPOINTS_ALLOW", "").split(",") if a.strip()]
@@ -36,7 +46,7 @@ def allowed_checkpoint(spec: str | None) -> str | None:
     if hub_id and any(repo == a or (a.endswith("/") and repo.startswith(a)) for a in allowed):
         return spec
     names = ", ".join(c["name"] for c in checkpoints.registry()["checkpoints"])
-    raise WECLError(f"checkpoint {spec[:80]!r}: this Space loads only its own checkpoints ({names})"
+    raise WECLError(f"checkpoint {spec[:80]!r}: this server loads only its own checkpoints ({names})"
                     + (f" and {', '.join(allowed)}" if allowed else ""))
 
 
@@ -47,9 +57,7 @@ def dataset_roots() -> list[Path]:
     explicit = [Path(p).expanduser().resolve() for p in os.environ.get("WECL_DATASET_ROOTS", "").split(os.pathsep) if p]
     if explicit:
         return explicit
-    local = (not os.environ.get("SPACE_ID") and os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1") in LOOPBACK
-             and os.environ.get("GRADIO_SHARE", "").lower() not in ("1", "true", "yes"))
-    return [] if local else [ASSETS]
+    return [ASSETS] if reachable_from_elsewhere() else []
 
 
 def allowed_dataset_folder(folder: str) -> str:
