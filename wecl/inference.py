@@ -226,8 +226,9 @@ def _face_notices(raw: np.ndarray | None, faces: np.ndarray) -> list[str]:
     """Eq. 8 rescales attention to each video's own range: say so when the range is nothing to go by."""
     if raw is None or not faces.any():
         return []
-    intensity = np.asarray(raw)[0][faces]
-    low, high = float(intensity.min()), float(intensity.max())
+    # the range eq. 8 stretches: segments without a face (attention 0) count, they are part of it
+    attention = np.asarray(raw)[0]
+    low, high = float(attention.min()), float(attention[faces].max())
     if high < NEUTRAL_BELOW:
         return [f"The faces read mostly neutral (at most {high:.0%} away from neutral, the raw attention): eq. 8 "
                 "rescales attention to this video's own range, so its keyframes are only the least neutral moments, "
