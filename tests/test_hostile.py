@@ -182,8 +182,8 @@ def test_a_dataset_folder_too_big_to_walk_is_a_message(tmp_path, monkeypatch):
 def test_a_decode_past_the_time_budget_ends_with_a_message(tmp_path, tiny_model, monkeypatch):
     from wecl import video
 
-    path = tmp_path / "budget.mp4"  # a file of its own: no cached features to skip the decode
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2", "-c:v", "libx264", "-preset",
+    path = tmp_path / "budget.mp4"  # content of its own (no other test makes it): no cached features skip the decode
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=66x46:rate=10:duration=2", "-c:v", "libx264", "-preset",
            "ultrafast", "-pix_fmt", "yuv420p", path)
     monkeypatch.setattr(video, "TIME_BUDGET_S", 0.0)
     with pytest.raises(WECLError, match="longer than the 0 s this video may take"):

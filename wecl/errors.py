@@ -21,7 +21,11 @@ def release(error: BaseException) -> None:
     traceback holds its decoders and frames, and frames that hold the error back (a list of
     failures, a thread's future) make a cycle that only a later garbage collection would free."""
     seen: set[int] = set()
-    while error is not None and id(error) not in seen:
+    todo = [error]
+    while todo:
+        error = todo.pop()
+        if error is None or id(error) in seen:
+            continue
         seen.add(id(error))
         traceback.clear_frames(error.__traceback__)
-        error = error.__cause__ or error.__context__
+        todo += [error.__cause__, error.__context__, *getattr(error, "exceptions", ())]

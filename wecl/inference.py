@@ -249,11 +249,12 @@ def _notices(features: Features, model: WECL, faces: np.ndarray | None, raw_visu
                        "and erasing follows the visual attention alone.")
     if faces is not None and not faces.any():
         notices.append("No face was found in this video: the face-expression model has nothing to read, so every "
-                       "segment's attention is 0, no segment is a keyframe and the class probabilities are uniform.")
+                       "segment's attention is 0 and the class probabilities are uniform; the prediction, and any "
+                       "keyframe or detection (at θ 0 every segment passes eq. 9), mean nothing.")
     elif faces is not None and not faces.all():
         missing = ", ".join(str(i) for i in np.flatnonzero(~faces))
         notices.append(f"No face in segment(s) {missing} of {len(faces)}: their attention is 0 (`face: false`).")
-    if faces is not None:
+    if faces is not None and model.config.training == "rule":  # raw attention is 1 - P(neutral) by rule
         notices += _face_notices(raw_visual, faces)
     note = checkpoints.training_notice(model.config)
     if note:

@@ -156,13 +156,14 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(text: str) -> str:
-    """`text` as a spreadsheet shows it and never runs it: `'=HYPERLINK(...)` for `=HYPERLINK(...)`."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """`text` as a spreadsheet shows it and never runs it: `'=HYPERLINK(...)` for `=HYPERLINK(...)`
+    (and `''x` for `'x`, so that every text reads back as it was)."""
+    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
 
 
 def plain_cell(text: str) -> str:
     """A cell as `safe_cell` wrote it, back as it was."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+    return text[1:] if text.startswith("'") and text[1:].startswith((*FORMULA_STARTS, "'")) else text
 
 
 def number_text(x: float) -> str:

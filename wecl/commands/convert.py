@@ -24,8 +24,9 @@ def run(args) -> int:
     from wecl.errors import WECLError
 
     if args.fer_keras:
-        if args.visual_r3d or args.audio_resnet or args.official or args.classes:
-            raise WECLError("--fer-keras writes a checkpoint of its own: give it without other weights or --classes")
+        if args.visual_r3d or args.audio_resnet or args.official or args.classes or args.backbone_dtype != "fp32":
+            raise WECLError("--fer-keras writes a checkpoint of its own: give it without other weights, --classes "
+                            "or --backbone-dtype")
         print(f"wrote {convert_fer(args.fer_keras, args.out, theta=args.theta)}")
         return 0
     if not args.classes:

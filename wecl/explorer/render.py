@@ -24,8 +24,8 @@ LEGEND_W = 34  # left margin of the strip, for the row names
 # render queue runs one at a time, and a 1 h video at 240 fps would hold it for hours).
 MAX_FPS = 30
 MAX_SECONDS = float(os.environ.get("WECL_MAX_RENDER", 600))
-# The work a render may ask for, in source pixels decoded (width x height x frames written): 10 min
-# of 720p at 30 fps. An 8192x1024 video of 600 s asks for 9 times as much.
+# The work a render may ask for, in source pixels decoded (width x height x source frames): 10 min
+# of 720p at 30 fps. An 8192x1024 video of 600 s at 240 fps asks for 73 times as much.
 MAX_WORK = float(os.environ.get("WECL_MAX_RENDER_WORK", 1280 * 720 * 30 * 600))
 # Seconds a render may take before it is given up with a message (it runs one at a time).
 TIME_BUDGET_S = float(os.environ.get("WECL_RENDER_BUDGET", 300))
@@ -104,7 +104,8 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
         fps = min(clip.fps or 25, MAX_FPS)
         total = max(1, int(clip.duration * fps))
         source_w, source_h = int(result["video"]["width"]), int(result["video"]["height"])
-        work = float(source_w) * source_h * total  # ffmpeg decodes the source's pixels, whatever it sends on
+        # ffmpeg decodes every source frame at the source size, whatever it sends on
+        work = float(source_w) * source_h * max(1.0, clip.duration * (clip.fps or 25))
         if work > MAX_WORK:
             raise WECLError(f"the annotated video of a {source_w}x{source_h} video of {clip.duration:.0f} s at {fps:g} fps "
                             f"would decode {work / 1e9:.0f} G pixels, more than the {MAX_WORK / 1e9:.0f} G a render may "
