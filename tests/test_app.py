@@ -423,3 +423,31 @@ def test_body_limit_counts_what_arrives():
     assert call("/gradio_api/upload", [b"x" * 600]) == 200
     assert call("/gradio_api/upload", [b"x" * 600, b"x" * 600]) == 413
     assert call("/gradio_api/queue/join", [b"x" * 500], method="GET") == 200
+
+
+def test_an_upload_cut_off_by_the_cap_leaves_no_file(tmp_path):
+    """The cap stops an upload mid-stream by raising from `receive`: Gradio's multipart parser
+    deletes the files it has written only for its own error type, which the cap's error is (a
+    plain exception once left up to 200 MB behind per request)."""
+    import asyncio
+
+    from gradio.route_utils import GradioMultiPartParser
+    from starlette.datastructures import Headers
+    from starlette.formparsers import MultiPartException
+
+    from ui.limits import _TooLarge
+
+    boundary = "xyz"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.mp4\"\r\n"
+            "Content-Type: video/mp4\r\n\r\n").encode()
+
+    async def stream():
+        yield head + b"x" * 200_000
+        yield b"x" * 200_000
+        raise _TooLarge("an upload may send at most 0.3 MiB")
+
+    parser = GradioMultiPartParser(Headers({"content-type": f"multipart/form-data; boundary={boundary}"}), stream(),
+                                   upload_dir=str(tmp_path), max_file_size=10**9)
+    with pytest.raises(MultiPartException, match="at most 0.3 MiB"):
+        asyncio.run(parser.parse())
+    assert list(tmp_path.iterdir()) == []
