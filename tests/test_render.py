@@ -54,3 +54,24 @@ def test_a_render_is_bounded_in_work_and_in_time(tmp_path, tiny_model, monkeypat
     monkeypatch.setattr(render, "TIME_BUDGET_S", 300.0)
     out = render.render_annotated(str(video), result, tmp_path / "c" / "clip.annotated.mp4")
     assert probe(str(out)).width == 480  # frames arrive from ffmpeg at the output width
+
+
+def test_the_render_reads_pictures_with_the_analysis_limits(tmp_path, tiny_model, media):
+    """The render decodes every frame, not only the analysis's samples: its pictures come through
+    `wecl.video` with the same per-frame limits, so a frame the header lies about is refused
+    there too (moviepy's ffmpeg would have decoded it whole). Rotated videos come out upright."""
+    import numpy as np
+    from test_hostile import liar_file
+
+    rotated = media("rotated")  # landscape pixels shown portrait: 120x160 as displayed
+    result = predict(rotated, tiny_model).json
+    out = render.render_annotated(str(rotated), result, tmp_path / "r" / "rotated.annotated.mp4")
+    info = probe(str(out))
+    assert (info.width, info.height) == (480, 640 + 96)
+
+    liar = liar_file(tmp_path / "liar", np.zeros((1, 3000, 3), np.uint8))
+    faked = {**result, "video": {**result["video"], "path": liar, "duration": 1.3, "fps": 10.0, "width": 64,
+                                 "height": 64, "has_audio": False}}
+    with pytest.raises(WECLError, match=r"the header says 64x64\) is 3000x1 pixels"):
+        render.render_annotated(liar, faked, tmp_path / "l" / "liar.annotated.mp4")
+    assert not list((tmp_path / "l").glob("*"))

@@ -356,3 +356,43 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
         except av.FFmpegError as error:
             raise WECLError(f"{path}: the video data is damaged, or holds a picture of more than {MAX_PIXELS:,} "
                             f"pixels ({error.strerror or error})") from None
+
+
+class PictureReader:
+    """The pictures of one video as a player shows them, at ascending times, each `width` px wide
+    (for the annotated MP4). Every decoded frame passes the same checks as the analysis's (the
+    decoder's pixel limit, the side and aspect of each frame, the deadline), so a file that hides a
+    huge frame between the analysis's samples is refused here too."""
+
+    def __init__(self, path: str, width: int, deadline: Deadline | None = None):
+        path = str(path)
+        self.container = _open(path)
+        try:
+            self.info = _probe(self.container, path, MAX_DURATION_S)
+            stream = self.container.streams.video[0]
+            stream.thread_type = "AUTO"
+            stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}
+            self.cursor = _FrameCursor(self.container, stream, self.info, deadline or Deadline(None))
+        except BaseException:
+            self.container.close()
+            raise
+        self.width = width
+        self.height: int | None = None  # set by the first picture: every picture gets that size
+
+    def picture(self, t: float) -> np.ndarray:
+        """(height, width, 3) uint8 RGB of the frame shown at time t."""
+        try:
+            _, frame = self.cursor.frame_at(t)
+            turned = (int(frame.rotation or 0) // 90) % 2 == 1
+            shown_w, shown_h = (frame.height, frame.width) if turned else (frame.width, frame.height)
+            if self.height is None:
+                self.height = max(2, int(round(shown_h * self.width / shown_w / 2)) * 2)
+            w, h = (self.height, self.width) if turned else (self.width, self.height)
+            rgb = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
+        except av.FFmpegError as error:
+            raise WECLError(f"{self.info.path}: the video data is damaged, or holds a picture of more than "
+                            f"{MAX_PIXELS:,} pixels ({error.strerror or error})") from None
+        return np.ascontiguousarray(np.rot90(rgb, k=(int(frame.rotation or 0) // 90) % 4))
+
+    def close(self) -> None:
+        self.container.close()

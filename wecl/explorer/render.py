@@ -18,6 +18,7 @@ from wecl.errors import WECLError
 from wecl.explorer.plots import AUDIO_COLOR, DETECTION_COLOR, GROUND_TRUTH_COLOR, VISUAL_COLOR, _font, _hex_rgb, round_color
 from wecl.progress import Progress, silent
 from wecl.schema import Result
+from wecl.video import Deadline, PictureReader
 
 LEGEND_W = 34  # left margin of the strip, for the row names
 # The annotated MP4 is a preview: at most MAX_FPS frames a second, of videos up to MAX_SECONDS (the
@@ -78,62 +79,74 @@ def playhead_x(t: float, duration: float, width: int) -> int:
     return int(round(LEGEND_W + (width - LEGEND_W - 1) * min(max(t / duration, 0.0), 1.0)))
 
 
+class _RenderDeadline(Deadline):
+    """The render's time budget, checked at every decoded frame, in the render's own words."""
+
+    def check(self, path: str) -> None:
+        if self.at is not None and time.monotonic() > self.at:
+            raise WECLError(f"the annotated video took longer than the {self.seconds:g} s a render may take "
+                            "(WECL_RENDER_BUDGET); the JSON and CSV downloads hold every figure")
+        super().check(path)
+
+
 def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: Sequence[Segment] = (),
                      width: int = 480, progress: Progress | None = None) -> Path:
     """Write `out` (MP4, H.264 + AAC when the video has sound): the video `width` px wide with the
-    timeline strip and a moving playhead under it."""
-    from moviepy import VideoFileClip
+    timeline strip and a moving playhead under it. The pictures are read by `wecl.video`'s
+    `PictureReader` (the analysis's limits on every frame), the sound by moviepy."""
+    from moviepy import AudioFileClip, VideoClip
 
     out = Path(out)
     progress = progress or silent
-    if float(result["video"]["duration"]) > MAX_SECONDS:
+    duration = float(result["video"]["duration"])
+    if duration > MAX_SECONDS:
         raise WECLError(f"the annotated video is made for videos up to {MAX_SECONDS:g} s, and this one is "
-                        f"{float(result['video']['duration']):.0f} s (WECL_MAX_RENDER); the JSON and CSV downloads hold "
-                        "every figure")
+                        f"{duration:.0f} s (WECL_MAX_RENDER); the JSON and CSV downloads hold every figure")
+    source_w, source_h = int(result["video"]["width"]), int(result["video"]["height"])
+    source_fps = float(result["video"]["fps"]) or 25.0
+    fps = min(source_fps, MAX_FPS)
+    # every source frame is decoded at the source size, whatever is written
+    work = float(source_w) * source_h * max(1.0, duration * source_fps)
+    if work > MAX_WORK:
+        raise WECLError(f"the annotated video of a {source_w}x{source_h} video of {duration:.0f} s at {source_fps:g} fps "
+                        f"would decode {work / 1e9:.0f} G pixels, more than the {MAX_WORK / 1e9:.0f} G a render may "
+                        "(WECL_MAX_RENDER_WORK); the JSON and CSV downloads hold every figure")
     progress(0.0, 1.0, "opening the video")
-    try:  # ffmpeg scales the frames before they reach Python: the pipe carries output-sized frames
-        clip = VideoFileClip(str(video), audio=bool(result["video"]["has_audio"]),
-                             target_resolution=(_even(width), None))
-    except Exception as error:  # moviepy raises OSError/KeyError/... for unreadable files
-        raise WECLError(f"{video}: cannot open the video for rendering ({error})") from None
+    w = _even(width)  # small videos are scaled up too: the strip needs the room
+    reader = PictureReader(video, w, _RenderDeadline(TIME_BUDGET_S))
+    audio = None
     try:
-        w = _even(width)  # small videos are scaled up too: the strip needs the room
-        h = _even(clip.h * w / clip.w)
+        first = reader.picture(0.0)
         strip = timeline_strip(result, truth, w)
-        duration = float(result["video"]["duration"])
-        fps = min(clip.fps or 25, MAX_FPS)
-        total = max(1, int(clip.duration * fps))
-        source_w, source_h = int(result["video"]["width"]), int(result["video"]["height"])
-        # ffmpeg decodes every source frame at the source size, whatever it sends on
-        work = float(source_w) * source_h * max(1.0, clip.duration * (clip.fps or 25))
-        if work > MAX_WORK:
-            raise WECLError(f"the annotated video of a {source_w}x{source_h} video of {clip.duration:.0f} s at {fps:g} fps "
-                            f"would decode {work / 1e9:.0f} G pixels, more than the {MAX_WORK / 1e9:.0f} G a render may "
-                            "(WECL_MAX_RENDER_WORK); the JSON and CSV downloads hold every figure")
-        done, deadline = [0], time.monotonic() + TIME_BUDGET_S
+        total = max(1, int(duration * fps))
+        done = [0]
 
-        def annotate(get_frame, t):
-            if time.monotonic() > deadline:
-                raise WECLError(f"the annotated video took longer than the {TIME_BUDGET_S:g} s a render may take "
-                                "(WECL_RENDER_BUDGET); the JSON and CSV downloads hold every figure")
-            frame = Image.fromarray(get_frame(t)).resize((w, h), Image.BILINEAR)
+        def annotated(t):
+            picture = reader.picture(min(t, duration))
             below = strip.copy()
             x = playhead_x(t, duration, w)
             below[:, max(0, x - 1) : x + 1] = (220, 38, 38)
             done[0] += 1
             if done[0] % 10 == 0:
                 progress(min(0.99, done[0] / total), 1.0, "rendering the annotated video")
-            return np.vstack([np.asarray(frame), below])
+            return np.vstack([picture, below])
 
-        annotated = clip.transform(annotate, apply_to=[])
+        clip = VideoClip(annotated, duration=duration).with_fps(fps)
+        clip.size = (w, first.shape[0] + strip.shape[0])
+        if result["video"]["has_audio"]:
+            try:
+                audio = AudioFileClip(str(video))
+            except Exception as error:  # moviepy raises OSError/KeyError/... for unreadable sound
+                raise WECLError(f"{video}: cannot read the sound for rendering ({error})") from None
+            clip = clip.with_audio(audio.with_duration(min(audio.duration, duration)))
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
         try:
             # moviepy's temporary sound file goes next to the output (the session's folder), not
             # into the working directory, and is removed with the rest if writing fails.
-            annotated.write_videofile(
-                str(tmp), fps=fps, codec="libx264", audio_codec="aac" if clip.audio is not None else None,
-                audio=clip.audio is not None, preset="ultrafast", threads=2, logger=None,
+            clip.write_videofile(
+                str(tmp), fps=fps, codec="libx264", audio_codec="aac" if audio is not None else None,
+                audio=audio is not None, preset="ultrafast", threads=2, logger=None,
                 temp_audiofile_path=str(out.parent), ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
             )
             os.replace(tmp, out)
@@ -142,6 +155,8 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
                 leftover.unlink(missing_ok=True)
             raise
     finally:
-        clip.close()
+        reader.close()
+        if audio is not None:
+            audio.close()
     progress(1.0, 1.0, "done")
     return out
