@@ -30,6 +30,8 @@ def free_port() -> int:
 
 
 def pick_checkpoint(page, elem_id: str, name: str) -> None:
+    """Type a registry name into a checkpoint dropdown, as a user may (it takes custom values);
+    the browser tests pick theirs with it too."""
     box = page.locator(f"#{elem_id} input").first
     box.click()
     box.fill(name)

@@ -451,3 +451,27 @@ def test_an_upload_cut_off_by_the_cap_leaves_no_file(tmp_path):
     with pytest.raises(MultiPartException, match="at most 0.3 MiB"):
         asyncio.run(parser.parse())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_visitor_receives_no_server_path(client, tmp_path):
+    """The result JSON named the upload by Gradio's cache path and a checkpoint by the checkout's
+    folder; error messages named server files too. A visitor now gets file and folder names."""
+    import tempfile
+
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from wecl.explorer.policy import public_message
+
+    video = make_video(tmp_path / "my clip.mp4", 1.0)
+    result = client.predict(handle_file(str(video)), "wecl-synth-demo", 0.5, 1, "eq9", api_name="/predict")
+    assert result["video"]["path"] == "my clip.mp4" and result["checkpoint"]["id"] == "wecl-synth-demo"
+    bad = tmp_path / "not a video.mp4"
+    bad.write_bytes(b"no video here" * 100)
+    with pytest.raises(AppError) as caught:
+        client.predict(handle_file(str(bad)), "", 0.5, 1, "eq9", api_name="/predict")
+    assert str(caught.value).startswith("not a video.mp4: ") and tempfile.gettempdir() not in str(caught.value)
+    root = tempfile.gettempdir()
+    assert public_message(f"{root}/gradio/3f2a/my clip.mp4: damaged (see {ROOT}/checkpoints/x)") == \
+        "my clip.mp4: damaged (see x)"
+    assert public_message("owner/name@main: no such Hub repo") == "owner/name@main: no such Hub repo"

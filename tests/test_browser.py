@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.screenshots import pick_checkpoint
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -70,15 +72,6 @@ def bars_when(page, condition: str, container: str = "#timeline") -> dict:
     js = bars_js(container)
     page.wait_for_function(f"() => {{ const b = ({js})(); return b && ({condition}); }}")
     return page.evaluate(js)
-
-
-def pick_checkpoint(page, elem_id: str, name: str) -> None:
-    """Type a registry name into a checkpoint dropdown, as a user may (it takes custom values)."""
-    box = page.locator(f"#{elem_id} input").first
-    box.click()
-    box.fill(name)
-    box.press("Enter")
-    box.blur()
 
 
 def test_a_real_example_on_the_default_face_checkpoint(page, tmp_path):

@@ -17,6 +17,7 @@ import torch
 
 from wecl.device import resolve_device, resolve_precision
 from wecl.errors import WECLError, release
+from wecl.explorer.policy import public_message
 
 try:  # ZeroGPU Spaces: borrow a GPU for the duration of a prediction
     import spaces
@@ -56,7 +57,8 @@ def user_errors(fn):
 
     The gr.Error is raised outside the except blocks, so it carries no `__context__`, and the
     failure's frames are cleared (`errors.release`): nothing of a failed request (its decoders,
-    its frames) outlives it, in Gradio's session state or in a reference cycle."""
+    its frames) outlives it, in Gradio's session state or in a reference cycle. Server paths in
+    the message are cut to file names (`policy.public_message`)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -70,7 +72,7 @@ def user_errors(fn):
             log.exception("unexpected error in %s", fn.__name__)
             message = f"Unexpected error ({type(error).__name__}): {error}"
             release(error)
-        raise gr.Error(message, print_exception=False)
+        raise gr.Error(public_message(message), print_exception=False)
     return wrapper
 
 

@@ -12,9 +12,9 @@ from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, session_dir,
 from wecl import checkpoints, inference
 from wecl.annotations import video_id
 from wecl.atomic import atomic_write_text
-from wecl.errors import WECLError, release
+from wecl.errors import WECLError
 from wecl.explorer import groundtruth, plots, render
-from wecl.explorer.policy import allowed_checkpoint, checkpoint_theta, example_rows
+from wecl.explorer.policy import allowed_checkpoint, checkpoint_theta, example_rows, public_result
 
 MAX_ROUNDS = 4
 
@@ -116,17 +116,11 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
     spec = allowed_checkpoint(checkpoint)
     progress(0.0, desc="loading the checkpoint")
     model = inference.load_model(spec, device=DEVICE)
-    try:
-        result = inference.predict(video, model, theta, rounds,
-                                   progress=lambda done, total, what: progress(done / total, desc=what),
-                                   keyframe_rule=keyframes or None)
-    except WECLError as error:  # name the upload by its file name, not by Gradio's cache path
-        message = str(error).replace(str(video), Path(video).name)
-        release(error)
-    else:
-        return Prediction(result_json=result.json,
-                          session={"video": str(video), "checkpoint": spec, "features": result.features})
-    raise WECLError(message)  # outside the except block: no __context__ holding the failure
+    result = inference.predict(video, model, theta, rounds,
+                               progress=lambda done, total, what: progress(done / total, desc=what),
+                               keyframe_rule=keyframes or None)
+    return Prediction(result_json=public_result(result.json),
+                      session={"video": str(video), "checkpoint": spec, "features": result.features})
 
 
 def _truth_or_warn(rows, duration: float):
@@ -169,7 +163,7 @@ def compute_views(session: dict, theta: float, rounds: int, keyframes: str | Non
     download files are left None: `update_views` writes them)."""
     theta, rounds = checked_settings(theta, rounds)
     model = inference.load_model(session["checkpoint"], device=DEVICE)
-    result = inference.explain(session["features"], model, theta, rounds, keyframes or None).json
+    result = public_result(inference.explain(session["features"], model, theta, rounds, keyframes or None).json)
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])
     comparison = groundtruth.compare(truth, result)
     return Views(

@@ -19,7 +19,7 @@ FeatureSource = Literal["computed", "memory", "disk"]  # where this prediction's
 class Video(TypedDict):
     """The source file as probed (`video.VideoInfo.to_json()`)."""
 
-    path: str  # as given; batch runs set the file's own path
+    path: str  # as given; batch runs set the file's own path; the app gives the file's name alone
     duration: float  # seconds, of the video stream; segments and detections tile or lie in [0, duration]
     fps: float  # average frame rate (25.0 when the file declares none)
     width: int  # pixels as displayed, after rotation metadata
@@ -31,7 +31,7 @@ class Video(TypedDict):
 class CheckpointSource(TypedDict):
     """What the prediction came from: the checkpoint and the backbones' precision."""
 
-    id: str  # Hub repo id, the checkpoint folder's absolute path, or "in-memory"
+    id: str  # Hub repo id, the checkpoint folder's absolute path (the app: its name), or "in-memory"
     revision: str | None  # the Hub commit it resolved to; None for a folder or an in-memory model
     fingerprint: NotRequired[str]  # sha256 of the weights; absent for a model never saved or loaded
     precision: Precision

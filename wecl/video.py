@@ -218,11 +218,19 @@ def _thumbnail(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb[::step, ::step]) if step > 1 else rgb
 
 
+def _damaged(path: str, error: av.FFmpegError) -> WECLError:
+    """A decoder's failure as the user reads it (`max_pixels` refusals arrive as EINVAL)."""
+    return WECLError(f"{path}: the video data is damaged, or holds a picture of more than {MAX_PIXELS:,} pixels "
+                     f"({error.strerror or error})")
+
+
 class _FrameCursor:
     """Answers "which frame is shown at time t" for ascending t, decoding as little as it can."""
 
     def __init__(self, container, stream, info: VideoInfo, deadline: Deadline):
         self.container, self.stream, self.info, self.deadline = container, stream, info, deadline
+        stream.thread_type = "AUTO"
+        stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}  # a bigger picture: refused before allocation
         self.time_base = float(stream.time_base)
         self.size = (stream.codec_context.width, stream.codec_context.height)
         self.decoder = None
@@ -325,10 +333,7 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
                      k: int, size: int, rng, deadline, on_segment, whole: bool = False) -> None:
     """Fill frames[i] and thumbnails[i] for the segments `indices`, with a container of its own."""
     with _open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}  # refused before it is allocated
-        cursor = _FrameCursor(container, stream, info, deadline)
+        cursor = _FrameCursor(container, container.streams.video[0], info, deadline)
         converted: dict[float, np.ndarray] = {}  # frame time -> RGB, so a looped frame converts once
         try:
             for i in indices:
@@ -354,8 +359,7 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
                 if on_segment is not None:
                     on_segment(i, frames[i])
         except av.FFmpegError as error:
-            raise WECLError(f"{path}: the video data is damaged, or holds a picture of more than {MAX_PIXELS:,} "
-                            f"pixels ({error.strerror or error})") from None
+            raise _damaged(path, error) from None
 
 
 class PictureReader:
@@ -369,10 +373,8 @@ class PictureReader:
         self.container = _open(path)
         try:
             self.info = _probe(self.container, path, MAX_DURATION_S)
-            stream = self.container.streams.video[0]
-            stream.thread_type = "AUTO"
-            stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}
-            self.cursor = _FrameCursor(self.container, stream, self.info, deadline or Deadline(None))
+            self.cursor = _FrameCursor(self.container, self.container.streams.video[0], self.info,
+                                       deadline or Deadline(None))
         except BaseException:
             self.container.close()
             raise
@@ -390,8 +392,7 @@ class PictureReader:
             w, h = (self.height, self.width) if turned else (self.width, self.height)
             rgb = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
         except av.FFmpegError as error:
-            raise WECLError(f"{self.info.path}: the video data is damaged, or holds a picture of more than "
-                            f"{MAX_PIXELS:,} pixels ({error.strerror or error})") from None
+            raise _damaged(self.info.path, error) from None
         return np.ascontiguousarray(np.rot90(rgb, k=(int(frame.rotation or 0) // 90) % 4))
 
     def close(self) -> None:

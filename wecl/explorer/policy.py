@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from wecl import checkpoints
 from wecl.annotations import VIDEO_EXTENSIONS
-from wecl.config import WECLConfig
+from wecl.config import WECLConfig, cache_root
 from wecl.errors import WECLError
 from wecl.explorer import dataset_run
 
@@ -106,3 +107,31 @@ def checkpoint_theta(spec: str | None) -> float | None:
         except Exception:  # a broken config shows up as an error on Run, not here
             return None
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# What a visitor receives: no server path (temp folders, the checkout, the caches)
+
+
+def _server_roots() -> list[str]:
+    roots = {tempfile.gettempdir(), os.environ.get("GRADIO_TEMP_DIR", ""), str(checkpoints.PROJECT_ROOT),
+             str(cache_root())}
+    return sorted((str(Path(r).resolve()) for r in roots if r), key=len, reverse=True)
+
+
+def public_message(text: str) -> str:
+    """`text` with every path under a server folder cut to its last part (the file's own name):
+    `/tmp/gradio/3f2a…/clip.mp4: …` becomes `clip.mp4: …`. Folder names there never hold spaces;
+    the file name may."""
+    for root in _server_roots():
+        text = re.sub(re.escape(root) + r"/(?:[^/\s]*/)*", "", text)
+    return text
+
+
+def public_result(result: dict) -> dict:
+    """A result JSON as a visitor receives it: the video by its file name, a checkpoint folder by
+    its name (a Hub id stays as it is)."""
+    checkpoint = dict(result["checkpoint"])
+    if Path(checkpoint["id"]).is_absolute():
+        checkpoint["id"] = Path(checkpoint["id"]).name
+    return {**result, "video": {**result["video"], "path": Path(result["video"]["path"]).name}, "checkpoint": checkpoint}
