@@ -234,6 +234,8 @@ class FaceBackbone(nn.Module):
     pixel mean 0 and std 1) -> (N, FEATURE_DIM) segment features (see the module's docstring)."""
 
     feature_dim = FEATURE_DIM
+    # the network is tiny, and bf16 autocast runs its depthwise convolutions 25 times slower on a CPU
+    fixed_precision = "fp32"
 
     def __init__(self):
         super().__init__()
@@ -250,9 +252,7 @@ class FaceBackbone(nn.Module):
         probs = iter([])
         if crops:
             x = normalise_crops(np.stack(crops)).to(self.network.classifier.weight.device)
-            # always fp32: the network is tiny, and bf16 autocast runs its depthwise convolutions
-            # 25 times slower on a CPU
-            with torch.autocast(x.device.type, enabled=False):
+            with torch.autocast(x.device.type, enabled=False):  # fixed_precision
                 probs = iter(torch.softmax(self.network(x), dim=-1).detach().cpu().numpy())
         rows = [segment_features([next(probs) if box is not None else None for box in track]) for track in tracks]
         return torch.from_numpy(np.stack(rows)).to(frames.device)

@@ -123,11 +123,12 @@ class WECL(checkpoints.Pretrained, nn.Module):
 
     @property
     def backbone_precision(self) -> str:
-        """The precision the backbones run in ("fp32" or "bf16"): `precision` on this device. The
-        face network always runs in fp32 (`wecl.face`), so a face checkpoint without sound is fp32."""
-        if self.config.face and not self.config.uses_audio:
-            return "fp32"
-        return resolve_precision(self.precision, self.device)
+        """The precision the backbones run in ("fp32" or "bf16"): `precision` on this device, except
+        for a backbone that runs in one of its own (`fixed_precision`: the face network, always fp32)."""
+        asked = resolve_precision(self.precision, self.device)
+        ran = {getattr(b, "fixed_precision", None) or asked for b in (self.visual_backbone, self.audio_backbone)
+               if b is not None}
+        return "bf16" if "bf16" in ran else "fp32"
 
     @property
     def chunk_size(self) -> int:
