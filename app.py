@@ -13,11 +13,11 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from ui import dataset_tab, video_tab
+from ui import dataset_tab, fairness, video_tab
 
 # `app.gpu` is also reached through this module: a Space checks that ZeroGPU wraps the prediction.
 from ui.common import clean_outputs, device_label, end_session, gpu  # noqa: F401
-from ui.limits import BodyLimit, parse_size
+from ui.limits import BodyLimit, parse_size, sweep_stray_uploads, upload_folder
 from wecl.explorer.policy import checkpoint_choices, checkpoint_theta, served_files
 
 CSS_FILE = Path(__file__).resolve().parent / "assets" / "app.css"
@@ -25,6 +25,7 @@ MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")  # per upload request
 # Sessions whose state (a prediction's features and thumbnails, about 2 MB) and last inputs Gradio
 # keeps; the oldest go first. Gradio's default is 10,000.
 SESSIONS = int(os.environ.get("WECL_SESSIONS", 500))
+QUEUE_BACKSTOP = 2000  # events waiting app-wide, all kinds together (`ui.fairness` bounds each visitor)
 
 
 def build_app() -> gr.Blocks:
@@ -57,9 +58,15 @@ def launch_options() -> dict:
 
 
 def create() -> gr.Blocks:
-    """The app with its queue: one backbone run at a time, a bounded waiting line."""
+    """The app with its queue: one backbone run at a time, and `ui.fairness` deciding who may wait
+    (one prediction per visitor, cheap events never refused for what others do). Gradio's own
+    app-wide cap is only a backstop: it counts every event, so a full line of predictions would
+    refuse a checkpoint's info (a ZeroGPU Space also turns None into 1)."""
     clean_outputs()
-    return build_app().queue(default_concurrency_limit=2, max_size=32)
+    sweep_stray_uploads(upload_folder())  # what a crash or a restart left of unfinished uploads
+    demo = build_app().queue(default_concurrency_limit=2, max_size=QUEUE_BACKSTOP)
+    fairness.install(demo)
+    return demo
 
 
 if __name__ == "__main__":

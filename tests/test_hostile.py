@@ -192,6 +192,30 @@ def test_a_decode_past_the_time_budget_ends_with_a_message(tmp_path, tiny_model,
     assert predict(path, tiny_model).json["video"]["duration"] == pytest.approx(2.0, abs=0.2)
 
 
+def test_the_time_budget_covers_the_backbones_too(tmp_path, tiny_checkpoint, monkeypatch):
+    """Issue 25, row 5: only decoding had a budget, so a prediction whose backbones ran long (a
+    slow machine, a face-dense video) held the prediction queue for as long as they took."""
+    import time
+
+    from wecl import video
+    from wecl.features import compute_features
+
+    class SlowBackbones(WECL):
+        def forward_features(self, *args, **kwargs):
+            time.sleep(0.6)
+            return super().forward_features(*args, **kwargs)
+
+    path = tmp_path / "slow.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2", "-f", "lavfi", "-i", "sine=d=2",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", path)
+    model = SlowBackbones.from_pretrained(tiny_checkpoint)
+    monkeypatch.setattr(video, "TIME_BUDGET_S", 0.4)
+    began = time.monotonic()
+    with pytest.raises(WECLError, match="analysing it took longer than the 0.4 s this video may take"):
+        compute_features(str(path), model)
+    assert time.monotonic() - began < 2.5  # at most one backbone step past the budget
+
+
 def test_the_disk_feature_cache_keeps_to_its_size(tmp_path, tiny_model, monkeypatch):
     """Features of many videos: the cache folder never holds more than WECL_CACHE_MAX; the file
     used last stays, the oldest goes."""

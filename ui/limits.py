@@ -1,25 +1,47 @@
-"""Limits on what one HTTP request may send the app, before Gradio reads it.
+"""Limits on what one HTTP request may send the app, before Gradio reads it, and on the disk
+uploads may take.
 
 Gradio keeps each session's last inputs, and its own upload limit is per file (a request may carry
 up to 1,000 files). `BodyLimit` caps every request body: small for the JSON of events and API calls
 (the app's inputs are a few kB), read whole before the app sees it; the upload limit for
-`/upload` bodies, all files together, counted as they stream in. Uploads are also refused while the disk
-they go to has less than `MIN_FREE_DISK` free. Each refusal is a 413 (or 507) with a sentence.
+`/upload` bodies, all files together, counted as they stream in. Uploads are also refused while the
+disk they go to has less than `MIN_FREE_DISK` free, and once a client has sent `UPLOAD_BUDGET`
+bytes within `BUDGET_WINDOW_S` (as long as Gradio keeps an upload). Each refusal is a 413 (or 507)
+with a sentence.
+
+An upload the client abandons ends its parse with Gradio's own error type, so that Gradio deletes
+the half-written files; `sweep_stray_uploads` removes any a crash left behind, and `BodyLimit`
+never lets the file route serve one (Gradio keeps finished uploads in a folder per file, so a file
+at the top of its upload folder is always a temporary one).
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import tempfile
+import threading
+import time
+import urllib.parse
+from collections import deque
+from pathlib import Path
 
 from starlette.formparsers import MultiPartException
+
+from ui.fairness import client_address
 
 # The JSON of an event or an API call: a 1,000-row ground-truth table with long labels fits. (Media
 # recorded in the browser would be posted as JSON too: the app's inputs take uploads only.)
 MAX_BODY = int(float(os.environ.get("WECL_MAX_BODY_MB", 2)) * 2**20)
 # Free bytes the upload folder must keep; below it uploads are refused.
 MIN_FREE_DISK = int(float(os.environ.get("WECL_MIN_FREE_DISK_MB", 1024)) * 2**20)
+# Bytes one client (an address: `ui.fairness.client_address`) may upload within BUDGET_WINDOW_S,
+# the time Gradio keeps an upload (the app's delete_cache).
+UPLOAD_BUDGET = int(float(os.environ.get("WECL_UPLOAD_BUDGET_MB", 1024)) * 2**20)
+BUDGET_WINDOW_S = 3600
+MAX_CLIENTS_REMEMBERED = 10_000
+# A temporary upload file untouched for this long belongs to no upload in progress.
+STRAY_AGE_S = 600
+SWEEP_EVERY_S = 60
 
 
 def parse_size(text: str) -> int:
@@ -34,56 +56,131 @@ class _TooLarge(MultiPartException):
     deletes the files it has written so far (it unlinks them only for its own errors)."""
 
 
+class _Abandoned(MultiPartException):
+    """The client went away mid-upload (Starlette's own ClientDisconnect left the files behind)."""
+
+
+def upload_folder() -> str:
+    """Where Gradio writes uploads (`gradio.utils.get_upload_folder`)."""
+    from gradio.utils import get_upload_folder
+
+    return get_upload_folder()
+
+
+def sweep_stray_uploads(folder: str | Path, older_than: float = STRAY_AGE_S) -> int:
+    """Delete the temporary files of uploads that never finished (top-level files of Gradio's
+    upload folder untouched for `older_than` seconds); returns how many went."""
+    removed, now = 0, time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue  # gone already, or not ours to remove
+    return removed
+
+
+class _Budget:
+    """Bytes each client uploaded within the window, forgotten as the window passes."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self.spent: dict[str, deque] = {}
+        self.lock = threading.Lock()
+
+    def used(self, client: str) -> int:
+        with self.lock:
+            self._forget(time.monotonic())
+            return sum(n for _, n in self.spent.get(client, ()))
+
+    def add(self, client: str, n: int) -> None:
+        with self.lock:
+            if client not in self.spent and len(self.spent) >= MAX_CLIENTS_REMEMBERED:
+                self.spent.pop(next(iter(self.spent)))
+            self.spent.setdefault(client, deque()).append((time.monotonic(), n))
+
+    def _forget(self, now: float) -> None:
+        for client in list(self.spent):
+            record = self.spent[client]
+            while record and now - record[0][0] > self.window:
+                record.popleft()
+            if not record:
+                del self.spent[client]
+
+
 class BodyLimit:
     """ASGI middleware: request bodies over `limit` bytes (`upload_limit` for upload routes) are
     refused with 413 before the app reads them."""
 
-    def __init__(self, app, limit: int = MAX_BODY, upload_limit: int = 200 * 10**6, upload_dir: str | None = None):
+    def __init__(self, app, limit: int = MAX_BODY, upload_limit: int = 200 * 10**6, upload_dir: str | None = None,
+                 upload_budget: int | None = None):
         self.app, self.limit, self.upload_limit = app, limit, upload_limit
-        self.upload_dir = upload_dir or os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()
+        self.upload_dir = upload_dir or upload_folder()
+        self.budget = _Budget(UPLOAD_BUDGET if upload_budget is None else upload_budget, BUDGET_WINDOW_S)
+        self.swept = 0.0
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["method"] in ("GET", "HEAD") and self._stray(scope["path"]):
+            return await _refuse(send, 403, "File not allowed.")
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
         upload = scope["path"].rstrip("/").endswith("/upload")
-        limit = self.upload_limit if upload else self.limit
-        what = "an upload (all its files together)" if upload else "a request"
-        if upload and _free_bytes(self.upload_dir) < MIN_FREE_DISK:
+        if upload:
+            return await self._upload(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if _length(declared, self.limit) > self.limit:
+            return await _refuse(send, 413, f"a request may send at most {_mib(self.limit)} MiB; this one sends "
+                                            f"{_mib(_length(declared, self.limit))} MiB")
+        messages, seen = [], 0  # small: read it all first, so that a body over the limit never reaches the app
+        while True:
+            message = await receive()
+            messages.append(message)
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                return await _refuse(send, 413, f"a request may send at most {_mib(self.limit)} MiB")
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)
+
+    async def _upload(self, scope, receive, send):
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        client = client_address(headers, (scope.get("client") or (None,))[0])
+        self._sweep()
+        if _free_bytes(self.upload_dir) < MIN_FREE_DISK:
             return await _refuse(send, 507, "the server's disk is nearly full: uploads are refused for now; "
                                             "try again later")
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            try:
-                length = int(declared)
-            except ValueError:
-                length = limit + 1
-            if length > limit:
-                return await _refuse(send, 413, f"{what} may send at most {_mib(limit)} MiB; this one sends "
-                                                f"{_mib(length)} MiB")
-        if not upload:  # small: read it all first, so that a body over the limit never reaches the app
-            messages, seen = [], 0
-            while True:
-                message = await receive()
-                messages.append(message)
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    return await _refuse(send, 413, f"{what} may send at most {_mib(limit)} MiB")
-                if message["type"] != "http.request" or not message.get("more_body"):
-                    break
-
-            async def replay():
-                return messages.pop(0) if messages else await receive()
-
-            return await self.app(scope, replay, send)
+        limit = min(self.upload_limit, self.budget.limit - self.budget.used(client))
+        if limit <= 0:
+            return await _refuse(send, 413, f"you have uploaded {_mib(self.budget.used(client))} MiB within the "
+                                            f"last {BUDGET_WINDOW_S // 60} minutes, the most one visitor may; "
+                                            "try again later")
+        what = ("an upload (all its files together)" if limit == self.upload_limit
+                else "your next upload (the rest of your hourly upload allowance)")
+        length = _length(headers.get("content-length"), limit)
+        if length > limit:
+            return await _refuse(send, 413, f"{what} may send at most {_mib(limit)} MiB; this one sends "
+                                            f"{_mib(length)} MiB")
         seen, started = 0, False
 
         async def counted():
             nonlocal seen
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge(f"{what} may send at most {_mib(limit)} MiB")
+            if message["type"] == "http.disconnect":
+                raise _Abandoned("the upload was abandoned")
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge(f"{what} may send at most {_mib(limit)} MiB")
             return message
 
         async def watched(message):
@@ -96,6 +193,34 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await _refuse(send, 413, f"{what} may send at most {_mib(limit)} MiB")
+        finally:
+            self.budget.add(client, seen)
+
+    def _stray(self, path: str) -> bool:
+        """Whether a GET asks the file route for a top-level file of the upload folder."""
+        _, sep, asked = urllib.parse.unquote(path).partition("/file=")
+        if not sep:
+            return False
+        try:
+            return Path(os.path.abspath(asked)).parent == Path(os.path.abspath(self.upload_dir))
+        except (OSError, ValueError):
+            return False
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        if now - self.swept > SWEEP_EVERY_S:
+            self.swept = now
+            sweep_stray_uploads(self.upload_dir)
+
+
+def _length(declared, limit: int) -> int:
+    """A declared Content-Length, 0 when there is none, and over `limit` when it is no number."""
+    if declared is None:
+        return 0
+    try:
+        return int(declared)
+    except ValueError:
+        return limit + 1
 
 
 def _mib(n: int) -> str:

@@ -167,13 +167,15 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
         threads = [pool.submit(deadline.run, decode)]
         if c.uses_audio:
             threads.append(pool.submit(deadline.run, _timed, timings, "audio", audio_patches, video, c, info, deadline))
-        visual, timings["visual_backbone"] = deadline.run(_visual_as_decoded, ready, model, progress)
+        visual, timings["visual_backbone"] = deadline.run(_visual_as_decoded, ready, model, progress,
+                                                          lambda: deadline.check(video))
     clips, *sound = video_io.gather(threads)  # the failure of either thread, not the other's stop
     patches, has_audio = sound[0] if sound else (None, clips.info.has_audio)
     clips.info.has_audio = has_audio
     audio = None
     if model.audio_backbone is not None:
         progress(0.8, 1.0, "audio backbone (2D ResNet)")
+        deadline.check(video)
         _, audio = _timed(timings, "audio_backbone", model.forward_features, patches=patches)
     timings["overlap_saved"] = max(0.0, sum(timings.values()) - (time.perf_counter() - began))
     return Features(clips.info, clips.spans, visual, audio, np.stack(clips.thumbnails), timings)
@@ -186,9 +188,11 @@ def _timed(timings: dict[str, float], stage: str, fn: Callable, *args, **kwargs)
     return out
 
 
-def _visual_as_decoded(ready: queue.Queue, model: WECL, progress: Progress) -> tuple[np.ndarray | None, float]:
+def _visual_as_decoded(ready: queue.Queue, model: WECL, progress: Progress,
+                       check: Callable[[], None]) -> tuple[np.ndarray | None, float]:
     """The visual backbone on each chunk of segments, in time order, as soon as all of the chunk
-    is decoded; returns the features (None when decoding failed) and the seconds it ran."""
+    is decoded (`check` before each: the video's time budget); returns the features (None when
+    decoding failed) and the seconds it ran."""
     c = model.config
     chunk = model.chunk_size
     parts, arrived, next_start, seconds = [], {}, 0, 0.0
@@ -196,6 +200,7 @@ def _visual_as_decoded(ready: queue.Queue, model: WECL, progress: Progress) -> t
         arrived[item[0]] = item[1]
         while next_start < c.segments and all(i in arrived for i in range(next_start, min(next_start + chunk, c.segments))):
             end = min(next_start + chunk, c.segments)
+            check()
             progress(0.1 + 0.6 * end / c.segments, 1.0, f"visual backbone, segments {end}/{c.segments}")
             start = time.perf_counter()
             batch = prepare_frames(np.stack([arrived.pop(i) for i in range(next_start, end)]), c.pixel_mean, c.pixel_std)

@@ -35,7 +35,8 @@ MAX_PACKETS = int(os.environ.get("WECL_MAX_PACKETS", 2_000_000))
 # it, and every picture is checked against MAX_SIDE_PX and MAX_ASPECT as it is decoded: a file's
 # header may say 64x64 while its later pictures are 12000x12000 or 3000x1.
 MAX_PIXELS = int(os.environ.get("WECL_MAX_PIXELS", MAX_SIDE_PX * MAX_SIDE_PX))
-# Seconds one video's decoding (pictures and sound) may take before it is given up with a message.
+# Seconds one video's analysis may take before it is given up with a message: its decoding (pictures
+# and sound) and its backbones, checked at every decoded frame and before each backbone step.
 TIME_BUDGET_S = float(os.environ.get("WECL_TIME_BUDGET", 120))
 
 
@@ -59,7 +60,7 @@ class Deadline:
         if self.cancelled:
             raise Cancelled(f"{path}: decoding stopped, another part of it failed")
         if self.at is not None and time.monotonic() > self.at:
-            raise WECLError(f"{path}: decoding took longer than the {self.seconds:g} s this video may take "
+            raise WECLError(f"{path}: analysing it took longer than the {self.seconds:g} s this video may take "
                             "(WECL_TIME_BUDGET); the file is too long or too hard to decode")
 
     def run(self, fn: Callable, *args, **kwargs):
