@@ -60,6 +60,13 @@ def make_media(kind: str, out: Path, work: Path) -> None:
         ffmpeg(*_video(2), *_sine(2), *H264, "-c:a", "aac", "-shortest", out)
     elif kind == "vfr":  # 30 frames at 15 fps (0-2 s), then 60 frames at 30 fps (2-4 s)
         ffmpeg(*_video(3, rate=30), "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'", "-fps_mode", "vfr", *H264, out)
+    elif kind == "vfr_burst":  # MKV, header 1 fps: 10 s at 1 fps, 4 s at 60 fps, 10 s at 1 fps
+        parts = []
+        for name, rate, seconds in (("a", 1, 10), ("b", 60, 4), ("c", 1, 10)):
+            parts.append(work / f"burst-{name}.mp4")
+            ffmpeg(*_video(seconds, rate=rate), *H264, "-video_track_timescale", "1000", parts[-1])
+        (work / "burst.txt").write_text("".join(f"file '{p}'\n" for p in parts))
+        ffmpeg("-f", "concat", "-safe", "0", "-i", work / "burst.txt", "-c", "copy", out)
     elif kind == "keyframes":  # 4 s, a keyframe every 10 frames and B-frames: parallel ranges seek mid-file
         ffmpeg(*_video(4), *_sine(4), *H264, "-g", "10", "-bf", "2", "-c:a", "aac", "-shortest", out)
     elif kind == "keyframes_vp9":  # the same with VP9 (and its hidden alt-ref frames) in WebM
@@ -82,7 +89,7 @@ def make_media(kind: str, out: Path, work: Path) -> None:
         raise KeyError(kind)
 
 
-EXTENSIONS = {"webm": ".webm", "keyframes_vp9": ".webm", "mkv": ".mkv", "avi": ".avi", "mov": ".mov", "audio_only": ".m4a"}
+EXTENSIONS = {"vfr_burst": ".mkv", "webm": ".webm", "keyframes_vp9": ".webm", "mkv": ".mkv", "avi": ".avi", "mov": ".mov", "audio_only": ".m4a"}
 # Every kind a video test can run on, and the subset that are not valid videos.
 GOOD_KINDS = ["av", "silent", "short", "rotated", "webm", "surround", "stereo48k", "mkv", "avi", "mov", "vfr", "few_frames",
               "keyframes", "keyframes_vp9"]

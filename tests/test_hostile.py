@@ -274,6 +274,22 @@ def test_a_file_declaring_too_many_packets_is_refused_at_the_first_open(tmp_path
     assert run_wecl("predict", path, "--checkpoint", tiny_checkpoint, env=cache).returncode == 0
 
 
+def test_a_file_declaring_no_packet_count_is_counted_as_it_is_read(tmp_path, tiny_checkpoint):
+    """Issue 25, row 9: Matroska declares no packet counts, so the bound above never applied: an MKV
+    of 3,000,000 tiny sound packets was accepted (+434 MB, 55 s here). Every stream's packets are
+    now counted as they are demuxed, in the picture's pass and the sound's."""
+    from helpers import run_wecl
+
+    path = tmp_path / "tiny_packets.mkv"  # 16 samples a packet: 3,000 packets a second
+    ffmpeg("-f", "lavfi", "-i", "color=size=32x32:rate=5:duration=20", "-f", "lavfi", "-i",
+           "anullsrc=r=48000:cl=mono:nb_samples=16", "-t", "20", "-c:v", "libx264", "-preset", "ultrafast",
+           "-c:a", "pcm_s16le", path)
+    cache = {"WECL_CACHE": str(tmp_path / "cache")}
+    done = run_wecl("predict", path, "--checkpoint", tiny_checkpoint, env={**cache, "WECL_MAX_PACKETS": "20000"})
+    assert done.returncode == 2 and "holds more than 20,000 packets" in done.stderr, done.stderr
+    assert run_wecl("predict", path, "--checkpoint", tiny_checkpoint, env=cache).returncode == 0
+
+
 def test_views_and_decode_workers_are_bounded(tmp_path, tiny_model):
     """`extract --views` and `--workers` each hold decoded videos in memory at once: a huge value is
     a message before any video is decoded."""

@@ -84,7 +84,7 @@ def _ffmpeg_frame_at(path, t: float, width: int, height: int) -> np.ndarray:
 
 
 def _middle_time(clips, i):
-    return clip_times(clips.spans[i], K, clips.info.fps)[K // 2]
+    return clips.times[i, K // 2] + 1e-4  # ffmpeg's select compares with 6 decimals: not below the timestamp
 
 
 @pytest.mark.parametrize("kind", ["rotated", "vfr", "av"])
@@ -112,11 +112,38 @@ def test_vfr_frames_follow_timestamps(media):
     clips = read_clips(str(path), T, K)
     i = 2  # 0.8-1.2 s: frame about 15 by timestamps, 22 by the average rate
     t = _middle_time(clips, i)
+    assert np.allclose(clips.times[i] * 15, np.round(clips.times[i] * 15))  # real frames: 2/30 s apart here
+    assert len(set(clips.times[i])) == 6  # the span's 6 frames, looped to K
     thumb = clips.thumbnails[i].astype(np.float32)
     h, w = thumb.shape[:2]
     right = np.abs(thumb - _ffmpeg_frame_at(path, t, w, h)).mean()
     wrong = np.abs(thumb - _ffmpeg_frame_at(path, t * 22.5 / 15 - 0.001, w, h)).mean()
     assert right < 6 and wrong > right + 1, (right, wrong)
+
+
+def test_a_burst_under_a_low_header_rate_gives_real_frames(media):
+    """Issue 25, row 11: a variable-rate MKV whose header says 1 fps over a 60 fps stretch gave, in
+    that stretch, 16 copies of one or two frames (sample times 1 s apart). Each clip is now k
+    successive frames by their own timestamps."""
+    clips = read_clips(str(media("vfr_burst")), T, 16)
+    assert clips.info.fps == pytest.approx(1.0)
+    for i, (start, end) in enumerate(clips.spans):
+        assert np.all((clips.times[i] >= start - 1.0) & (clips.times[i] < end))
+        distinct = {clips.frames[i, j].tobytes() for j in range(16)}
+        if start >= 10.0 and end <= 14.0:  # inside the burst: 16 frames 1/60 s apart
+            assert len(distinct) == 16 and np.allclose(np.diff(clips.times[i]), 1 / 60, atol=2e-3)
+        else:
+            assert len(distinct) == len(set(clips.times[i])) >= 2
+
+
+def test_a_clip_is_k_successive_frames_even_on_frame_edges(media):
+    """Sample times 1/fps apart that fall on frames' edges (3 s at 25 fps in 3 segments: 1.2, 1.24,
+    ...) picked by rounding; one in five was the previous frame again. Every clip is now k
+    distinct successive frames."""
+    clips = read_clips(str(media("av")), 3, 16)
+    for i in range(3):
+        assert np.allclose(np.diff(clips.times[i]), 1 / 25)
+        assert all(not np.array_equal(clips.frames[i, j], clips.frames[i, j + 1]) for j in range(15))
 
 
 def test_fewer_frames_than_segments_loop(media):

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from wecl.errors import WECLError
-from wecl.video import Deadline
+from wecl.video import Deadline, PacketCount
 
 N_FFT = 512
 N_MELS = 128
@@ -50,7 +50,7 @@ def read_audio(path: str, sample_rate: int, max_seconds: float | None = None,
                     buffer[total:total + samples.size] = samples[:limit - total]
                 total += samples.size
 
-            for frame in container.decode(stream):
+            for frame in PacketCount(str(path)).frames(container, stream):
                 if deadline is not None:
                     deadline.check(str(path))
                 for out in resampler.resample(frame):

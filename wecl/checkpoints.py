@@ -20,6 +20,7 @@ from wecl.atomic import atomic_write
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.face import face_pipeline
+from wecl.video import CLIP_SAMPLING
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
@@ -330,8 +331,8 @@ def backbone_digests(model, update=None) -> tuple[dict[str, str], str]:
         c.frames_per_segment, c.frame_size, c.pixel_mean, c.pixel_std, c.sample_rate, c.n_mfcc,
         c.mfcc_hop, c.audio_patch_size, c.audio_channels]
         # the face backbone's pipeline differs in more than tensors (its detector, its sampling);
-        # the 3D ResNet's keys stay what they were before the face backbone existed
-        + ([c.visual_backbone, face_pipeline()] if c.face else [])).encode())
+        # the 3D ResNet's clips are k successive frames by their timestamps (`video.CLIP_SAMPLING`)
+        + ([c.visual_backbone, face_pipeline()] if c.face else [CLIP_SAMPLING])).encode())
     digests = {}
     for name, short in BACKBONES:
         backbone = getattr(model, name)

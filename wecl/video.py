@@ -106,6 +106,7 @@ class Clips:
     spans: list[tuple[float, float]]  # each segment's (start, end) in seconds; they tile [0, duration]
     frames: np.ndarray  # (T, k, size, size, 3) uint8 RGB
     thumbnails: list[np.ndarray]  # one per segment: its middle frame, uncropped, long side <= THUMBNAIL_BOX
+    times: np.ndarray  # (T, k) float64: each frame's own timestamp in seconds
 
 
 def segment_spans(duration: float, segments: int) -> list[tuple[float, float]]:
@@ -219,6 +220,25 @@ def _thumbnail(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb[::step, ::step]) if step > 1 else rgb
 
 
+class PacketCount:
+    """The packets one open file has yielded, every stream's, counted as they are demuxed: a file
+    that declares no counts (Matroska, WebM) is bounded by MAX_PACKETS as it is read, as one that
+    declares them is at `probe`. (3,000,000 tiny packets in a 114 MB MKV took 55 s to read.)"""
+
+    def __init__(self, path: str):
+        self.path, self.seen = path, 0
+
+    def frames(self, container, stream):
+        """The decoded frames of `stream`, from its current position."""
+        for packet in container.demux():
+            self.seen += 1
+            if self.seen > MAX_PACKETS:
+                raise WECLError(f"{self.path}: the file holds more than {MAX_PACKETS:,} packets, the most a video "
+                                "may have here (WECL_MAX_PACKETS)")
+            if packet.stream.index == stream.index:
+                yield from packet.decode()
+
+
 def _damaged(path: str, error: av.FFmpegError) -> WECLError:
     """A decoder's failure as the user reads it (`max_pixels` refusals arrive as EINVAL)."""
     return WECLError(f"{path}: the video data is damaged, or holds a picture of more than {MAX_PIXELS:,} pixels "
@@ -235,6 +255,7 @@ class _FrameCursor:
         self.time_base = float(stream.time_base)
         self.size = (stream.codec_context.width, stream.codec_context.height)
         self.decoder = None
+        self.packets = PacketCount(info.path)
         self.sparse = False  # keyframes too far apart for forward seeks to pay (see _seek)
         self.shown = None  # (time, frame) of the frame on screen at the last asked time
         self.ahead = None  # (time, frame) of the next decoded frame, or None at the end
@@ -260,7 +281,7 @@ class _FrameCursor:
     def _seek(self, t: float) -> None:
         before = self.shown[0] if self.shown else None
         self.container.seek(max(0, int(t / self.time_base)), stream=self.stream, backward=True, any_frame=False)
-        self.decoder = self.container.decode(self.stream)
+        self.decoder = self.packets.frames(self.container, self.stream)
         self.shown, self.ahead = None, self._next()
         # A forward seek that lands at or before where decoding already was found no keyframe in
         # between: keyframes are sparse here (one at the start of a 300 s file, say), and every
@@ -285,6 +306,35 @@ class _FrameCursor:
                 "the file is truncated or damaged"
             )
         return self.shown
+
+    def step(self):
+        """(time, frame) of the frame after the shown one, which it becomes; None at the end."""
+        if self.ahead is None:
+            return None
+        self.shown, self.ahead = self.ahead, self._next()
+        return self.shown
+
+
+# How the 3D ResNet's clips are sampled, in the feature-cache key: until 2026-12 the k frames were the
+# ones on screen at k times 1/fps apart, which repeated a frame where a time fell on a frame's edge
+# and gave k copies of one frame where the header's rate was below the stream's.
+CLIP_SAMPLING = "k successive frames by timestamp"
+
+
+def _successive(cursor: _FrameCursor, span: tuple[float, float], k: int, fps: float, rng) -> list:
+    """k successive frames of a span as they are on screen: the first at `clip_times`' first time,
+    the others the frames that follow it by their own timestamps, so that a variable frame rate
+    (a header saying 1 fps over a 60 fps stretch) gives k real frames. A span with fewer loops
+    them; where the timestamps keep to the header's rate, the loop is `clip_times`' (its first
+    `int(span * fps)` frames, or the one on screen), so that a constant-rate file's clips are what they always were."""
+    clip = [cursor.frame_at(clip_times(span, k, fps, rng)[0])]
+    while len(clip) < k and (following := cursor.step()) is not None and following[0] < span[1]:
+        clip.append(following)
+    if len(clip) < k:
+        available = int((span[1] - span[0]) * fps + 1e-6)
+        steady = all(abs(b[0] - a[0] - 1 / fps) < 0.1 / fps for a, b in zip(clip, clip[1:]))
+        clip = clip[:max(1, available)] if steady else clip
+    return [clip[j % len(clip)] for j in range(k)]
 
 
 def read_clips(
@@ -312,12 +362,13 @@ def read_clips(
         info = replace(info)  # adjusted below for a rotated picture: the caller's stays as it was
     spans = segment_spans(info.duration, segments)
     frames = np.zeros((segments, k, size, size, 3), np.uint8)
+    times = np.zeros((segments, k))
     thumbnails: list[np.ndarray | None] = [None] * segments
     threads = 1 if rng is not None else max(1, min(threads, segments))
     bounds = [round(segments * i / threads) for i in range(threads + 1)]
     ranges = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    work = lambda part: _decode_segments(path, info, spans, part, frames, thumbnails, k, size, rng, deadline,  # noqa: E731
-                                         on_segment, whole)
+    work = lambda part: _decode_segments(path, info, spans, part, frames, times, thumbnails, k, size, rng,  # noqa: E731
+                                         deadline, on_segment, whole)
     if threads == 1:
         work(ranges[0])
     else:
@@ -327,12 +378,12 @@ def read_clips(
     h, w = thumbnails[0].shape[:2]
     if (w > h) != (info.width > info.height):  # rotated by 90 degrees: report the displayed size
         info.width, info.height = info.height, info.width
-    return Clips(info, spans, frames, thumbnails)
+    return Clips(info, spans, frames, thumbnails, times)
 
 
-def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: np.ndarray, thumbnails: list,
-                     k: int, size: int, rng, deadline, on_segment, whole: bool = False) -> None:
-    """Fill frames[i] and thumbnails[i] for the segments `indices`, with a container of its own."""
+def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: np.ndarray, times: np.ndarray,
+                     thumbnails: list, k: int, size: int, rng, deadline, on_segment, whole: bool = False) -> None:
+    """Fill frames[i], times[i] and thumbnails[i] for the segments `indices`, with a container of its own."""
     with _open(path) as container:
         cursor = _FrameCursor(container, container.streams.video[0], info, deadline)
         converted: dict[float, np.ndarray] = {}  # frame time -> RGB, so a looped frame converts once
@@ -340,9 +391,10 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
             for i in indices:
                 span = spans[i]
                 crop = None
-                times = spread_times(span, k, rng) if whole else clip_times(span, k, info.fps, rng)
-                for j, t in enumerate(times):
-                    shown_time, frame = cursor.frame_at(t)
+                shown = [cursor.frame_at(t) for t in spread_times(span, k, rng)] if whole \
+                    else _successive(cursor, span, k, info.fps, rng)
+                for j, (shown_time, frame) in enumerate(shown):
+                    times[i, j] = shown_time
                     if shown_time not in converted:
                         converted[shown_time] = _to_rgb(frame, size, int(frame.rotation or 0), whole)
                     rgb = converted[shown_time]
