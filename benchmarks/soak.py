@@ -1,6 +1,6 @@
 """Soak test of the explorer as a public Space sees it: simulated users at once, for minutes.
 
-    python -m benchmarks.soak [--users 8] [--seconds 300] [--cache-max-mb 8]
+    python -m benchmarks.soak [--users 8] [--attackers 2] [--seconds 300] [--cache-max-mb 8]
 
 Starts the real app (app.create(), `python app.py`'s launch options) on a free localhost port with
 a fresh feature cache limited to --cache-max-mb, then runs --users threads, each with its own
@@ -14,13 +14,27 @@ gradio_client, until --seconds have passed. Each user repeatedly picks one of:
 - poll:    one tick of the Dataset tab's timer on a running or finished dataset run (the poll is
            not an API endpoint, so it is called in-process, as Gradio's worker thread would).
 
+Beside them, --attackers threads each repeat, in turn, the attacks of the hosting issue:
+
+- liar:    /predict on a MOV whose header and first frames are 64x64 and whose later frames are
+           3000x1 (the answer must be a message);
+- body:    a 3 MB JSON body to the queue (must be refused with 413);
+- flood:   40 predictions joined from fresh sessions in a burst, with no event stream (at most one
+           may be admitted: one per visitor);
+- abandon: an upload that declares 100 MB, sends 20 MB and hangs up (no file may stay behind).
+
+With attackers the app runs as a Space sees it (SPACE_ID set): every user and attacker has an
+address of its own in X-Forwarded-For, as the Space's proxy would write it.
+
 Prints requests served and errors per kind (an error on a good request is unexpected), p50/p95
-latency per kind, and the process's RSS and feature-cache size at the start and the end.
-Everything stays on 127.0.0.1 and the loop ends by itself.
+latency per kind, the attacks and how each was answered, the process's RSS over the run, the
+feature-cache size and the upload folder's size. Everything stays on 127.0.0.1 and the loop ends
+by itself.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -29,6 +43,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -52,6 +67,49 @@ def make_media(folder: Path, count: int) -> tuple[list[Path], list[Path]]:
     return videos, bad
 
 
+def make_liar(folder: Path) -> Path:
+    """A PNG-in-MOV whose header (and first second) says 64x64 while its later frames are 3000x1:
+    the frames' packets are copied, never re-encoded."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(13):
+        picture = np.full((64, 64, 3), 100, np.uint8) if i < 10 else np.tile(np.uint8([0, 255, 0]), (1, 3000, 1))
+        cv2.imwrite(str(folder / f"f{i:03d}.png"), picture)
+    out = folder / "liar.mov"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-framerate", "10", "-i",
+                    str(folder / "f%03d.png"), "-c:v", "copy", str(out)], check=True)
+    return out
+
+
+def raw_post(url: str, path: str, body: bytes, headers: dict, send_only: int | None = None) -> int:
+    """POST over a plain socket, as an attacker sends it; the status (0: no answer). With
+    `send_only`, only that many bytes of the body are sent before hanging up."""
+    import socket
+
+    host, port = url.split("//")[1].strip("/").split(":")
+    head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": host, "Content-Length": len(body), "Connection": "close",
+                                                  **headers}.items())
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        try:
+            sock.sendall(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + body[:send_only])
+            if send_only is not None:
+                return 0
+        except OSError:
+            pass  # refused before it was all sent: the answer is waiting
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except OSError:
+            pass
+    try:
+        return int(answer.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
@@ -59,6 +117,7 @@ def folder_bytes(folder: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--attackers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--videos", type=int, default=24)
     parser.add_argument("--cache-max-mb", type=float, default=8)
@@ -68,6 +127,9 @@ def main() -> int:
     os.environ["WECL_CACHE"] = str(work / "cache")
     os.environ["WECL_CACHE_MAX"] = str(args.cache_max_mb)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.attackers:  # as a Space: the fairness rules hold per client address
+        os.environ["SPACE_ID"] = "soak/wecl-explorer"
+        os.environ["WECL_DATASET_ROOTS"] = str(work)
     import psutil
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
@@ -79,6 +141,7 @@ def main() -> int:
     from wecl.training.synth import generate
 
     videos, bad = make_media(work / "media", args.videos)
+    liar = make_liar(work / "liar")
     dataset = work / "dataset"
     generate(dataset, 8, seed=5, duration_range=(3.0, 5.0), size=(160, 120))
     demo = app.create()
@@ -93,7 +156,10 @@ def main() -> int:
 
     process = psutil.Process()
     cache = features.cache_dir()
-    start_rss, start_cache = process.memory_info().rss, folder_bytes(cache)
+    from ui.limits import upload_folder
+
+    uploads = Path(upload_folder())
+    start_rss, start_cache, start_uploads = process.memory_info().rss, folder_bytes(cache), folder_bytes(uploads)
     peak = [start_rss]
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, list[str]] = defaultdict(list)
@@ -103,7 +169,7 @@ def main() -> int:
 
     def user(index: int) -> None:
         rng = random.Random(index)
-        client = Client(url, verbose=False, download_files=False)
+        client = Client(url, verbose=False, download_files=False, headers={"X-Forwarded-For": f"10.0.1.{index}"})
         while time.monotonic() < stop_at:
             kind = rng.choices(["upload", "theta", "bad", "poll"], weights=[25, 45, 10, 20])[0]
             with lock:
@@ -135,7 +201,51 @@ def main() -> int:
             with lock:
                 latencies[kind].append(time.perf_counter() - began)
 
-    timeline: list[tuple[float, int]] = []  # (seconds, RSS) every tenth of the run
+    attacks: dict[str, list[str]] = defaultdict(list)  # kind -> how each was answered ("ok ..." or "UNEXPECTED ...")
+
+    def attacker(index: int) -> None:
+        address = {"X-Forwarded-For": f"10.0.2.{index}"}
+        client = Client(url, verbose=False, download_files=False, headers=address)
+        predict = next(d["id"] for d in client.config["dependencies"] if d.get("api_name") == "predict")
+        kinds = ["liar", "body", "flood", "abandon"]
+        turn = index
+        while time.monotonic() < stop_at:
+            kind = kinds[turn % len(kinds)]
+            turn += 1
+            if kind == "liar":
+                try:
+                    client.predict(handle_file(str(liar)), "", 0.5, 1, "eq9", api_name="/predict")
+                    outcome = "UNEXPECTED: accepted"
+                except AppError as error:
+                    outcome = "ok: a message" if "too elongated" in str(error) else f"UNEXPECTED: {str(error)[:80]}"
+            elif kind == "body":
+                status = raw_post(url, "/gradio_api/queue/join", b'{"data": ["' + b"x" * 3_000_000 + b'"]}',
+                                  {"Content-Type": "application/json", **address})
+                outcome = "ok: 413" if status == 413 else f"UNEXPECTED: {status}"
+            elif kind == "flood":
+                admitted = 0
+                for _ in range(40):
+                    body = json.dumps({"data": [None, "", 0.5, 1, "eq9"], "fn_index": predict, "trigger_id": None,
+                                       "session_hash": uuid.uuid4().hex, "event_data": None}).encode()
+                    admitted += raw_post(url, "/gradio_api/queue/join", body,
+                                         {"Content-Type": "application/json", **address}) == 200
+                outcome = "ok: at most 1 of 40 admitted" if admitted <= 1 else f"UNEXPECTED: {admitted} admitted"
+            else:
+                before = {p.name for p in uploads.iterdir() if p.is_file()} if uploads.is_dir() else set()
+                boundary = uuid.uuid4().hex
+                head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.mp4\"\r\n"
+                        "Content-Type: video/mp4\r\n\r\n").encode()
+                raw_post(url, "/gradio_api/upload", head + b"\0" * (100 * 2**20),
+                         {"Content-Type": f"multipart/form-data; boundary={boundary}", **address},
+                         send_only=20 * 2**20)
+                time.sleep(2)
+                left = ({p.name for p in uploads.iterdir() if p.is_file()} if uploads.is_dir() else set()) - before
+                outcome = "ok: no file left" if not left else f"UNEXPECTED: {len(left)} file(s) left"
+            with lock:
+                attacks[kind].append(outcome)
+            time.sleep(1)
+
+    timeline: list[tuple[float, int, int]] = []  # (seconds, RSS, upload folder bytes) every tenth of the run
 
     def sample() -> None:
         began, step = time.monotonic(), args.seconds / 10
@@ -143,23 +253,25 @@ def main() -> int:
             rss = process.memory_info().rss
             peak[0] = max(peak[0], rss)
             if time.monotonic() - began >= step * len(timeline):
-                timeline.append((time.monotonic() - began, rss))
+                timeline.append((time.monotonic() - began, rss, folder_bytes(uploads)))
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     threads = [threading.Thread(target=user, args=(i,)) for i in range(args.users)]
+    threads += [threading.Thread(target=attacker, args=(i,)) for i in range(args.attackers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    end_rss, end_cache = process.memory_info().rss, folder_bytes(cache)
+    end_rss, end_cache, end_uploads = process.memory_info().rss, folder_bytes(cache), folder_bytes(uploads)
     demo.close()
     run = dataset_run.get_run(token)
     while run is not None and not run.finished:
         time.sleep(0.1)
 
-    print(f"{args.users} users for {args.seconds:.0f} s on {url} ({os.cpu_count()} CPUs, torch threads "
+    print(f"{args.users} users and {args.attackers} attackers for {args.seconds:.0f} s on {url} "
+          f"({os.cpu_count()} CPUs, torch threads "
           f"{common.BACKBONE_THREADS}); feature cache limit {args.cache_max_mb:g} MB")
     print(f"{'request':8} {'served':>7} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8}")
     total = 0
@@ -175,9 +287,16 @@ def main() -> int:
     for kind, messages in errors.items():
         for message in messages[:3]:
             print(f"  {kind}: {message}")
+    for kind, outcomes in attacks.items():
+        bad_answers = [o for o in outcomes if o.startswith("UNEXPECTED")]
+        unexpected += len(bad_answers)
+        print(f"attack {kind:8} {len(outcomes):4d} made, {len(bad_answers)} unexpected answers"
+              + (f" (first: {bad_answers[0]})" if bad_answers else f" ({outcomes[0]})" if outcomes else ""))
     mb = 2 ** 20
     print(f"RSS: start {start_rss / mb:.0f} MB, end {end_rss / mb:.0f} MB, peak {peak[0] / mb:.0f} MB")
-    print("RSS over the run: " + ", ".join(f"{t:.0f} s {rss / mb:.0f} MB" for t, rss in timeline))
+    print("RSS over the run: " + ", ".join(f"{t:.0f} s {rss / mb:.0f} MB" for t, rss, _ in timeline))
+    print("upload folder over the run: " + ", ".join(f"{t:.0f} s {disk / mb:.1f} MB" for t, _, disk in timeline)
+          + f"; start {start_uploads / mb:.1f} MB, end {end_uploads / mb:.1f} MB")
     print(f"feature cache: start {start_cache / mb:.1f} MB, end {end_cache / mb:.1f} MB "
           f"(limit {args.cache_max_mb:g} MB)")
     shutil.rmtree(work, ignore_errors=True)

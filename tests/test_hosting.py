@@ -32,7 +32,10 @@ def server():
                 **app.launch_options())
     try:
         yield f"http://127.0.0.1:{port}/"
-    finally:
+    finally:  # the predictions joined without an event stream still run: let them end first
+        deadline = time.monotonic() + 120
+        while (len(demo._queue) or any(demo._queue.active_jobs)) and time.monotonic() < deadline:
+            time.sleep(0.2)
         demo.close()
 
 
@@ -144,14 +147,19 @@ def _fn_index(url: str, name: str) -> int:
 
 
 def _prediction_data(url: str, tmp_path: Path) -> list:
-    from helpers import make_media
+    """The /predict inputs for a video of content no other test has (so that no cached features
+    make its prediction instant: the first one must hold the line while the others join)."""
+    import random
 
-    video = tmp_path / "ten.mp4"
-    make_media("av", video, tmp_path)
-    status, answer = upload(url, {"ten.mp4": video.read_bytes()})
+    from helpers import ffmpeg
+
+    video = tmp_path / "fresh.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=6", "-vf", f"hue=h={random.randint(0, 359)}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", video)
+    status, answer = upload(url, {"fresh.mp4": video.read_bytes()})
     assert status == 200, answer
     path = json.loads(answer)[0]
-    return [{"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": "ten.mp4"}, "", 0.7, 1, "eq9"]
+    return [{"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": "fresh.mp4"}, "", 0.7, 1, "eq9"]
 
 
 def test_one_visitor_cannot_fill_the_queue_for_the_others(monkeypatch, tmp_path):
@@ -171,7 +179,8 @@ def test_one_visitor_cannot_fill_the_queue_for_the_others(monkeypatch, tmp_path)
         assert again[0] == 400 and "one at a time per visitor" in again[1], again
         answers = [_join(url, predict, f"attacker-{i}", data) for i in range(1, 40)]
         refused = [a for a in answers if a[0] != 200]
-        assert len(answers) - len(refused) == 2  # 3 predictions at most, the first included
+        # 3 at most at once, the first included (more may pass once the first ones are done)
+        assert answers[:2] == [a for a in answers[:2] if a[0] == 200] and answers[2][0] == 400, answers[:3]
         assert all(a[0] == 400 and "the most this server queues" in a[1] for a in refused), refused[:2]
         for i in range(5):  # the cheap event of a visitor who never asked for a prediction
             status, answer = _join(url, info, f"visitor-{i}", ["wecl-synth-demo"])
