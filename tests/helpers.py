@@ -89,7 +89,8 @@ def make_media(kind: str, out: Path, work: Path) -> None:
         raise KeyError(kind)
 
 
-EXTENSIONS = {"vfr_burst": ".mkv", "webm": ".webm", "keyframes_vp9": ".webm", "mkv": ".mkv", "avi": ".avi", "mov": ".mov", "audio_only": ".m4a"}
+EXTENSIONS = {"vfr_burst": ".mkv",
+              "webm": ".webm", "keyframes_vp9": ".webm", "mkv": ".mkv", "avi": ".avi", "mov": ".mov", "audio_only": ".m4a"}
 # Every kind a video test can run on, and the subset that are not valid videos.
 GOOD_KINDS = ["av", "silent", "short", "rotated", "webm", "surround", "stereo48k", "mkv", "avi", "mov", "vfr", "few_frames",
               "keyframes", "keyframes_vp9"]
