@@ -212,3 +212,75 @@ def test_dataset_run_sort_and_open_a_video(page, tmp_path):
     assert bars.get("detections", 0) == int(first["detected segments"]), (vid, first, bars)
     assert f"{truth} segments" in page.locator("#ds-video-heading").inner_text()
     page.screenshot(path=str(shots / "browser_dataset.png"), full_page=True)
+
+
+TRACE_NAMES_JS = ("() => { const p = document.querySelector('#timeline .js-plotly-plot'); "
+                  "return p ? p.data.map(t => t.name) : []; }")
+
+
+def test_views_follow_the_video_and_the_checkpoint(page, tmp_path):
+    """Issue 20: replacing the video or the checkpoint left the old results on screen, a θ change
+    redrew the old video's analysis beside the new one, a failed run left the old results and its
+    message vanished, later rounds were never drawn, and a video without sound showed audio A*."""
+    from test_app import make_video
+
+    shots = Path(os.environ.get("WECL_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    first = make_video(tmp_path / "first_clip.mp4", 4.0)
+    silent = make_video(tmp_path / "silent_clip.mp4", 4.0, audio=False)
+    pick_checkpoint(page, "checkpoint", "wecl-synth-demo")
+    page.locator("#video input[type=file]").set_input_files(str(first))
+    page.wait_for_selector("#video video")
+    page.locator("#rounds input[type=number]").fill("3")
+    page.locator("#rounds input[type=number]").blur()
+    page.locator("#run").click()
+    bars_when(page, "(b['audio attention'] || 0) === 10")
+    page.wait_for_selector("#strip img")
+    heading = page.locator("#prediction").inner_text()
+    assert "first_clip.mp4" in heading and "wecl-synth-demo" in heading, heading
+    names = page.evaluate(TRACE_NAMES_JS)
+    assert "round 1: visual A*" in names and "round 2: audio A*" in names, names  # every round drawn
+    page.screenshot(path=str(shots / "browser_rounds.png"))
+
+    # another video: the views clear until Run, and a θ change does not bring the old ones back
+    page.locator("#video button[aria-label='Clear']").first.click()
+    page.locator("#video input[type=file]").set_input_files(str(silent))
+    page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('silent_clip.mp4 is loaded')")
+    assert page.evaluate(BARS_JS) in (None, {}) and page.locator("#strip img").count() == 0
+    number = page.locator("#theta input[type=number]")
+    number.fill("0.3")
+    number.blur()
+    page.get_by_text("No prediction for this video and checkpoint yet").first.wait_for()
+    time.sleep(1)
+    assert page.evaluate(BARS_JS) in (None, {}) and page.locator("#strip img").count() == 0
+    assert "first_clip" not in page.locator("#prediction").inner_text()
+
+    # no sound: no audio numbers, "—" in the table
+    page.locator("#run").click()
+    bars = bars_when(page, "(b['visual attention'] || 0) === 10")
+    assert "audio attention" not in bars
+    page.get_by_text("no audio track: visual attention only").first.wait_for()
+    page.get_by_role("tab", name="Segments").click()
+    page.wait_for_function("() => document.querySelector('#segments').innerText.includes('—')")
+    page.screenshot(path=str(shots / "browser_no_sound.png"), full_page=True)
+
+    # another checkpoint: the views clear
+    pick_checkpoint(page, "checkpoint", "wecl-face-ekman6")
+    page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('wecl-face-ekman6')")
+    assert page.evaluate(BARS_JS) in (None, {}) and page.locator("#strip img").count() == 0
+
+    # a failed run: the views clear and its message stays on the page
+    pick_checkpoint(page, "checkpoint", "wecl-synth-demo")
+    page.locator("#run").click()
+    bars_when(page, "(b['visual attention'] || 0) === 10")
+    broken = tmp_path / "broken_clip.mp4"
+    broken.write_bytes(first.read_bytes()[:3000])
+    page.locator("#video button[aria-label='Clear']").first.click()
+    page.locator("#video input[type=file]").set_input_files(str(broken))
+    page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('broken_clip.mp4 is loaded')")
+    page.locator("#run").click()
+    page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('The last run failed')")
+    time.sleep(12)  # longer than an error toast lives
+    assert "broken_clip.mp4" in page.locator("#prediction").inner_text()
+    assert page.evaluate(BARS_JS) in (None, {})
+    page.screenshot(path=str(shots / "browser_failed_run.png"))

@@ -43,16 +43,20 @@ def check_result_json(data: dict, model, has_audio: bool) -> None:
     theta = data["theta"]
     for s in segs:
         assert isinstance(s["start"], float) and isinstance(s["end"], float) and s["end"] > s["start"]
-        for key in ("visual_attention", "audio_attention"):
+        # without sound no audio number at all (issue 20: the attention on silence was shown)
+        for key in ("visual_attention", "audio_attention") if has_audio else ("visual_attention",):
             assert isinstance(s[key], float) and s[key] >= 0  # eq. 7 ends in a ReLU
-        for key in ("visual_attention_norm", "audio_attention_norm"):
+        for key in ("visual_attention_norm", "audio_attention_norm") if has_audio else ("visual_attention_norm",):
             assert isinstance(s[key], float) and 0.0 <= s[key] <= 1.0
+        if not has_audio:
+            assert s["audio_attention"] is None and s["audio_attention_norm"] is None
         assert s["erased_round"] is None or type(s["erased_round"]) is int
         # eq. 9 on round 0: both modalities reach theta, or the visual one alone without audio
-        keyframe = s["visual_attention_norm"] >= theta and (s["audio_attention_norm"] >= theta or not has_audio)
+        keyframe = s["visual_attention_norm"] >= theta and (not has_audio or s["audio_attention_norm"] >= theta)
         assert (s["erased_round"] == 0) == keyframe, s
+    assert all((r["audio"] is None) != has_audio for r in data["rounds_attention"])
     # eq. 8 by hand on the raw attention
-    for modality in ("visual", "audio"):
+    for modality in ("visual", "audio") if has_audio else ("visual",):
         raw = np.array([s[f"{modality}_attention"] for s in segs])
         norm = np.array([s[f"{modality}_attention_norm"] for s in segs])
         span = raw.max() - raw.min()

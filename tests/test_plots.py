@@ -134,3 +134,44 @@ def test_wecl_package_never_imports_gradio():
     code = ("import sys, wecl.explorer.plots, wecl.explorer.groundtruth, wecl.explorer.render, wecl.inference; "
             "sys.exit(1 if 'gradio' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_later_rounds_are_drawn_and_detections_say_why():
+    """Issue 20: each round's attention (`rounds_attention`) was computed and never drawn, and a
+    fused-rule detection had no visible bar to explain it."""
+    result = make_result()
+    result["keyframe_rule"] = "fused"
+    result["rounds_attention"] = [
+        {"round": 0, "visual": [0.0, 0.25, 0.5, 0.75, 1.0], "audio": [1.0, 0.75, 0.5, 0.25, 0.0]},
+        {"round": 1, "visual": [0.2, None, None, 0.9, 0.1], "audio": [0.4, None, None, 0.6, 0.3]},
+    ]
+    t = traces(plots.timeline_figure(result))
+    assert list(t["round 1: visual A*"].y) == [0.2, None, None, 0.9, 0.1]
+    assert list(t["round 1: audio A*"].y) == [0.4, None, None, 0.6, 0.3]
+    assert "round 0: visual A*" not in t  # round 0 is the bars
+    assert "reached θ in some erasing round" in t["detections"].hovertemplate
+    result["keyframe_rule"] = "eq9"
+    assert "erased in round 0" in traces(plots.timeline_figure(result))["detections"].hovertemplate
+
+
+def test_no_sound_means_no_audio_numbers():
+    """Issue 20: a video without sound showed audio A* (the model's attention on silence)."""
+    result = make_result(has_audio=False)
+    for s in result["segments"]:
+        s["audio_attention"] = s["audio_attention_norm"] = None
+    table = plots.segments_table(result)
+    assert set(table["audio A*"]) == {"—"} and set(table["audio A (raw)"]) == {"—"}
+    t = traces(plots.timeline_figure(result))
+    assert "audio attention" not in t
+    assert "no audio track" in plots.timeline_figure(result).layout.annotations[0].text
+
+
+def test_a_synthetic_checkpoint_warns_above_its_answer_as_large_as_it():
+    result = make_result()
+    result["training"] = "synthetic"
+    lines = plots.prediction_markdown(result).split("\n\n")
+    assert lines[0] == "`v.mp4` · checkpoint `x`"  # where the views come from
+    assert lines[1].startswith("## ⚠️ Synthetic-only checkpoint") and lines[2] == "## demonstration: sadness · 70.0%"
+    result["training"], result["checkpoint"]["revision"] = "rule", "0123456789abcdef"
+    lines = plots.prediction_markdown(result).split("\n\n")
+    assert lines[0] == "`v.mp4` · checkpoint `x` @ `0123456789ab`" and lines[1] == "## sadness · 70.0%"

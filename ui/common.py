@@ -8,7 +8,9 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import TypeVar
 
@@ -52,13 +54,37 @@ def skipping(outputs: type[Outputs], **values) -> Outputs:
     return outputs(**{**dict.fromkeys(outputs._fields, gr.skip()), **values})
 
 
+# The message of each session's last failed request, so that a `.failure` listener can keep it on
+# the page (an error toast vanishes); the oldest sessions are forgotten first.
+_last_errors: OrderedDict[str, str] = OrderedDict()
+_last_errors_lock = threading.Lock()
+MAX_REMEMBERED_ERRORS = 1000
+
+
+def last_error(request: gr.Request | None) -> str | None:
+    """The message of this session's last failed request (forgotten once read)."""
+    with _last_errors_lock:
+        return _last_errors.pop(str(getattr(request, "session_hash", None)), None)
+
+
+def _remember_error(args, kwargs, message: str) -> None:
+    request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+    if getattr(request, "session_hash", None):
+        with _last_errors_lock:
+            _last_errors[str(request.session_hash)] = message
+            _last_errors.move_to_end(str(request.session_hash))
+            while len(_last_errors) > MAX_REMEMBERED_ERRORS:
+                _last_errors.popitem(last=False)
+
+
 def user_errors(fn):
     """WECLError -> gr.Error with its message; anything else -> a short gr.Error, trace in the log.
 
     The gr.Error is raised outside the except blocks, so it carries no `__context__`, and the
     failure's frames are cleared (`errors.release`): nothing of a failed request (its decoders,
     its frames) outlives it, in Gradio's session state or in a reference cycle. Server paths in
-    the message are cut to file names (`policy.public_message`)."""
+    the message are cut to file names (`policy.public_message`). The message is also kept for the
+    session (`last_error`)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -72,6 +98,7 @@ def user_errors(fn):
             log.exception("unexpected error in %s", fn.__name__)
             message = f"Unexpected error ({type(error).__name__}): {error}"
             release(error)
+        _remember_error(args, kwargs, public_message(message))
         raise gr.Error(public_message(message), print_exception=False)
     return wrapper
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
+import pandas as pd
 
-from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, session_dir, skipping, user_errors
+from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, last_error, session_dir, skipping, user_errors
 from wecl import checkpoints, inference
 from wecl.annotations import video_id
 from wecl.atomic import atomic_write_text
@@ -106,7 +107,7 @@ def on_checkpoint(spec: str) -> CheckpointPicked:
 @gpu
 @user_errors
 def run_prediction(video: str | None, checkpoint: str | None, theta: float | None, rounds: float | None,
-                   keyframes: str | None = "eq9", progress=gr.Progress()) -> Prediction:
+                   keyframes: str | None = "eq9", request: gr.Request = None, progress=gr.Progress()) -> Prediction:
     """The `/predict` endpoint: (video, checkpoint, theta, rounds, keyframes) -> result JSON
     (docs/formats.md#result-json). An empty checkpoint is the registry default; keyframes "eq9" (the paper's) or
     "fused"."""
@@ -120,7 +121,51 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
                                progress=lambda done, total, what: progress(done / total, desc=what),
                                keyframe_rule=keyframes or None)
     return Prediction(result_json=public_result(result.json),
-                      session={"video": str(video), "checkpoint": spec, "features": result.features})
+                      session={"video": str(video), "checkpoint": spec, "checkpoint_box": checkpoint,
+                               "features": result.features})
+
+
+# ---------------------------------------------------------------------------------------------
+# Views follow their inputs: none outlives the video and checkpoint it was computed for
+
+
+def current(session: dict | None, video: str | None, checkpoint: str | None) -> bool:
+    """Whether the session's prediction is of this video through this checkpoint (the boxes' values)."""
+    return bool(session) and session["video"] == str(video) and session.get("checkpoint_box") == checkpoint
+
+
+def press_run(video: str | None, what: str = "") -> str:
+    """The summary while no prediction exists for the current video and checkpoint."""
+    if not video:
+        return "Upload a video or pick an example, then press **Run**."
+    return f"{what}`{Path(str(video)).name}` is loaded: press **Run** to analyse it."
+
+
+def cleared_views(summary: str) -> Views:
+    """Every view emptied, `summary` in the prediction's place."""
+    return Views(result_json=None, summary=summary, notices="", timeline=None, probabilities=None, strip=None,
+                 table=pd.DataFrame(columns=plots.SEGMENT_COLUMNS), comparison=None, comparison_md="",
+                 json_file=None, csv_file=None)
+
+
+def forget_prediction(video: str | None, checkpoint: str | None = None, *, changed: str = "") -> list:
+    """A new video or checkpoint: the views clear and the session forgets its prediction
+    (outputs: the views, then the session)."""
+    return [*cleared_views(press_run(video, changed)), None]
+
+
+def on_new_video(video: str | None) -> list:
+    return forget_prediction(video)
+
+
+def on_new_checkpoint(checkpoint: str | None, video: str | None) -> list:
+    return forget_prediction(video, changed=f"Checkpoint `{checkpoint or 'default'}` chosen. ")
+
+
+def failed_run(video: str | None, request: gr.Request = None) -> list:
+    """After a failed run: the views clear and its message stays on the page until the next run."""
+    message = last_error(request) or "the run failed"
+    return [*cleared_views(f"**The last run failed:** {message}\n\n{press_run(video)}"), None]
 
 
 def _truth_or_warn(rows, duration: float):
@@ -182,9 +227,14 @@ def compute_views(session: dict, theta: float, rounds: int, keyframes: str | Non
 
 
 @user_errors
-def update_views(session, theta, rounds, keyframes, gt_rows, request: gr.Request = None) -> Views:
+def update_views(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None,
+                 request: gr.Request = None) -> Views:
+    """The views of the session's prediction, if it is of the current video and checkpoint (a run
+    that ends after the video was replaced draws nothing of the old one)."""
     if not session:
         return skipping(Views)
+    if not current(session, video, checkpoint):
+        return cleared_views(press_run(video))
     views = compute_views(session, theta, rounds, keyframes, gt_rows)
     result = views.result_json
     folder = session_dir(request)
@@ -194,6 +244,18 @@ def update_views(session, theta, rounds, keyframes, gt_rows, request: gr.Request
     result_for_file.save_json(json_path)
     atomic_write_text(csv_path, plots.segments_csv(result))
     return views._replace(json_file=str(json_path), csv_file=str(csv_path))
+
+
+@user_errors
+def on_setting(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None,
+               request: gr.Request = None) -> Views:
+    """θ, rounds or the keyframe rule moved: the views again, or, with no prediction for the current
+    video and checkpoint, a word that there is nothing to apply them to."""
+    if not current(session, video, checkpoint):
+        gr.Info("No prediction for this video and checkpoint yet: press Run, and the views follow θ, "
+                "rounds and the keyframe rule.")
+        return skipping(Views)
+    return update_views(session, theta, rounds, keyframes, gt_rows, video, checkpoint, request)
 
 
 @user_errors
@@ -246,10 +308,10 @@ def export_ground_truth(gt_rows, video, session, request: gr.Request = None):
 
 
 @user_errors
-def render_video(session, theta, rounds, keyframes, gt_rows, request: gr.Request = None,
+def render_video(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None, request: gr.Request = None,
                  progress=gr.Progress()) -> Rendered:
-    if not session:
-        raise WECLError("run a prediction first")
+    if not current(session, video, checkpoint):
+        raise WECLError("no prediction for this video and checkpoint yet: press Run first")
     result = compute_views(session, theta, rounds, keyframes, gt_rows).result_json
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])
     out = session_dir(request) / f"{video_id(session['video'])}.annotated.mp4"
@@ -329,7 +391,8 @@ def _controls(choices, default: str, default_theta: float, gt_files: gr.File) ->
                              info="from the registry, or type a Hub id owner/name@revision or a folder",
                              elem_id="checkpoint")
     theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
-                      info="segments with A* ≥ θ in both modalities are erased (eq. 9)", elem_id="theta")
+                      info="segments with A* ≥ θ in both modalities are erased (eq. 9); without sound, visual A* alone",
+                      elem_id="theta")
     rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds",
                        info="rounds > 1 explore what the model turns to next; they change the "
                             "detections only under the fused rule")
@@ -386,15 +449,20 @@ def build(choices, default: str, default_theta: float) -> None:
                               probabilities=probabilities, strip=strip, table=table, comparison=gt.comparison,
                               comparison_md=gt.comparison_md, json_file=downloads.json_file,
                               csv_file=downloads.csv_file))
-    view_inputs = [session, c.theta, c.rounds, c.keyframes, gt.gt_table]
+    view_inputs = [session, c.theta, c.rounds, c.keyframes, gt.gt_table, c.video, c.checkpoint]
     c.checkpoint.change(on_checkpoint, c.checkpoint, list(CheckpointPicked(info=c.info, theta=c.theta)),
                         api_visibility="private")
-    c.run.click(
+    c.checkpoint.change(on_new_checkpoint, [c.checkpoint, c.video], [*view_outputs, session], api_visibility="private",
+                        show_progress="hidden")
+    c.video.change(on_new_video, c.video, [*view_outputs, session], api_visibility="private", show_progress="hidden")
+    run = c.run.click(
         run_prediction, [c.video, c.checkpoint, c.theta, c.rounds, c.keyframes],
         list(Prediction(result_json=result_json, session=session)), api_name="predict",
         concurrency_limit=1, concurrency_id="predict",
-    ).success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
-    gr.on([c.theta.input, c.theta.release, c.rounds.input, c.rounds.release, c.keyframes.input], update_views, view_inputs,
+    )
+    run.success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
+    run.failure(failed_run, c.video, [*view_outputs, session], api_visibility="private", show_progress="hidden")
+    gr.on([c.theta.input, c.theta.release, c.rounds.input, c.rounds.release, c.keyframes.input], on_setting, view_inputs,
           view_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden",
           concurrency_limit=4, concurrency_id="views")
     gt.gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",

@@ -167,8 +167,11 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
         threads = [pool.submit(deadline.run, decode)]
         if c.uses_audio:
             threads.append(pool.submit(deadline.run, _timed, timings, "audio", audio_patches, video, c, info, deadline))
-        visual, timings["visual_backbone"] = deadline.run(_visual_as_decoded, ready, model, progress,
-                                                          lambda: deadline.check(video))
+        try:
+            visual, timings["visual_backbone"] = deadline.run(_visual_as_decoded, ready, model, progress,
+                                                              lambda: deadline.check(video))
+        except video_io.Cancelled:  # a decoding thread failed: `gather` below raises its own failure
+            visual = None
     clips, *sound = video_io.gather(threads)  # the failure of either thread, not the other's stop
     patches, has_audio = sound[0] if sound else (None, clips.info.has_audio)
     clips.info.has_audio = has_audio

@@ -129,10 +129,12 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     out = _run_heads(features, model, theta, rounds)
     probs = torch.softmax(out["output"].logits[0].float(), -1).cpu().numpy()
     best = int(probs.argmax())
-    attention = [(_numpy(v), _numpy(a)) for v, a in out["attention"]]
+    # Without sound the audio A (of silence) is never shown, except for an audio-only model (it is all there is).
+    heard = features.info.has_audio or not c.uses_visual
+    attention = [(_numpy(v), _numpy(a) if heard else None) for v, a in out["attention"]]
     erased = out["erased_round"].cpu().numpy()
     faces = _faces(features, model)
-    mask, scored = detection.keyframes(rule, detection.counted(attention, features.info.has_audio), erased, theta)
+    mask, scored = detection.keyframes(rule, detection.counted(attention, heard), erased, theta)
     timings = dict(features.timings) if features.source == "computed" else {}
     timings["heads"] = time.perf_counter() - start
     data: ResultJSON = {
@@ -145,7 +147,7 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
         "theta": theta,
         "rounds": rounds,
         "keyframe_rule": rule,
-        "segments": _segment_rows(features, out["output"], attention[0], erased, faces),
+        "segments": _segment_rows(features, out["output"], attention[0], erased, faces, heard),
         "detections": detection.detect(features.spans, mask, scored, float(probs[best]), c.classes[best]),
         "rounds_attention": [
             {"round": r, "visual": None if v is None else _floats(v), "audio": None if a is None else _floats(a)}
@@ -187,11 +189,11 @@ def _faces(features: Features, model: WECL) -> np.ndarray | None:
     return np.asarray(features.visual)[:, FACE] > 0
 
 
-def _segment_rows(features: Features, head, normalised, erased: np.ndarray, faces: np.ndarray | None
-                  ) -> list[SegmentRow]:
-    """Per segment: its span, the raw (eq. 7) and normalised (eq. 8) attention, its erasing round,
-    and for a face checkpoint whether it has a face."""
-    raw_v, raw_a = _numpy(head.visual_attention), _numpy(head.audio_attention)
+def _segment_rows(features: Features, head, normalised, erased: np.ndarray, faces: np.ndarray | None,
+                  heard: bool) -> list[SegmentRow]:
+    """Per segment: its span, the raw (eq. 7) and normalised (eq. 8) attention (audio only where
+    the video has sound), its erasing round, and for a face checkpoint whether it has a face."""
+    raw_v, raw_a = _numpy(head.visual_attention), _numpy(head.audio_attention) if heard else None
     norm_v, norm_a = normalised
     value = lambda a, i: None if a is None else float(a[i])  # noqa: E731
     rows: list[SegmentRow] = []

@@ -44,9 +44,10 @@ class SegmentRow(TypedDict):
     start: float  # seconds
     end: float
     visual_attention: float | None  # raw A_v of eq. 7 (>= 0); None when the model has no visual stream
-    audio_attention: float | None  # raw A_a; None when the model has no audio stream
+    audio_attention: float | None  # raw A_a; None when the model has no audio stream or the video no sound
     visual_attention_norm: float | None  # A*_v of eq. 8, in [0, 1]
-    audio_attention_norm: float | None  # A*_a; computed on silence for a video without sound
+    audio_attention_norm: float | None  # A*_a; None as audio_attention (the model's audio A on silence
+    # means nothing, and eq. 9 ignores it: a segment's erasing follows its visual A* alone)
     erased_round: int | None  # the erasing round that erased it (0: an eq. 9 keyframe); None: never
     # Face checkpoints only (`visual_backbone: "face"`): whether a face was found in any of the
     # segment's sampled frames; a segment without one has attention 0.
@@ -67,7 +68,7 @@ class RoundAttention(TypedDict):
 
     round: int  # 0 is the full video
     visual: list[float | None] | None  # T values; None where the segment was erased in an earlier round
-    audio: list[float | None] | None  # None (the whole list) when the model has no such stream
+    audio: list[float | None] | None  # None (the whole list) when the model has no such stream or the video no sound
 
 
 class Result(TypedDict):

@@ -35,7 +35,7 @@ def summary(result) -> str:
     ]
     faces = all("face" in s for s in j["segments"])  # a face checkpoint: whether each segment has one
     lines.append("segment   seconds        visual  audio  " + ("face  " if faces else "") + "erased")
-    fmt = lambda x: "   -  " if x is None else f"{x:6.2f}"  # noqa: E731
+    fmt = lambda x: "   —  " if x is None else f"{x:6.2f}"  # noqa: E731
     for s in j["segments"]:
         erased = "" if s["erased_round"] is None else f"round {s['erased_round']}"
         face = ("yes   " if s["face"] else "no    ") if faces else ""

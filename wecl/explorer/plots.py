@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,8 +42,8 @@ def _value(x: float | None) -> float:
 
 def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.Figure:
     """Attention per segment on the video's seconds: visual and audio A* as bars (raw A in the
-    hover), theta as a line, erased segments shaded by round, and below, on their own tracks,
-    the detections and the ground-truth segments."""
+    hover), later erasing rounds' A* as dotted lines, theta as a line, erased segments shaded by
+    round, and below, on their own tracks, the detections and the ground-truth segments."""
     segments = result["segments"]
     duration = float(result["video"]["duration"])
     has_audio = bool(result["video"]["has_audio"])
@@ -54,7 +55,8 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.
     custom = [[s["index"], s["start"], s["end"]] for s in segments]
     # Erased shading first, so that the attention bars are drawn over it.
     traces: list[go.BaseTraceType] = [*_erased_bars(segments, centres, lengths, custom),
-                                      *_attention_bars(segments, has_audio, centres, lengths, custom)]
+                                      *_attention_bars(segments, has_audio, centres, lengths, custom),
+                                      *_later_rounds(result, centres)]
     traces.append(go.Scatter(
         x=[0.0, duration], y=[theta, theta], mode="lines", name=f"θ = {theta:.2f}",
         line=dict(color=THETA_COLOR, dash="dash", width=1.5), hoverinfo="skip",
@@ -62,15 +64,15 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.
 
     detections = [(d["start"], d["end"], f"{d['label']}, score {d['score']:.3f}") for d in result["detections"]]
     truth = [(g.start, g.end, g.label or "") for g in ground_truth]
-    traces.append(_track(detections, "detections", DETECTION_COLOR))
+    traces.append(_track(detections, "detections", DETECTION_COLOR, DETECTION_WHY[result.get("keyframe_rule", "eq9")]))
     traces.append(_track(truth, "ground truth", GROUND_TRUTH_COLOR))
 
     traces[:0] = _no_face_bars(segments, centres, lengths, custom)
     annotations = []
     audio_model = any(s["audio_attention_norm"] is not None for s in segments)
     if not audio_model or not has_audio:
-        text = "no audio model in this checkpoint: visual attention only" if not audio_model else \
-            "no audio track: visual attention only"
+        text = "no audio track: visual attention only" if not has_audio else \
+            "no audio model in this checkpoint: visual attention only"
         annotations.append(dict(text=text, xref="paper", yref="paper",
                                 x=1, y=1.0, xanchor="right", yanchor="bottom", showarrow=False,
                                 font=dict(size=11, color="#b45309")))
@@ -134,19 +136,48 @@ def _attention_bars(segments, has_audio: bool, centres, lengths, custom) -> list
             marker=dict(color=color), name=f"{name} attention",
             customdata=[c + [r] for c, r in zip(custom, raw)],
             hovertemplate=(f"segment %{{customdata[0]}} (%{{customdata[1]:.2f}}–%{{customdata[2]:.2f}} s)<br>"
-                           f"{name} A* = %{{y:.3f}}<br>raw A = %{{customdata[3]:.4g}}<extra></extra>"),
+                           f"{name} A* = %{{y:.3f}} (eq. 8: A rescaled to [0, 1] over the video)<br>"
+                           "raw A = %{customdata[3]:.4g} (eq. 7's attention weight)<extra></extra>"),
         ))
     return traces
 
 
-def _track(items: Sequence[tuple[float, float, str]], name: str, color: str) -> go.Bar:
-    """(start, end, hover text) items as bars on their own track below the attention."""
+# Why a detection exists, in its hover: a run of keyframes under the result's rule.
+DETECTION_WHY = {
+    "eq9": "a run of eq. 9 keyframes: segments erased in round 0 (visual and audio A* ≥ θ)",
+    "fused": "a run of keyframes: segments whose mean A* reached θ in some erasing round (dotted lines)",
+}
+
+
+def _later_rounds(result: Result, centres: list[float]) -> list[go.Scatter]:
+    """The attention of erasing rounds 1, 2, … (each on what the earlier rounds left), one dotted
+    line per modality and round, gaps where a segment was already erased; legend-toggled by round."""
+    traces = []
+    for entry in result.get("rounds_attention", [])[1:]:
+        r = entry["round"]
+        for name, dash in (("visual", "dot"), ("audio", "dashdot")):
+            values = entry.get(name)
+            if values is None or all(v is None for v in values):
+                continue
+            traces.append(go.Scatter(
+                x=centres, y=values, mode="lines+markers", name=f"round {r}: {name} A*", legendgroup=f"round{r}",
+                line=dict(color=round_color(r), dash=dash, width=1.5), marker=dict(size=5), connectgaps=False,
+                hovertemplate=(f"round {r}, {name} A* = %{{y:.3f}}<br>A* of the segments left after round "
+                               f"{r - 1}'s erasing, rescaled again<extra></extra>"),
+            ))
+    return traces
+
+
+def _track(items: Sequence[tuple[float, float, str]], name: str, color: str, why: str = "") -> go.Bar:
+    """(start, end, hover text) items as bars on their own track below the attention; `why` is
+    added to every hover."""
+    why = f"<br>{why}" if why else ""
     return go.Bar(
         y=[name] * len(items), x=[e - s for s, e, _ in items], base=[s for s, _, _ in items],
         orientation="h", xaxis="x", yaxis="y2", width=0.6, name=name, showlegend=False,
         marker=dict(color=color, opacity=0.85, line=dict(width=1, color="white")),
         customdata=[[s, e, text] for s, e, text in items],
-        hovertemplate=f"{name}: %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} s<br>%{{customdata[2]}}<extra></extra>",
+        hovertemplate=f"{name}: %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} s<br>%{{customdata[2]}}{why}<extra></extra>",
     )
 
 
@@ -233,9 +264,10 @@ SEGMENT_COLUMNS = ["segment", "start (s)", "end (s)", "visual A*", "audio A*", "
 
 
 def segments_table(result: Result) -> pd.DataFrame:
-    """One row per segment: times, normalised and raw attention, the round that erased it."""
-    def num(x: float | None, digits: int) -> float | None:
-        return None if x is None else round(float(x), digits)
+    """One row per segment: times, normalised and raw attention ("—" where there is none: no such
+    model, no sound), the round that erased it."""
+    def num(x: float | None, digits: int) -> float | str:
+        return "—" if x is None else round(float(x), digits)
 
     rows = [[s["index"], round(s["start"], 3), round(s["end"], 3), num(s["visual_attention_norm"], 3),
              num(s["audio_attention_norm"], 3), num(s["visual_attention"], 4), num(s["audio_attention"], 4),
@@ -260,13 +292,30 @@ def segments_csv(result: Result) -> str:
     return out.getvalue()
 
 
+# Checkpoints whose answer is no emotion reading at all: the warning comes first, as large as the answer.
+DEMONSTRATION = {"untrained": "Untrained checkpoint: random weights, no emotion reading",
+                 "synthetic": "Synthetic-only checkpoint: it knows nothing about real emotions"}
+
+
+def source_line(result: Result) -> str:
+    """Which file and which checkpoint (with its revision) a result comes from."""
+    checkpoint = result["checkpoint"]
+    revision = f" @ `{str(checkpoint['revision'])[:12]}`" if checkpoint.get("revision") else ""
+    return f"`{Path(str(result['video']['path'])).name}` · checkpoint `{checkpoint['id']}`{revision}"
+
+
 def prediction_markdown(result: Result) -> str:
-    """The prediction, its confidence and what was erased, in one short block."""
+    """Where the result comes from, the prediction, its confidence and what was erased, in one short
+    block; for an untrained or synthetic-only checkpoint, a warning as large as the prediction above
+    it, and the prediction marked as a demonstration."""
     erased = [s for s in result["segments"] if s["erased_round"] is not None]
     seconds = sum(s["end"] - s["start"] for s in erased)
     rule = RULE_TITLES[result.get("keyframe_rule", "eq9")].replace("*", r"\*")  # A*: no Markdown emphasis
+    demonstration = DEMONSTRATION.get(result.get("training", ""))
+    answer = f"{result['prediction']} · {result['confidence']:.1%}"
     lines = [
-        f"## {result['prediction']} · {result['confidence']:.1%}",
+        source_line(result),
+        *([f"## ⚠️ {demonstration}", f"## demonstration: {answer}"] if demonstration else [f"## {answer}"]),
         f"θ = {result['theta']:.2f}, {result['rounds']} erasing round{'s' if result['rounds'] != 1 else ''}: "
         f"{len(erased)} of {len(result['segments'])} segments erased ({seconds:.1f} s of "
         f"{result['video']['duration']:.1f} s), {len(result['detections'])} detection"
