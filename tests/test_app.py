@@ -472,6 +472,16 @@ def test_a_visitor_receives_no_server_path(client, tmp_path):
         client.predict(handle_file(str(bad)), "", 0.5, 1, "eq9", api_name="/predict")
     assert str(caught.value).startswith("not a video.mp4: ") and tempfile.gettempdir() not in str(caught.value)
     root = tempfile.gettempdir()
+    # the downloads the Video tab serves (result JSON, segments CSV) and the views it sends
+    from ui.video_tab import run_prediction, update_views
+
+    request = types.SimpleNamespace(session_hash="no-paths-test")
+    prediction = run_prediction(str(video), "wecl-synth-demo", 0.5, 2, "eq9", request=request)
+    views = update_views(prediction.session, 0.5, 2, "eq9", [], str(video), "wecl-synth-demo", request=request)
+    sent = [Path(views.json_file).read_text(), Path(views.csv_file).read_text(), str(views.result_json),
+            views.summary, views.notices, str(prediction.result_json)]
+    for text in sent:
+        assert root not in text and str(ROOT) not in text, text[:300]
     assert public_message(f"{root}/gradio/3f2a/my clip.mp4: damaged (see {ROOT}/checkpoints/x)") == \
         "my clip.mp4: damaged (see x)"
     assert public_message("owner/name@main: no such Hub repo") == "owner/name@main: no such Hub repo"

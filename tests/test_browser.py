@@ -90,9 +90,29 @@ def test_a_real_example_on_the_default_face_checkpoint(page, tmp_path):
     assert bars["visual attention"] == 10 and "audio attention" not in bars
     assert bars["detections"] == 1 and bars["ground truth"] == 1 and erased(bars) == 5
     page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('joy')")
-    page.get_by_text("no audio model in this checkpoint").first.wait_for()
+    page.get_by_text("no audio track: visual attention only").first.wait_for()  # the clip has no sound
+    assert "has no audio model" in page.locator("#notices").inner_text()
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "browser_face.png"))
+
+    # a 390 px phone (issue 20): the title fits, the legend is clear of plotly's toolbar
+    page.set_viewport_size({"width": 390, "height": 844})
+    time.sleep(1.5)
+    boxes = page.evaluate("""() => {
+      const plot = document.querySelector('#timeline .js-plotly-plot');
+      const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
+                         return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+      return {plot: box(plot), title: box(plot.querySelector('.gtitle')), legend: box(plot.querySelector('.legend')),
+              modebar: box(plot.querySelector('.modebar'))};
+    }""")
+    plot, title, legend, modebar = boxes["plot"], boxes["title"], boxes["legend"], boxes["modebar"]
+    assert plot["right"] <= 390 and title["right"] <= plot["right"] + 1, boxes
+    assert legend["left"] >= plot["left"] - 1 and legend["right"] <= plot["right"] + 1, boxes
+    if modebar:
+        apart = (legend["top"] >= modebar["bottom"] or legend["bottom"] <= modebar["top"]
+                 or legend["left"] >= modebar["right"] or legend["right"] <= modebar["left"])
+        assert apart, boxes
+    page.screenshot(path=str(shots / "browser_phone.png"), full_page=True)
 
 
 def test_upload_run_move_theta_and_overlay_ground_truth(page, tmp_path):
@@ -283,4 +303,5 @@ def test_views_follow_the_video_and_the_checkpoint(page, tmp_path):
     time.sleep(12)  # longer than an error toast lives
     assert "broken_clip.mp4" in page.locator("#prediction").inner_text()
     assert page.evaluate(BARS_JS) in (None, {})
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "browser_failed_run.png"))

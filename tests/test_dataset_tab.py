@@ -138,7 +138,10 @@ def test_corrected_ground_truth_is_saved_with_a_backup(dataset, first_run, tmp_p
     original = json.loads(before)
     vid = "synth_21_0003"
     views = dataset_tab._dataset_video_views(dataset_run.get_run(token), vid)
-    assert views[0] == vid and views[5]  # rows of its ground truth
+    assert views.vid == vid and views.gt_rows  # rows of its ground truth
+    # the row opens a playable video (issue 20): a copy Gradio serves, of the file itself
+    assert Path(views.player).read_bytes() == (dataset / f"{vid}.mp4").read_bytes()
+    assert str(dataset) not in views.heading and f"{vid}.mp4" in views.heading  # no server path
     outputs = dataset_tab.save_dataset_ground_truth(token, vid,
                                                     [[0.5, 1.5, "joy"], [2.0, 2.75, "joy"], [None, None, None]])
     table = outputs[0]
@@ -212,10 +215,25 @@ def test_two_checkpoints_side_by_side(dataset, tiny_checkpoint):
     assert any(line.startswith(f"| {name}") for line in summary.splitlines())
     assert {"wecl-synth-demo: class-agnostic", f"{name}: class-agnostic"} <= {t.name for t in ap_figure.data}
     views = dataset_tab._dataset_video_views(dataset_run.get_run(token), "synth_21_0000")
-    figure_a, figure_b = views[2], views[3]["value"]
+    figure_a, figure_b = views.timeline_a, views.timeline_b["value"]
     assert "wecl-synth-demo" in figure_a.layout.title.text and name in figure_b.layout.title.text
-    assert views[3]["visible"] is True
+    assert views.timeline_b["visible"] is True
     assert np.isfinite(table["confidence"]).all()
+    # issue 20: every aggregate figure shows both checkpoints, each named
+    _, status, _, _, _, confusion, _, distribution, *_ = finish(token)
+    assert [t.name for t in confusion.data] == ["wecl-synth-demo", name]
+    assert {a.text.split(" (")[0] for a in confusion.layout.annotations} >= {"wecl-synth-demo", name}
+    assert {a.text for a in distribution.layout.annotations} >= {"wecl-synth-demo", name}
+    assert all(max(t.x, default=0) < 1.0 and t.xbins.end == 1.0 for t in distribution.data)  # no bin past 1
+
+
+def test_a_run_on_cached_features_says_so():
+    """Issue 20: a second checkpoint on the same backbones read "0.0 s, 291.69 videos/s"."""
+    from wecl.batch import BatchStats
+
+    stats = BatchStats(total=20, computed=20, cached_features=20, seconds=0.0686)
+    line = dataset_run.RunProgress("b", 20, 20, "done", stats=stats).line()
+    assert "20 computed" in line and "0.07 s" in line and "20 on cached features, the heads alone ran" in line
 
 
 def test_stop_keeps_what_is_done_and_start_continues(tmp_path):

@@ -84,10 +84,10 @@ def test_probabilities_highlight_the_prediction():
 
 def test_thumbnail_strip_frames_erased_segments_in_their_round_colour():
     result = make_result()
-    thumbs = np.full((5, 30, 40, 3), 128, np.uint8)
+    thumbs = np.full((5, 30, 120, 3), 128, np.uint8)  # wider than their captions
     strip = plots.thumbnail_strip(thumbs, result, height=30)
     assert strip.dtype == np.uint8 and strip.ndim == 3 and strip.shape[2] == 3
-    tile_w = 40 + 2 * 4 + 4
+    tile_w = 120 + 2 * 4 + 4
     for i, seg in enumerate(result["segments"]):
         corner = tuple(strip[30 + 4 + 2, i * tile_w + 1])  # bottom-left of the frame, below the badge
         expected = plots._hex_rgb(plots.round_color(seg["erased_round"])) if seg["erased_round"] is not None \
@@ -175,3 +175,16 @@ def test_a_synthetic_checkpoint_warns_above_its_answer_as_large_as_it():
     result["training"], result["checkpoint"]["revision"] = "rule", "0123456789abcdef"
     lines = plots.prediction_markdown(result).split("\n\n")
     assert lines[0] == "`v.mp4` · checkpoint `x` @ `0123456789ab`" and lines[1] == "## sadness · 70.0%"
+
+
+def test_portrait_thumbnails_leave_room_for_their_captions():
+    """Issue 20: a portrait video's thumbnails were narrower than their captions, which ran together."""
+    from PIL import ImageDraw
+
+    result = make_result()
+    for s in result["segments"]:
+        s["start"], s["end"] = s["start"] + 100.0, s["end"] + 100.0  # long captions: "4: 108.0-110.0 s"
+    portrait = np.full((5, 64, 20, 3), 90, np.uint8)
+    strip = plots.thumbnail_strip(portrait, result, height=40)
+    caption = ImageDraw.Draw(plots.Image.new("RGB", (1, 1))).textbbox((0, 0), "4: 108.0-110.0 s", font=plots._font(13))[2]
+    assert strip.shape[1] >= 5 * caption  # each tile at least as wide as its caption

@@ -67,7 +67,7 @@ def test_the_render_reads_pictures_with_the_analysis_limits(tmp_path, tiny_model
     result = predict(rotated, tiny_model).json
     out = render.render_annotated(str(rotated), result, tmp_path / "r" / "rotated.annotated.mp4")
     info = probe(str(out))
-    assert (info.width, info.height) == (480, 640 + 96)
+    assert (info.width, info.height) == (480, 480 + 96)  # portrait: as tall as wide, between bars (issue 20)
 
     liar = liar_file(tmp_path / "liar", np.zeros((1, 3000, 3), np.uint8))
     faked = {**result, "video": {**result["video"], "path": liar, "duration": 1.3, "fps": 10.0, "width": 64,

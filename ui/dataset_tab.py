@@ -4,6 +4,7 @@ ground-truth editing."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,7 +15,14 @@ from wecl import checkpoints
 from wecl.annotations import majority_label
 from wecl.errors import WECLError
 from wecl.explorer import dataset_run, dataset_view, groundtruth, plots
-from wecl.explorer.policy import SAMPLES, allowed_checkpoint, allowed_dataset_folder, reachable_from_elsewhere
+from wecl.explorer.policy import (
+    SAMPLES,
+    allowed_checkpoint,
+    allowed_dataset_folder,
+    reachable_from_elsewhere,
+    served_files,
+    shown_path,
+)
 from wecl.features import cache as feature_cache
 
 # ---------------------------------------------------------------------------------------------
@@ -41,6 +49,7 @@ class Aggregates(NamedTuple):
 class VideoViews(NamedTuple):
     """The Video sub-tab: the video opened from the table."""
     heading: Any
+    player: Any
     timeline_a: Any
     timeline_b: Any
     strip: Any
@@ -83,7 +92,7 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     folder = (folder or "").strip()
     if not folder:
         raise WECLError("no folder: type the path of a folder of videos")
-    allowed_dataset_folder(folder)
+    folder = allowed_dataset_folder(folder)
     specs = [allowed_checkpoint(checkpoint_a)]
     second = allowed_checkpoint(checkpoint_b) or ""
     if second and second != (specs[0] or checkpoints.registry()["default"]):
@@ -92,12 +101,13 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     # Reachable from elsewhere, every visitor gets a run of their own, editing a copy: the bundled files never change.
     owner = (getattr(request, "session_hash", None) or "anonymous") if reachable_from_elsewhere() else None
     run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=keyframes or "eq9", owner=owner)
-    source = (f"`{run.annotation_path}`" if run.annotation_path
+    source = (f"`{shown_path(run.annotation_path)}`" if run.annotation_path
               else "none: every video is listed, nothing is scored (add segments below)")
     if run.private and run.annotation_path:
         source = f"`{Path(run.annotation_paths[0]).name}`, a copy of your own (**Save** changes this copy, " \
                  "**Export** downloads it)"
-    summary = f"{len(run.videos)} videos in `{run.folder}` · ground truth: {source} · results: `{run.db_path}`"
+    summary = (f"{len(run.videos)} videos in `{shown_path(run.folder)}` · ground truth: {source} · "
+               f"results: `{shown_path(run.db_path)}`")
     return Started(token=run.token, timer=gr.Timer(active=True), source=summary)
 
 
@@ -117,18 +127,17 @@ def dataset_aggregates(run) -> Aggregates:
     """The summary table and every aggregate figure, all from `evaluate.score` on the stored results."""
     scores = {name: dataset_view.dataset_scores(run.results(i), run.ground_truth, run.models[i].config.classes)
               for i, name in enumerate(run.names)}
-    inside, outside = dataset_view.attention_samples(run.results(0), run.ground_truth)
+    samples = {name: dataset_view.attention_samples(run.results(i), run.ground_truth) for i, name in enumerate(run.names)}
     sweeps = {name: run.theta_sweep(i) for i, name in enumerate(run.names)}
     failures = run.failures(0)
     n = len(failures)
     note = f"\n\n{n} video{'s' if n != 1 else ''} could not be read: " + "; ".join(failures.values()) if n else ""
-    first = scores[run.names[0]]
     return Aggregates(
         summary=dataset_view.scores_markdown(scores) + note,
         ap_curve=dataset_view.ap_curve_figure(scores, run.keyframe_rule),
-        confusion=dataset_view.confusion_figure(first),
+        confusion=dataset_view.confusion_figure(scores),
         per_class=dataset_view.per_class_accuracy_figure(scores),
-        distribution=dataset_view.attention_distribution_figure(inside, outside),
+        distribution=dataset_view.attention_distribution_figure(samples),
         sweep=dataset_view.theta_sweep_figure(sweeps, run.keyframe_rule),
     )
 
@@ -152,7 +161,29 @@ def poll_dataset(token, shown: str | None = None) -> Polled:
                     **changed)
 
 
-def _video_views(run, vid: str) -> VideoViews:
+# A video opened from the table is played from a copy in the session's folder (Gradio serves the
+# bundled samples and its temp folder, not a dataset folder); bigger files are not copied.
+MAX_PLAYER_COPY = 200 * 10**6
+
+
+def _playable(path: str | None, request: gr.Request | None) -> str | None:
+    """A path the browser may play `path` from: the bundled file itself, or a copy for this session."""
+    if not path:
+        return None
+    if path in served_files():
+        return path
+    source = Path(path)
+    if source.stat().st_size > MAX_PLAYER_COPY:
+        gr.Info(f"{source.name} is over {MAX_PLAYER_COPY // 10**6} MB: it is not copied for the player")
+        return None
+    copy = session_dir(request) / "dataset-player" / source.name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    if not copy.exists() or copy.stat().st_size != source.stat().st_size:
+        shutil.copyfile(source, copy)
+    return str(copy)
+
+
+def _video_views(run, vid: str, request: gr.Request | None = None) -> VideoViews:
     gt = run.ground_truth.get(vid)
     truth = gt.segments if gt else []
     results = {name: run.results(i).get(vid) for i, name in enumerate(run.names)}
@@ -164,7 +195,8 @@ def _video_views(run, vid: str) -> VideoViews:
     strip = plots.thumbnail_strip(cached.thumbnails, first, columns=STRIP_COLUMNS) if cached else None
     label = gt.label if gt else None
     return VideoViews(
-        heading=f"### {vid}\nground truth: **{label or '—'}**, {len(truth)} segments · file `{run.video_path(vid)}`",
+        player=_playable(run.video_path(vid), request),
+        heading=f"### {vid}\nground truth: **{label or '—'}**, {len(truth)} segments · file `{shown_path(run.video_path(vid))}`",
         timeline_a=figures[0],
         timeline_b=gr.update(value=second, visible=second is not None),
         strip=strip,
@@ -173,23 +205,23 @@ def _video_views(run, vid: str) -> VideoViews:
     )
 
 
-def _dataset_video_views(run, vid: str) -> OpenedVideo:
-    return OpenedVideo(vid=vid, **_video_views(run, vid)._asdict())
+def _dataset_video_views(run, vid: str, request: gr.Request | None = None) -> OpenedVideo:
+    return OpenedVideo(vid=vid, **_video_views(run, vid, request)._asdict())
 
 
 @user_errors
-def open_dataset_video(token, evt: gr.SelectData) -> OpenedVideo:
+def open_dataset_video(token, evt: gr.SelectData, request: gr.Request = None) -> OpenedVideo:
     """A click on a table row opens that video (the row's first cell is its id, however sorted)."""
     run = _dataset_run(token)
     row = evt.row_value or []
     vid = str(row[0]) if row else None
     if not vid or run.video_path(vid) is None:
         return skipping(OpenedVideo)
-    return _dataset_video_views(run, vid)
+    return _dataset_video_views(run, vid, request)
 
 
 @user_errors
-def save_dataset_ground_truth(token, vid, rows) -> Saved:
+def save_dataset_ground_truth(token, vid, rows, request: gr.Request = None) -> Saved:
     run = _dataset_run(token)
     if not vid:
         raise WECLError("open a video from the table first")
@@ -198,7 +230,7 @@ def save_dataset_ground_truth(token, vid, rows) -> Saved:
     gt = run.ground_truth.get(vid)
     path = run.save_segments(vid, truth, label=None if gt and gt.label else majority_label(truth))
     gr.Info(f"Saved {len(truth)} segments of {vid} to {Path(path).name} (previous version: {Path(path).name}.bak)")
-    return Saved(table=dataset_tables(run), **dataset_aggregates(run)._asdict(), **_video_views(run, vid)._asdict())
+    return Saved(table=dataset_tables(run), **dataset_aggregates(run)._asdict(), **_video_views(run, vid, request)._asdict())
 
 
 @user_errors
@@ -239,7 +271,8 @@ def build(choices, default: str) -> None:
                 "so nothing is computed twice. Pick a second checkpoint to compare two models.")
     with gr.Row():
         with gr.Column(scale=2):
-            folder = gr.Textbox(value=str(SAMPLES), label="Folder of videos", elem_id="ds-folder")
+            folder = gr.Textbox(value=shown_path(SAMPLES), label="Folder of videos", elem_id="ds-folder",
+                                info="a relative folder is read from the app's own folder")
             files = gr.File(label="Annotation file (optional)", file_count="multiple",
                             file_types=[".json", ".csv", ".txt"], height=90, elem_id="ds-gt-file")
         with gr.Column(scale=1):
@@ -260,6 +293,7 @@ def build(choices, default: str) -> None:
     with gr.Tabs():
         with gr.Tab("Video"):
             heading = gr.Markdown("Click a row of the table to open its video.", elem_id="ds-video-heading")
+            player = gr.Video(label="The video", interactive=False, height=300, elem_id="ds-player")
             timeline_a = gr.Plot(show_label=False, elem_id="ds-timeline")
             timeline_b = gr.Plot(show_label=False, visible=False, elem_id="ds-timeline-b")
             strip = gr.Image(show_label=False, type="numpy", interactive=False, height=220, elem_id="ds-strip")
@@ -273,7 +307,7 @@ def build(choices, default: str) -> None:
             exported = gr.File(label="Exported ground truth", file_count="multiple", interactive=False, visible=False)
         with gr.Tab("Aggregates"):
             aggregates = _aggregates_tab(summary)._asdict()
-    video_views = VideoViews(heading=heading, timeline_a=timeline_a, timeline_b=timeline_b, strip=strip,
+    video_views = VideoViews(heading=heading, player=player, timeline_a=timeline_a, timeline_b=timeline_b, strip=strip,
                              gt_rows=gt_rows, comparison=comparison)._asdict()
     start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b, ds_keyframes],
                 list(Started(token=token, timer=timer, source=source)), api_visibility="private")

@@ -252,8 +252,9 @@ def on_setting(session, theta, rounds, keyframes, gt_rows, video=None, checkpoin
     """θ, rounds or the keyframe rule moved: the views again, or, with no prediction for the current
     video and checkpoint, a word that there is nothing to apply them to."""
     if not current(session, video, checkpoint):
-        gr.Info("No prediction for this video and checkpoint yet: press Run, and the views follow θ, "
-                "rounds and the keyframe rule.")
+        if video:  # settings chosen before any video is loaded need no word
+            gr.Info("No prediction for this video and checkpoint yet: press Run, and the views follow θ, "
+                    "rounds and the keyframe rule.")
         return skipping(Views)
     return update_views(session, theta, rounds, keyframes, gt_rows, video, checkpoint, request)
 

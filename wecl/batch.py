@@ -51,6 +51,7 @@ def list_videos(folder: str | Path) -> list[Path]:
 class BatchStats:
     total: int = 0
     computed: int = 0  # predictions made in this run
+    cached_features: int = 0  # of those, on backbone features already in the cache (the heads alone ran)
     reused: int = 0  # already in the database: nothing recomputed
     failed: int = 0
     stopped: bool = False
@@ -84,6 +85,7 @@ class BatchPlan:
         result["video_id"] = video_id(path.name)
         self.db.put(digest, result["video_id"], result)
         self.stats.computed += 1
+        self.stats.cached_features += result.get("features") != "computed"
         self._tick()
 
     def fail(self, path: Path, message: str) -> None:

@@ -66,8 +66,10 @@ class RunProgress:
         if self.state == "done" and self.stats:
             s = self.stats
             rate = f", {s.videos_per_second:.2f} videos/s" if s.computed else ""
+            # a second checkpoint on the same backbones finds every video's features in the cache
+            cached = f"; {s.cached_features} on cached features, the heads alone ran" if s.cached_features else ""
             return (f"**{self.checkpoint}**: {s.total} videos: {s.computed} computed, {s.reused} reused, "
-                    f"{s.failed} failed ({s.seconds:.1f} s{rate})")
+                    f"{s.failed} failed ({s.seconds:.2f} s{rate}{cached})")
         return f"**{self.checkpoint}**: {self.state} {self.done}/{self.total}"
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from wecl.annotations import AnnotationSet
 from wecl.detection import RULE_TITLES
@@ -154,13 +155,21 @@ def ap_curve_figure(scores: Mapping[str, dict], keyframe_rule: str, per_class: b
     return fig
 
 
-def confusion_figure(s: dict) -> go.Figure:
-    conf = s.get("confusion") or {"classes": [], "matrix": []}
-    fig = go.Figure(go.Heatmap(z=conf["matrix"], x=conf["classes"], y=conf["classes"], colorscale="Blues",
-                               texttemplate="%{z}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
-    fig.update_layout(title=f"Confusion matrix (accuracy {s.get('accuracy') or 0:.1%})", xaxis_title="predicted",
-                      yaxis_title="ground truth", yaxis_autorange="reversed", height=360,
-                      margin=dict(l=80, r=20, t=50, b=60))
+def confusion_figure(scores: Mapping[str, dict]) -> go.Figure:
+    """One confusion matrix per checkpoint, side by side, each titled with its name and accuracy."""
+    names = list(scores) or [""]
+    fig = make_subplots(rows=1, cols=len(names), horizontal_spacing=0.12,
+                        subplot_titles=[f"{name} (accuracy {scores[name].get('accuracy') or 0:.1%})" if name in scores
+                                        else "" for name in names])
+    for col, name in enumerate(names, start=1):
+        conf = scores.get(name, {}).get("confusion") or {"classes": [], "matrix": []}
+        fig.add_trace(go.Heatmap(z=conf["matrix"], x=conf["classes"], y=conf["classes"], colorscale="Blues",
+                                 showscale=False, texttemplate="%{z}", name=name,
+                                 hovertemplate=f"{name}<br>true %{{y}}, predicted %{{x}}: %{{z}}<extra></extra>"),
+                      row=1, col=col)
+        fig.update_xaxes(title_text="predicted", row=1, col=col)
+        fig.update_yaxes(title_text="ground truth" if col == 1 else None, autorange="reversed", row=1, col=col)
+    fig.update_layout(title="Confusion matrix", height=380, margin=dict(l=80, r=20, t=70, b=60))
     return fig
 
 
@@ -174,15 +183,22 @@ def per_class_accuracy_figure(scores: Mapping[str, dict]) -> go.Figure:
     return fig
 
 
-def attention_distribution_figure(inside: list[float], outside: list[float]) -> go.Figure:
-    fig = go.Figure()
-    fig.add_trace(go.Histogram(x=inside, name=f"inside ground truth ({len(inside)} segments)", opacity=0.6,
-                               histnorm="probability", xbins=dict(start=0, end=1.0001, size=0.1)))
-    fig.add_trace(go.Histogram(x=outside, name=f"outside ({len(outside)} segments)", opacity=0.6,
-                               histnorm="probability", xbins=dict(start=0, end=1.0001, size=0.1)))
+def attention_distribution_figure(samples: Mapping[str, tuple[list[float], list[float]]]) -> go.Figure:
+    """Per checkpoint, the fused A* of segments inside and outside ground-truth time, as shares of
+    segments in ten bins of [0, 1] (an A* of exactly 1 counts in the last)."""
+    names = list(samples) or [""]
+    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, subplot_titles=names, horizontal_spacing=0.08)
+    for col, name in enumerate(names, start=1):
+        inside, outside = samples.get(name, ([], []))
+        for values, where, color in ((inside, "inside ground truth", "#16a34a"), (outside, "outside", "#9ca3af")):
+            clipped = [min(float(v), 0.999999) for v in values]  # plotly's bins are half-open: 1.0 got a bin of its own
+            fig.add_trace(go.Histogram(x=clipped, name=f"{where} ({len(values)} segments)", opacity=0.6,
+                                       marker_color=color, histnorm="probability", legendgroup=where,
+                                       showlegend=col == 1, xbins=dict(start=0, end=1.0, size=0.1)), row=1, col=col)
+        fig.update_xaxes(title_text="A* (fused)", range=[0, 1], row=1, col=col)
+    fig.update_yaxes(title_text="share of segments", row=1, col=1)
     fig.update_layout(title="Normalised attention A* inside vs outside ground-truth time", barmode="overlay",
-                      xaxis_title="A* (fused)", yaxis_title="share of segments", height=320,
-                      margin=dict(l=50, r=20, t=50, b=40))
+                      height=340, margin=dict(l=50, r=20, t=70, b=40))
     return fig
 
 

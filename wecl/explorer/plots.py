@@ -73,14 +73,16 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.
     if not audio_model or not has_audio:
         text = "no audio track: visual attention only" if not has_audio else \
             "no audio model in this checkpoint: visual attention only"
-        annotations.append(dict(text=text, xref="paper", yref="paper",
-                                x=1, y=1.0, xanchor="right", yanchor="bottom", showarrow=False,
-                                font=dict(size=11, color="#b45309")))
+        annotations.append(dict(text=text, xref="paper", yref="paper",  # inside the plot: clear of the toolbar
+                                x=1, y=1.0, xanchor="right", yanchor="top", showarrow=False,
+                                bgcolor="rgba(255,255,255,0.85)", font=dict(size=11, color="#b45309")))
     layout = dict(
-        template="plotly_white", height=400, barmode="overlay", bargap=0,
-        title=dict(text=settings_title(result), x=0.01, font=dict(size=12)),
-        margin=dict(l=60, r=20, t=60, b=40), hovermode="closest",
-        legend=dict(orientation="h", x=1, y=1.02, xanchor="right", yanchor="bottom", font=dict(size=11)),
+        template="plotly_white", height=460, barmode="overlay", bargap=0,
+        # The settings on two short lines and the legend under the axis: on a 390 px phone a one-line
+        # title was cut off and a legend above the plot hid behind plotly's toolbar.
+        title=dict(text=settings_title(result).replace(" · keyframes", "<br>keyframes"), x=0.01, font=dict(size=12)),
+        margin=dict(l=60, r=20, t=64, b=20), hovermode="closest",
+        legend=dict(orientation="h", x=0, y=-0.16, xanchor="left", yanchor="top", font=dict(size=11)),
         xaxis=dict(title="time (s)", range=[0, duration], anchor="y2", showgrid=True),
         yaxis=dict(title="attention A*", range=[0, 1.05], domain=[0.32, 1.0]),
         yaxis2=dict(domain=[0.0, 0.24], type="category", categoryorder="array", categoryarray=list(TRACKS),
@@ -218,18 +220,25 @@ def thumbnail_strip(thumbnails: np.ndarray, result: Result, height: int = 96, co
     -> (H, W, 3) uint8."""
     segments = result["segments"]
     border, caption, gap = 4, 20, 4
+    small = _font(13)
     tiles = []
     for thumb, seg in zip(thumbnails, segments):
         h, w = thumb.shape[:2]
         width = max(1, round(w * height / h))
-        tiles.append((Image.fromarray(np.ascontiguousarray(thumb)).resize((width, height), Image.BILINEAR), seg))
+        tile = Image.fromarray(np.ascontiguousarray(thumb)).resize((width, height), Image.BILINEAR)
+        # a portrait thumbnail is narrower than its caption: centred on a white tile as wide as the text
+        text = max(small.getbbox(_caption(seg))[2], small.getbbox("erased r0")[2] + 6)
+        if text > width:
+            wide = Image.new("RGB", (text, height), "white")
+            wide.paste(tile, ((text - width) // 2, 0))
+            tile = wide
+        tiles.append((tile, seg))
     columns = max(1, columns or len(tiles) or 1)
     lines = [tiles[i : i + columns] for i in range(0, len(tiles), columns)] or [[]]
     row_h = height + 2 * border + caption
     total = max((sum(t.width + 2 * border + gap for t, _ in line) - gap for line in lines if line), default=1)
     canvas = Image.new("RGB", (max(total, 1), row_h * len(lines) + gap * (len(lines) - 1)), "white")
     draw = ImageDraw.Draw(canvas)
-    small = _font(13)
     for n, tile, seg, x in _placed(lines, border, gap):
         _draw_tile(canvas, draw, small, tile, seg, x, n * (row_h + gap), height, border)
     return np.asarray(canvas)
@@ -255,8 +264,11 @@ def _draw_tile(canvas: Image.Image, draw: ImageDraw.ImageDraw, font, tile: Image
         draw.rectangle([x + border, y + border, x + border + box[2] + 6, y + border + box[3] + 4],
                        fill=frame if r is not None else "#6b7280")
         draw.text((x + border + 3, y + border + 1), label, fill="white", font=font)
-    text = f"{seg['index']}: {seg['start']:.1f}-{seg['end']:.1f} s"  # ASCII: any font has it
-    draw.text((x + border, y + height + 2 * border + 3), text, fill="#374151", font=font)
+    draw.text((x + border, y + height + 2 * border + 3), _caption(seg), fill="#374151", font=font)
+
+
+def _caption(seg: dict) -> str:
+    return f"{seg['index']}: {seg['start']:.1f}-{seg['end']:.1f} s"  # ASCII: any font has it
 
 
 SEGMENT_COLUMNS = ["segment", "start (s)", "end (s)", "visual A*", "audio A*", "visual A (raw)", "audio A (raw)",

@@ -62,13 +62,14 @@ def dataset_roots() -> list[Path]:
 
 
 def allowed_dataset_folder(folder: str) -> str:
-    """`folder` as typed, if it lies under one of `dataset_roots()`."""
-    resolved = Path(folder).expanduser().resolve()
+    """`folder`, resolved, if it lies under one of `dataset_roots()`; a relative folder is read from
+    the app's own folder (the default, `assets/samples`), wherever the server was started."""
+    resolved = (checkpoints.PROJECT_ROOT / Path(folder).expanduser()).resolve()
     roots = dataset_roots()
     if roots and not any(resolved.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(r) for r in roots)
+        allowed = ", ".join(shown_path(r) for r in roots)
         raise WECLError(f"{folder}: this server opens dataset folders only under {allowed} (set WECL_DATASET_ROOTS)")
-    return folder
+    return str(resolved)
 
 
 def served_files() -> list[str]:
@@ -126,6 +127,16 @@ def public_message(text: str) -> str:
     for root in _server_roots():
         text = re.sub(re.escape(root) + r"/(?:[^/\s]*/)*", "", text)
     return text
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as a visitor sees it: relative to the checkout when it lies there (the bundled
+    `assets/samples`), cut to its name under any other server folder, else as it is (a folder the
+    visitor named on a lab machine)."""
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(checkpoints.PROJECT_ROOT):
+        return str(resolved.relative_to(checkpoints.PROJECT_ROOT))
+    return public_message(str(resolved))
 
 
 def public_result(result: dict) -> dict:

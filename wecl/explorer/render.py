@@ -74,6 +74,16 @@ def timeline_strip(result: Result, truth: Sequence[Segment], width: int, height:
     return np.asarray(image).copy()
 
 
+def _framed(picture: np.ndarray, width: int) -> np.ndarray:
+    """The picture centred between black bars `width` px wide (as it is when it is that wide)."""
+    h, w = picture.shape[:2]
+    if w >= width:
+        return picture
+    out = np.zeros((h, width, 3), np.uint8)
+    out[:, (width - w) // 2:(width - w) // 2 + w] = picture
+    return out
+
+
 def playhead_x(t: float, duration: float, width: int) -> int:
     """The strip column of time t."""
     return int(round(LEGEND_W + (width - LEGEND_W - 1) * min(max(t / duration, 0.0), 1.0)))
@@ -91,8 +101,9 @@ class _RenderDeadline(Deadline):
 
 def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: Sequence[Segment] = (),
                      width: int = 480, progress: Progress | None = None) -> Path:
-    """Write `out` (MP4, H.264 + AAC when the video has sound): the video `width` px wide with the
-    timeline strip and a moving playhead under it. The pictures are read by `wecl.video`'s
+    """Write `out` (MP4, H.264 + AAC when the video has sound): the video `width` px wide (a
+    portrait one `width` px tall, between black bars) with the timeline strip and a moving
+    playhead under it. The pictures are read by `wecl.video`'s
     `PictureReader` (the analysis's limits on every frame), the sound by moviepy."""
     from moviepy import AudioFileClip, VideoClip
 
@@ -113,7 +124,10 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
                         "(WECL_MAX_RENDER_WORK); the JSON and CSV downloads hold every figure")
     progress(0.0, 1.0, "opening the video")
     w = _even(width)  # small videos are scaled up too: the strip needs the room
-    reader = PictureReader(video, w, _RenderDeadline(TIME_BUDGET_S))
+    # A portrait picture is at most as tall as the frame is wide, centred between black bars: at
+    # w wide it would be 1.8 w tall, and a player fitting it to a screen shrinks the strip away.
+    picture_w = _even(w * source_w / source_h) if source_h > source_w else w
+    reader = PictureReader(video, picture_w, _RenderDeadline(TIME_BUDGET_S))
     audio = None
     try:
         first = reader.picture(0.0)
@@ -122,7 +136,7 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
         done = [0]
 
         def annotated(t):
-            picture = reader.picture(min(t, duration))
+            picture = _framed(reader.picture(min(t, duration)), w)
             below = strip.copy()
             x = playhead_x(t, duration, w)
             below[:, max(0, x - 1) : x + 1] = (220, 38, 38)
