@@ -71,12 +71,13 @@ def main() -> int:
             page.set_default_timeout(120_000)
             page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
             pick_checkpoint(page, "checkpoint", args.checkpoint)
-            page.get_by_role("button", name=args.example, exact=True).click()
-            page.wait_for_selector("#video video")
-            for slider, value in (("#theta", args.theta), ("#rounds", args.rounds)):
+            page.wait_for_timeout(800)  # the checkpoint's own θ arrives first; ours then replaces it
+            for slider, value in (("#theta", args.theta), ("#rounds", args.rounds)):  # before the video: no toast
                 box = page.locator(f"{slider} input[type=number]")
                 box.fill(str(value))
                 box.blur()
+            page.get_by_role("button", name=args.example, exact=True).click()
+            page.wait_for_selector("#video video")
             page.locator("#run").click()
             page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('θ =')")
             page.wait_for_function("() => { const p = document.querySelector('#timeline .js-plotly-plot');"

@@ -200,3 +200,23 @@ def test_on_a_space_one_address_is_one_visitor(monkeypatch, tmp_path):
         status, answer = _join(url, predict, "three", data, address="198.51.100.1, 203.0.113.7")
         assert status == 400, "a forged left-hand X-Forwarded-For entry made a new visitor"
         assert _join(url, predict, "four", data, address="198.51.100.2")[0] == 200
+
+
+def test_a_file_that_declares_no_packet_count_is_bounded_through_the_server(monkeypatch, tmp_path):
+    """Row 9, over HTTP: an MKV (which declares no packet counts) of tiny sound packets was accepted
+    whatever its count; packets are now counted as they are demuxed."""
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    import wecl.video
+    from helpers import ffmpeg
+
+    path = tmp_path / "tiny_packets.mkv"  # 3,000 packets a second of sound
+    ffmpeg("-f", "lavfi", "-i", "color=size=32x32:rate=5:duration=10", "-f", "lavfi", "-i",
+           "anullsrc=r=48000:cl=mono:nb_samples=16", "-t", "10", "-c:v", "libx264", "-preset", "ultrafast",
+           "-c:a", "pcm_s16le", path)
+    monkeypatch.setattr(wecl.video, "MAX_PACKETS", 20_000)
+    with server() as url:
+        client = Client(url, verbose=False, download_files=False)
+        with pytest.raises(AppError, match="holds more than 20,000 packets"):
+            client.predict(handle_file(str(path)), "wecl-synth-demo", 0.5, 1, "eq9", api_name="/predict")

@@ -78,8 +78,9 @@ def test_video_without_sound(media, tiny_model):
     data = predict(media("silent"), tiny_model, theta=0.3, rounds=3).json
     check_result(data)
     assert data["video"]["has_audio"] is False
-    # The audio stream still runs (on silence): its values are there, they just do not count.
-    assert all(s["audio_attention"] is not None for s in data["segments"])
+    # The audio stream runs on silence, and its attention on silence is never shown (issue 20).
+    assert all(s["audio_attention"] is None and s["audio_attention_norm"] is None for s in data["segments"])
+    assert all(r["audio"] is None for r in data["rounds_attention"]) and data["segments"][0]["visual_attention"] is not None
 
 
 def test_visual_only_model_in_memory(media):

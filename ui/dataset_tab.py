@@ -274,7 +274,7 @@ def build(choices, default: str) -> None:
             folder = gr.Textbox(value=shown_path(SAMPLES), label="Folder of videos", elem_id="ds-folder",
                                 info="a relative folder is read from the app's own folder")
             files = gr.File(label="Annotation file (optional)", file_count="multiple",
-                            file_types=[".json", ".csv", ".txt"], height=90, elem_id="ds-gt-file")
+                            file_types=[".json", ".csv", ".txt"], height=150, elem_id="ds-gt-file")
         with gr.Column(scale=1):
             checkpoint_a = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
                                        elem_id="ds-checkpoint")

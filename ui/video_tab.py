@@ -148,7 +148,7 @@ def cleared_views(summary: str) -> Views:
                  json_file=None, csv_file=None)
 
 
-def forget_prediction(video: str | None, checkpoint: str | None = None, *, changed: str = "") -> list:
+def forget_prediction(video: str | None, changed: str = "") -> list:
     """A new video or checkpoint: the views clear and the session forgets its prediction
     (outputs: the views, then the session)."""
     return [*cleared_views(press_run(video, changed)), None]
