@@ -270,7 +270,7 @@ def test_views_follow_the_video_and_the_checkpoint(page, tmp_path):
     number = page.locator("#theta input[type=number]")
     number.fill("0.3")
     number.blur()
-    page.get_by_text("No prediction for this video and checkpoint yet").first.wait_for()
+    page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('apply to its prediction once')")
     time.sleep(1)
     assert page.evaluate(BARS_JS) in (None, {}) and page.locator("#strip img").count() == 0
     assert "first_clip" not in page.locator("#prediction").inner_text()

@@ -250,12 +250,10 @@ def update_views(session, theta, rounds, keyframes, gt_rows, video=None, checkpo
 def on_setting(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None,
                request: gr.Request = None) -> Views:
     """θ, rounds or the keyframe rule moved: the views again, or, with no prediction for the current
-    video and checkpoint, a word that there is nothing to apply them to."""
-    if not current(session, video, checkpoint):
-        if video:  # settings chosen before any video is loaded need no word
-            gr.Info("No prediction for this video and checkpoint yet: press Run, and the views follow θ, "
-                    "rounds and the keyframe rule.")
-        return skipping(Views)
+    video and checkpoint, a word in the summary that there is nothing to apply them to yet."""
+    if not current(session, video, checkpoint):  # said in the summary's place, once however many moves
+        return skipping(Views, summary=f"{press_run(video)} θ, rounds and the keyframe rule apply to its prediction "
+                                       "once it has run." if video else gr.skip())
     return update_views(session, theta, rounds, keyframes, gt_rows, video, checkpoint, request)
 
 
@@ -392,7 +390,7 @@ def _controls(choices, default: str, default_theta: float, gt_files: gr.File) ->
                              info="from the registry, or type a Hub id owner/name@revision or a folder",
                              elem_id="checkpoint")
     theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
-                      info="segments with A* ≥ θ in both modalities are erased (eq. 9); without sound, visual A* alone",
+                      info="segments whose A* reaches θ in both modalities are erased (eq. 9); without sound, in the visual one",
                       elem_id="theta")
     rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds",
                        info="rounds > 1 explore what the model turns to next; they change the "
