@@ -1,0 +1,213 @@
+"""Does the attention point at what matters? Causal evidence from one video's cached features.
+
+Attention shows where the model looks; it is not evidence that those segments drive the
+prediction (Jain & Wallace 2019; ROAR, Hooker et al. 2019). Here each segment's part in the
+prediction is measured by taking it away and running the heads again, which costs milliseconds on
+cached backbone features:
+
+- `perturb`: a video's (T, C) features with some segments taken away, in one of three ways:
+  `remove` (the rest resampled back to T segments exactly as erasing does, `erasing.resample_indices`:
+  the perturbation WECL was trained on), `mean` (the video's mean feature in their place) or
+  `zeros`. Under `remove`, taking every segment away leaves nothing to resample: that video is zeros.
+- `leave_one_out`: p(c) of the full video minus p(c) without segment t, c the unperturbed top-1.
+- `curves`: deletion and insertion curves over segments (RISE's, Petsiuk et al. 2018): order the
+  segments by a score, remove the k first for k = 0..T (deletion), or start from all removed and
+  restore them in the same order (insertion), recording p_k = P(c). `auc` is the trapezoid
+  (Σp_k − (p_0 + p_T)/2) / T: lower is better for deletion, higher for insertion.
+- `video_faithfulness`: every figure of one video in one batched scorer call: the curves of the
+  attention orders (fused A*, each modality's), leave-one-out, chronological and N seeded random
+  orders (mean and 5-95 % band), Kendall's τ between attention and leave-one-out, whether the
+  most-attended segment lies in ground-truth time, and the comprehensiveness (share of p(c) lost
+  when the keyframes alone are removed) and sufficiency (share kept by the keyframes alone).
+
+These are ranking metrics on perturbed inputs: a perturbation the model never saw (`mean`,
+`zeros`) may move the prediction for reasons of its own, and a good deletion curve shows that the
+order matters, not why.
+
+A `Scorer` is any function from a batch of features, (B, T, C_v) and (B, T, C_a) (None for a
+modality the model lacks), to class probabilities (B, classes): `heads_scorer(model)` for a WECL.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from wecl.errors import WECLError
+
+PERTURBATIONS = ("remove", "mean", "zeros")
+Scorer = Callable[[np.ndarray | None, np.ndarray | None], np.ndarray]
+N_RANDOM = 50
+
+
+def check_perturbation(how: str) -> str:
+    if how not in PERTURBATIONS:
+        raise WECLError(f"perturbation must be one of {', '.join(PERTURBATIONS)}, not {how!r}")
+    return how
+
+
+def perturb(features: np.ndarray | None, removed: np.ndarray, how: str = "remove") -> np.ndarray | None:
+    """One video's (T, C) features with the segments where `removed` (T,) bool is true taken away."""
+    if features is None:
+        return None
+    removed = np.asarray(removed, bool)
+    t = features.shape[0]
+    if not removed.any():
+        return features
+    if check_perturbation(how) == "zeros" or (how == "remove" and removed.all()):
+        out = features.copy()
+        out[removed] = 0.0
+        return out
+    if how == "mean":
+        out = features.copy()
+        out[removed] = features.mean(axis=0)
+        return out
+    kept = np.flatnonzero(~removed)  # "the left segments form a new UGV": resampled to T by nearest index
+    return features[kept[np.arange(t) * kept.size // t]]
+
+
+def probabilities(scorer: Scorer, visual: np.ndarray | None, audio: np.ndarray | None, removed: np.ndarray,
+                  how: str = "remove") -> np.ndarray:
+    """P(classes) for each row of `removed` (B, T) bool, in one scorer call -> (B, classes)."""
+    removed = np.atleast_2d(np.asarray(removed, bool))
+    stack = lambda f: None if f is None else np.stack([perturb(f, r, how) for r in removed])  # noqa: E731
+    return np.asarray(scorer(stack(visual), stack(audio)), np.float64)
+
+
+def heads_scorer(model) -> Scorer:
+    """A WECL's heads as a `Scorer` (eval mode, no gradient, softmax over its classes)."""
+    import torch
+
+    def score(visual: np.ndarray | None, audio: np.ndarray | None) -> np.ndarray:
+        as_tensor = lambda a: None if a is None else torch.from_numpy(np.asarray(a, np.float32)).to(model.device)  # noqa: E731
+        was_training = model.heads.training
+        model.heads.eval()
+        try:
+            with torch.inference_mode():
+                logits = model.forward_head(as_tensor(visual), as_tensor(audio)).logits.float()
+        finally:
+            model.heads.train(was_training)
+        return torch.softmax(logits, -1).cpu().numpy()
+
+    return score
+
+
+def auc(p: Sequence[float]) -> float:
+    """(Σp_k − (p_0 + p_T)/2) / T for a curve of T + 1 points: the trapezoid area on [0, 1]."""
+    p = np.asarray(p, np.float64)
+    if p.size < 2:
+        raise WECLError("a curve needs at least two points")
+    return float((p.sum() - (p[0] + p[-1]) / 2) / (p.size - 1))
+
+
+def curve_masks(order: Sequence[int], t: int, kind: str) -> np.ndarray:
+    """(T + 1, T) bool: the segments removed at each step k = 0..T of a deletion curve (the k first
+    of `order`) or an insertion curve (all but the k first)."""
+    order = np.asarray(order, int)
+    if sorted(order.tolist()) != list(range(t)):
+        raise WECLError(f"an order must hold each of the {t} segments once")
+    masks = np.zeros((t + 1, t), bool)
+    for k in range(1, t + 1):
+        masks[k, order[:k]] = True
+    if kind == "insertion":
+        return ~masks
+    if kind != "deletion":
+        raise WECLError(f"a curve is a deletion or an insertion curve, not {kind!r}")
+    return masks
+
+
+def random_orders(t: int, n: int = N_RANDOM, seed: int = 0) -> np.ndarray:
+    """(n, T) orders drawn from `seed` alone: the same seed gives the same orders."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.permutation(t) for _ in range(n)]) if n else np.zeros((0, t), int)
+
+
+def ranking(scores: Sequence[float]) -> np.ndarray:
+    """Segments from the highest score to the lowest (ties: the earlier segment first)."""
+    scores = np.nan_to_num(np.asarray(scores, np.float64), nan=-np.inf)
+    return np.argsort(-scores, kind="stable")
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Kendall's τ-b between two scorings of the same segments (None when one is constant)."""
+    from scipy.stats import kendalltau
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    return float(kendalltau(a, b).statistic)
+
+
+def in_truth(segment: int, spans: Sequence[tuple[float, float]], truth: Sequence[tuple[float, float]]) -> bool:
+    """Whether a segment's span overlaps any ground-truth interval."""
+    start, end = spans[segment]
+    return any(min(end, e) > max(start, s) for s, e in truth)
+
+
+def video_faithfulness(scorer: Scorer, visual: np.ndarray | None, audio: np.ndarray | None,
+                       attention: dict[str, Sequence[float]], spans: Sequence[tuple[float, float]],
+                       truth: Sequence[tuple[float, float]] = (), keyframes: Sequence[bool] | None = None,
+                       how: str = "remove", n_random: int = N_RANDOM, seed: int = 0) -> dict:
+    """Every faithfulness figure of one video (module docstring), from one scorer call.
+
+    `attention`: named per-segment scores to test as orders, e.g. {"fused": …, "visual": …,
+    "audio": …} (a modality the model lacks or the video has no sound for is left out);
+    `keyframes`: the eq. 9 keyframe mask, for comprehensiveness and sufficiency."""
+    check_perturbation(how)
+    t = len(spans)
+    base = probabilities(scorer, visual, audio, np.zeros((1, t), bool), how)[0]
+    target = int(base.argmax())
+    loo_masks = np.eye(t, dtype=bool)
+    loo_p = probabilities(scorer, visual, audio, loo_masks, how)[:, target]
+    loo = base[target] - loo_p
+    orders = {f"attention: {name}": ranking(scores) for name, scores in attention.items()}
+    orders["leave-one-out"] = ranking(loo)
+    orders["chronological"] = np.arange(t)
+    randoms = random_orders(t, n_random, seed)
+    named = list(orders.items()) + [(f"random {i}", o) for i, o in enumerate(randoms)]
+    masks = [curve_masks(order, t, kind) for _, order in named for kind in ("deletion", "insertion")]
+    extra = []
+    if keyframes is not None and np.any(keyframes):
+        key = np.asarray(keyframes, bool)
+        extra = [key, ~key]  # the keyframes removed; everything but them removed
+    flat = np.concatenate(masks + ([np.stack(extra)] if extra else []))
+    p = probabilities(scorer, visual, audio, flat, how)[:, target]
+    curves, at = {}, 0
+    for name, _ in named:
+        curves[name] = {"deletion": p[at:at + t + 1].tolist(), "insertion": p[at + t + 1:at + 2 * (t + 1)].tolist()}
+        at += 2 * (t + 1)
+    out: dict = {
+        "perturbation": how,
+        "target": target,
+        "p_full": float(base[target]),
+        "leave_one_out": loo.tolist(),
+        "orders": {},
+    }
+    for name in orders:
+        out["orders"][name] = {**curves[name], "deletion_auc": auc(curves[name]["deletion"]),
+                               "insertion_auc": auc(curves[name]["insertion"]), "order": orders[name].tolist()}
+    if n_random:
+        dele = np.array([curves[f"random {i}"]["deletion"] for i in range(n_random)])
+        ins = np.array([curves[f"random {i}"]["insertion"] for i in range(n_random)])
+        out["orders"]["random"] = {
+            "deletion": dele.mean(0).tolist(), "insertion": ins.mean(0).tolist(),
+            "deletion_band": np.percentile(dele, [5, 95], axis=0).tolist(),
+            "insertion_band": np.percentile(ins, [5, 95], axis=0).tolist(),
+            "deletion_auc": float(np.mean([auc(c) for c in dele])),
+            "insertion_auc": float(np.mean([auc(c) for c in ins])),
+            "n": n_random, "seed": seed,
+        }
+    first = next(iter(attention), None)
+    if first is not None:
+        main = out["orders"][f"attention: {first}"]
+        out["kendall_tau"] = kendall_tau(attention[first], loo)
+        if n_random:
+            out["deletion_gap_to_random"] = out["orders"]["random"]["deletion_auc"] - main["deletion_auc"]
+            out["insertion_gap_to_random"] = main["insertion_auc"] - out["orders"]["random"]["insertion_auc"]
+        out["hit"] = in_truth(int(main["order"][0]), spans, truth) if truth else None
+    if extra:
+        full = max(float(base[target]), 1e-12)
+        without, only = float(p[-2]), float(p[-1])
+        out["comprehensiveness"] = (full - without) / full
+        out["sufficiency"] = only / full
+    return out
