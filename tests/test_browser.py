@@ -305,3 +305,41 @@ def test_views_follow_the_video_and_the_checkpoint(page, tmp_path):
     assert page.evaluate(BARS_JS) in (None, {})
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "browser_failed_run.png"))
+
+
+def test_erase_it_yourself_and_the_faithfulness_curves(page, tmp_path):
+    """Issue 22: tick two segments and the probabilities shown are the heads' output on the video
+    with those segments taken away (the rest resampled to T, as erasing does); the curves draw."""
+    import numpy as np
+    from test_app import make_video
+
+    from wecl import faithfulness
+    from wecl.inference import load_model, predict
+
+    video = make_video(tmp_path / "erase_clip.mp4", 4.0)
+    pick_checkpoint(page, "checkpoint", "wecl-synth-demo")
+    page.locator("#video input[type=file]").set_input_files(str(video))
+    page.wait_for_selector("#video video")
+    page.locator("#run").click()
+    bars_when(page, "(b['visual attention'] || 0) === 10")
+    page.get_by_role("tab", name="Faithfulness").click()
+    page.locator("#erase-ticks label").filter(has_text="2:").first.click()
+    page.locator("#erase-ticks label").filter(has_text="5:").first.click()
+    page.wait_for_function("() => document.querySelector('#erased-summary').innerText.includes('Without segments 2, 5')")
+    shown = page.evaluate("() => document.querySelector('#erased-probabilities .js-plotly-plot').data[1].x")
+
+    model = load_model("wecl-synth-demo", device="cpu")
+    features = predict(video, model).features  # the app's feature cache: the features it used
+    removed = np.zeros((1, 10), bool)
+    removed[0, [2, 5]] = True
+    expected = faithfulness.probabilities(faithfulness.heads_scorer(model), features.visual, features.audio, removed)[0]
+    assert np.allclose(shown, expected, atol=1e-5), (shown, expected)
+
+    page.locator("#measure").click()
+    page.wait_for_function("() => { const p = document.querySelector('#faithfulness-curves .js-plotly-plot');"
+                           " return p && p.data.some(t => t.name === 'leave-one-out'); }")
+    page.get_by_text("Reading the curves").wait_for()
+    assert "Kendall" in page.locator("#faithfulness-summary").inner_text()
+    shots = Path(os.environ.get("WECL_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.locator("#faithfulness-tab").screenshot(path=str(shots / "browser_faithfulness.png"))

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, last_error, session_dir, skipping, user_errors
-from wecl import checkpoints, inference
+from wecl import checkpoints, faithfulness, inference
 from wecl.annotations import video_id
 from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError
-from wecl.explorer import groundtruth, plots, render
+from wecl.explorer import faithfulness_view, groundtruth, plots, render
 from wecl.explorer.policy import allowed_checkpoint, checkpoint_theta, example_rows, public_result
 
 MAX_ROUNDS = 4
@@ -257,6 +258,76 @@ def on_setting(session, theta, rounds, keyframes, gt_rows, video=None, checkpoin
     return update_views(session, theta, rounds, keyframes, gt_rows, video, checkpoint, request)
 
 
+class Faithfulness(NamedTuple):
+    """The Faithfulness tab's measurement: the curves, their AUC table and the reading."""
+    figure: Any
+    table: Any
+    summary: Any
+
+
+class Erased(NamedTuple):
+    """Erase it yourself: the probabilities with the ticked segments taken away, and a sentence."""
+    figure: Any
+    summary: Any
+
+
+PERTURBATION_CHOICES = [("remove: the rest resampled to T, as erasing does (what WECL was trained on)", "remove"),
+                        ("mean: the video's mean feature in their place", "mean"), ("zeros", "zeros")]
+
+
+def _prediction_for(session, video, checkpoint):
+    if not current(session, video, checkpoint):
+        raise WECLError("no prediction for this video and checkpoint yet: press Run first")
+    return inference.load_model(session["checkpoint"], device=DEVICE), session["features"]
+
+
+@user_errors
+def measure_faithfulness(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None,
+                         how: str = "remove") -> Faithfulness:
+    """Leave-one-out, deletion and insertion curves of the current prediction (`wecl.faithfulness`)."""
+    model, features = _prediction_for(session, video, checkpoint)
+    theta, rounds = checked_settings(theta, rounds)
+    result = inference.explain(features, model, theta, rounds, keyframes or None).json
+    segments = result["segments"]
+    attention = {name: [s[f"{name}_attention_norm"] for s in segments] for name in ("visual", "audio")
+                 if all(s[f"{name}_attention_norm"] is not None for s in segments)}
+    if len(attention) > 1:
+        attention = {"fused": list(np.mean([attention["visual"], attention["audio"]], axis=0)), **attention}
+    truth = [(g.start, g.end) for g in _truth_or_warn(gt_rows, result["video"]["duration"])]
+    out = faithfulness.video_faithfulness(faithfulness.heads_scorer(model), features.visual, features.audio, attention,
+                                          features.spans, truth, keyframes=[s["erased_round"] == 0 for s in segments],
+                                          how=faithfulness.check_perturbation(how or "remove"))
+    return Faithfulness(figure=faithfulness_view.curves_figure(out), table=faithfulness_view.auc_table(out),
+                        summary=faithfulness_view.summary_markdown(out))
+
+
+@user_errors
+def erase_yourself(session, ticked, how, video=None, checkpoint=None) -> Erased:
+    """The prediction with the ticked segments taken away, beside the whole video's."""
+    if not current(session, video, checkpoint):
+        return Erased(figure=None, summary="Run a prediction first, then tick segments to take them away.")
+    model, features = _prediction_for(session, video, checkpoint)
+    t = len(features.spans)
+    removed = sorted({int(i) for i in ticked or [] if 0 <= int(i) < t})
+    if not removed:
+        return Erased(figure=None, summary="Tick segments to take them away.")
+    masks = np.zeros((2, t), bool)
+    masks[1, removed] = True
+    probs = faithfulness.probabilities(faithfulness.heads_scorer(model), features.visual, features.audio, masks,
+                                       faithfulness.check_perturbation(how or "remove"))
+    classes = list(model.config.classes)
+    whole, erased = probs
+    text = (f"Without segments {', '.join(map(str, removed))} ({how}): **{classes[int(erased.argmax())]} · "
+            f"{erased.max():.1%}**; the whole video: {classes[int(whole.argmax())]} · {whole.max():.1%}.")
+    return Erased(figure=faithfulness_view.erased_probabilities_figure(classes, whole, erased, removed), summary=text)
+
+
+def segment_choices(session) -> dict:
+    """The segments one may tick, after a run (the ticks cleared)."""
+    spans = session["features"].spans if session else []
+    return gr.update(choices=[(f"{i}: {s:.1f}-{e:.1f} s", i) for i, (s, e) in enumerate(spans)], value=[])
+
+
 @user_errors
 def load_ground_truth(files, video) -> GroundTruthFile:
     """An uploaded annotation file -> (the id picker, the table rows, the file's paths)."""
@@ -352,6 +423,33 @@ def _ground_truth_tab(gt_files: gr.File) -> GroundTruthTab:
     return GroundTruthTab(picker, clear, gt_table, comparison_md, comparison, export, exported)
 
 
+class FaithfulnessTab(NamedTuple):
+    how: Any
+    measure: Any
+    figure: Any
+    table: Any
+    summary: Any
+    ticks: Any
+    erased_figure: Any
+    erased_summary: Any
+
+
+def _faithfulness_tab() -> FaithfulnessTab:
+    """Does the attention point at what matters: the curves on demand, and erasing by hand."""
+    gr.Markdown("Take segments away and run the heads again on the cached features: which segments does "
+                "the prediction depend on, and does the attention rank them first?")
+    how = gr.Radio(PERTURBATION_CHOICES, value="remove", label="Perturbation", elem_id="perturbation")
+    with gr.Row():
+        ticks = gr.CheckboxGroup([], label="Erase it yourself: tick segments to take away", elem_id="erase-ticks")
+    erased_summary = gr.Markdown(elem_id="erased-summary")
+    erased_figure = gr.Plot(show_label=False, elem_id="erased-probabilities")
+    measure = gr.Button("Measure faithfulness (leave-one-out, deletion and insertion curves)", elem_id="measure")
+    figure = gr.Plot(show_label=False, elem_id="faithfulness-curves")
+    table = gr.Dataframe(interactive=False, elem_id="faithfulness-auc")
+    summary = gr.Markdown(elem_id="faithfulness-summary")
+    return FaithfulnessTab(how, measure, figure, table, summary, ticks, erased_figure, erased_summary)
+
+
 class DownloadsTab(NamedTuple):
     json_file: Any
     csv_file: Any
@@ -436,6 +534,8 @@ def build(choices, default: str, default_theta: float) -> None:
     with gr.Tabs():
         with gr.Tab("Segments"):
             table = gr.Dataframe(headers=plots.SEGMENT_COLUMNS, interactive=False, elem_id="segments")
+        with gr.Tab("Faithfulness", elem_id="faithfulness-tab"):
+            ft = _faithfulness_tab()
         with gr.Tab("Ground truth", elem_id="gt-tab"):
             gt = _ground_truth_tab(gt_files)
         with gr.Tab("Downloads"):
@@ -460,6 +560,13 @@ def build(choices, default: str, default_theta: float) -> None:
         concurrency_limit=1, concurrency_id="predict",
     )
     run.success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
+    run.success(segment_choices, session, ft.ticks, api_visibility="private", show_progress="hidden")
+    ft.measure.click(measure_faithfulness, [*view_inputs, ft.how],
+                     list(Faithfulness(figure=ft.figure, table=ft.table, summary=ft.summary)), api_visibility="private",
+                     concurrency_limit=4, concurrency_id="views")
+    gr.on([ft.ticks.input, ft.how.input], erase_yourself, [session, ft.ticks, ft.how, c.video, c.checkpoint],
+          list(Erased(figure=ft.erased_figure, summary=ft.erased_summary)), api_visibility="private",
+          trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="views")
     run.failure(failed_run, c.video, [*view_outputs, session], api_visibility="private", show_progress="hidden")
     gr.on([c.theta.input, c.theta.release, c.rounds.input, c.rounds.release, c.keyframes.input], on_setting, view_inputs,
           view_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden",
