@@ -188,3 +188,14 @@ def test_portrait_thumbnails_leave_room_for_their_captions():
     strip = plots.thumbnail_strip(portrait, result, height=40)
     caption = ImageDraw.Draw(plots.Image.new("RGB", (1, 1))).textbbox((0, 0), "4: 108.0-110.0 s", font=plots._font(13))[2]
     assert strip.shape[1] >= 5 * caption  # each tile at least as wide as its caption
+
+
+def test_leave_one_out_is_a_third_track_on_an_axis_of_its_own():
+    """Issue 22: each segment's signed leave-one-out Δp beside its attention."""
+    importance = [0.0, 0.12, -0.05, 0.3, 0.01]
+    fig = plots.timeline_figure(make_result(), importance=importance)
+    track = traces(fig)["leave-one-out Δp"]
+    assert list(track.y) == importance and track.yaxis == "y3"
+    low, high = fig.layout.yaxis3.range
+    assert low == -high and high >= 0.3  # centred on zero, holding every value
+    assert "leave-one-out Δp" not in traces(plots.timeline_figure(make_result()))

@@ -212,11 +212,13 @@ def compute_views(session: dict, theta: float, rounds: int, keyframes: str | Non
     result = public_result(inference.explain(session["features"], model, theta, rounds, keyframes or None).json)
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])
     comparison = groundtruth.compare(truth, result)
+    features = session["features"]  # leave-one-out: one heads call of 1 + T videos, a third track on the timeline
+    _, _, importance = faithfulness.leave_one_out(faithfulness.heads_scorer(model), features.visual, features.audio)
     return Views(
         result_json=result,
         summary=plots.prediction_markdown(result),
         notices=plots.notices_markdown(result),
-        timeline=plots.timeline_figure(result, truth),
+        timeline=plots.timeline_figure(result, truth, importance),
         probabilities=plots.probabilities_figure(result),
         strip=plots.thumbnail_strip(session["features"].thumbnails, result, columns=STRIP_COLUMNS),
         table=plots.segments_table(result),

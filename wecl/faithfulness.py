@@ -9,7 +9,8 @@ cached backbone features:
   `remove` (the rest resampled back to T segments exactly as erasing does, `erasing.resample_indices`:
   the perturbation WECL was trained on), `mean` (the video's mean feature in their place) or
   `zeros`. Under `remove`, taking every segment away leaves nothing to resample: that video is zeros.
-- `leave_one_out`: p(c) of the full video minus p(c) without segment t, c the unperturbed top-1.
+- `leave_one_out`: p(c) of the full video minus p(c) without segment t, c the unperturbed top-1
+  (the Video tab draws it as a third track on the attention timeline).
 - `curves`: deletion and insertion curves over segments (RISE's, Petsiuk et al. 2018): order the
   segments by a score, remove the k first for k = 0..T (deletion), or start from all removed and
   restore them in the same order (insertion), recording p_k = P(c). `auc` is the trapezoid
@@ -92,6 +93,17 @@ def heads_scorer(model) -> Scorer:
     return score
 
 
+def leave_one_out(scorer: Scorer, visual: np.ndarray | None, audio: np.ndarray | None, how: str = "remove"
+                  ) -> tuple[np.ndarray, int, np.ndarray]:
+    """(the whole video's probabilities, its top-1 c, per segment t: p(c) − p(c without t)), from
+    one scorer call of 1 + T videos."""
+    t = len(visual if visual is not None else audio)
+    masks = np.vstack([np.zeros((1, t), bool), np.eye(t, dtype=bool)])
+    p = probabilities(scorer, visual, audio, masks, how)
+    target = int(p[0].argmax())
+    return p[0], target, p[0, target] - p[1:, target]
+
+
 def auc(p: Sequence[float]) -> float:
     """(Σp_k − (p_0 + p_T)/2) / T for a curve of T + 1 points: the trapezoid area on [0, 1]."""
     p = np.asarray(p, np.float64)
@@ -148,18 +160,14 @@ def video_faithfulness(scorer: Scorer, visual: np.ndarray | None, audio: np.ndar
                        attention: dict[str, Sequence[float]], spans: Sequence[tuple[float, float]],
                        truth: Sequence[tuple[float, float]] = (), keyframes: Sequence[bool] | None = None,
                        how: str = "remove", n_random: int = N_RANDOM, seed: int = 0) -> dict:
-    """Every faithfulness figure of one video (module docstring), from one scorer call.
+    """Every faithfulness figure of one video (module docstring), from two scorer calls.
 
     `attention`: named per-segment scores to test as orders, e.g. {"fused": …, "visual": …,
     "audio": …} (a modality the model lacks or the video has no sound for is left out);
     `keyframes`: the eq. 9 keyframe mask, for comprehensiveness and sufficiency."""
     check_perturbation(how)
     t = len(spans)
-    base = probabilities(scorer, visual, audio, np.zeros((1, t), bool), how)[0]
-    target = int(base.argmax())
-    loo_masks = np.eye(t, dtype=bool)
-    loo_p = probabilities(scorer, visual, audio, loo_masks, how)[:, target]
-    loo = base[target] - loo_p
+    base, target, loo = leave_one_out(scorer, visual, audio, how)
     orders = {f"attention: {name}": ranking(scores) for name, scores in attention.items()}
     orders["leave-one-out"] = ranking(loo)
     orders["chronological"] = np.arange(t)

@@ -40,10 +40,15 @@ def _value(x: float | None) -> float:
     return 0.0 if x is None else float(x)
 
 
-def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.Figure:
+IMPORTANCE_COLOR = "#059669"
+
+
+def timeline_figure(result: Result, ground_truth: Sequence[Segment] = (), importance: Sequence[float] | None = None
+                    ) -> go.Figure:
     """Attention per segment on the video's seconds: visual and audio A* as bars (raw A in the
     hover), later erasing rounds' A* as dotted lines, theta as a line, erased segments shaded by
-    round, and below, on their own tracks, the detections and the ground-truth segments."""
+    round, and below, on their own tracks, the detections and the ground-truth segments. With
+    `importance` (leave-one-out, `wecl.faithfulness`), each segment's signed Δp on an axis of its own."""
     segments = result["segments"]
     duration = float(result["video"]["duration"])
     has_audio = bool(result["video"]["has_audio"])
@@ -67,6 +72,14 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.
     traces.append(_track(detections, "detections", DETECTION_COLOR, DETECTION_WHY[result.get("keyframe_rule", "eq9")]))
     traces.append(_track(truth, "ground truth", GROUND_TRUTH_COLOR))
 
+    if importance is not None:
+        traces.append(go.Scatter(
+            x=centres, y=[float(v) for v in importance], yaxis="y3", mode="lines+markers", name="leave-one-out Δp",
+            line=dict(color=IMPORTANCE_COLOR, width=2, shape="hvh"), marker=dict(size=6, symbol="diamond"),
+            customdata=custom,
+            hovertemplate=("segment %{customdata[0]}: p(prediction) falls by %{y:+.3f} without it<br>(leave-one-out, "
+                           "the rest resampled to T; negative: the prediction gains without it)<extra></extra>"),
+        ))
     traces[:0] = _no_face_bars(segments, centres, lengths, custom)
     annotations = []
     audio_model = any(s["audio_attention_norm"] is not None for s in segments)
@@ -81,15 +94,24 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = ()) -> go.
         # The settings on two short lines and the legend under the axis: on a 390 px phone a one-line
         # title was cut off and a legend above the plot hid behind plotly's toolbar.
         title=dict(text=settings_title(result).replace(" · keyframes", "<br>keyframes"), x=0.01, font=dict(size=12)),
-        margin=dict(l=60, r=20, t=64, b=20), hovermode="closest",
+        margin=dict(l=60, r=20 if importance is None else 64, t=64, b=20), hovermode="closest",
         legend=dict(orientation="h", x=0, y=-0.16, xanchor="left", yanchor="top", font=dict(size=11)),
         xaxis=dict(title="time (s)", range=[0, duration], anchor="y2", showgrid=True),
         yaxis=dict(title="attention A*", range=[0, 1.05], domain=[0.32, 1.0]),
         yaxis2=dict(domain=[0.0, 0.24], type="category", categoryorder="array", categoryarray=list(TRACKS),
                     range=[-0.5, 1.5], showgrid=False),
+        **({"yaxis3": dict(overlaying="y", side="right", title=dict(text="leave-one-out Δp", font=dict(
+            color=IMPORTANCE_COLOR, size=11)), zeroline=True, zerolinecolor=IMPORTANCE_COLOR, showgrid=False,
+            range=_symmetric(importance))} if importance is not None else {}),
         annotations=annotations,
     )
     return go.Figure(data=traces, layout=layout)
+
+
+def _symmetric(values: Sequence[float]) -> list[float]:
+    """An axis range centred on zero that holds every value (Δp is signed)."""
+    top = max([abs(float(v)) for v in values] + [1e-3]) * 1.15
+    return [-top, top]
 
 
 def _erased_bars(segments, centres, lengths, custom) -> list[go.Bar]:
