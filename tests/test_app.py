@@ -485,3 +485,29 @@ def test_a_visitor_receives_no_server_path(client, tmp_path):
     assert public_message(f"{root}/gradio/3f2a/my clip.mp4: damaged (see {ROOT}/checkpoints/x)") == \
         "my clip.mp4: damaged (see x)"
     assert public_message("owner/name@main: no such Hub repo") == "owner/name@main: no such Hub repo"
+
+
+def test_the_erase_endpoint_answers_what_the_heads_say(client, tmp_path):
+    """Issue 22: erase it yourself through the API: the probabilities with segments taken away are
+    the heads' on the resampled features; bad segments are sentences."""
+    import numpy as np
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from wecl import faithfulness
+    from wecl.inference import load_model, predict
+
+    video = make_video(tmp_path / "erase_api.mp4", 3.0)
+    answer = client.predict(handle_file(str(video)), "wecl-synth-demo", "2, 5", "remove", api_name="/erase")
+    assert answer["removed"] == [2, 5] and answer["perturbation"] == "remove"
+    model = load_model("wecl-synth-demo", device="cpu")
+    features = predict(video, model).features
+    masks = np.zeros((2, 10), bool)
+    masks[1, [2, 5]] = True
+    whole, erased = faithfulness.probabilities(faithfulness.heads_scorer(model), features.visual, features.audio, masks)
+    assert np.allclose(answer["whole"], whole, atol=1e-6) and np.allclose(answer["erased"], erased, atol=1e-6)
+    assert not np.allclose(answer["whole"], answer["erased"])
+    with pytest.raises(AppError, match="segments must lie in 0..9"):
+        client.predict(handle_file(str(video)), "wecl-synth-demo", "2, 12", "remove", api_name="/erase")
+    with pytest.raises(AppError, match="whole numbers"):
+        client.predict(handle_file(str(video)), "wecl-synth-demo", "two", "mean", api_name="/erase")

@@ -17,6 +17,7 @@ from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError
 from wecl.explorer import faithfulness_view, groundtruth, plots, render
 from wecl.explorer.policy import allowed_checkpoint, checkpoint_theta, example_rows, public_result
+from wecl.features import features_for
 
 MAX_ROUNDS = 4
 
@@ -33,6 +34,10 @@ from gradio_client import Client, handle_file
 client = Client("http://127.0.0.1:7860/", download_files=False)
 result = client.predict(handle_file("clip.mp4"), "", 0.7, 1, "eq9", api_name="/predict")
 print(result["prediction"], result["confidence"])
+
+# erase it yourself: the probabilities with segments 2 and 5 taken away ("remove", "mean" or "zeros")
+erased = client.predict(handle_file("clip.mp4"), "", "2,5", "remove", api_name="/erase")
+print(dict(zip(erased["classes"], erased["erased"])))
 ```
 """
 
@@ -324,6 +329,42 @@ def erase_yourself(session, ticked, how, video=None, checkpoint=None) -> Erased:
     return Erased(figure=faithfulness_view.erased_probabilities_figure(classes, whole, erased, removed), summary=text)
 
 
+def _segment_list(segments, t: int) -> list[int]:
+    """"2,5" or [2, 5] as sorted segment indices in 0..T-1, or a sentence."""
+    items = segments.replace(";", ",").split(",") if isinstance(segments, str) else list(segments or [])
+    try:
+        removed = sorted({int(str(i).strip()) for i in items if str(i).strip()})
+    except ValueError:
+        raise WECLError(f"segments must be whole numbers in 0..{t - 1}, such as \"2,5\"") from None
+    if any(not 0 <= i < t for i in removed):
+        raise WECLError(f"segments must lie in 0..{t - 1}")
+    return removed
+
+
+@gpu
+@user_errors
+def erase_api(video: str | None, checkpoint: str | None, segments, perturbation: str | None = "remove") -> dict:
+    """The `/erase` endpoint: (video, checkpoint, segments "2,5", perturbation) -> {"classes",
+    "whole", "erased", "removed", "perturbation"}: the probabilities of the whole video and with
+    those segments taken away (`wecl.faithfulness`, on the cached features)."""
+    if not video:
+        raise WECLError("no video: upload one first")
+    if segments is not None and not isinstance(segments, (str, list)):
+        raise WECLError("segments must be text such as \"2,5\" or a list of numbers")
+    if isinstance(segments, str) and len(segments) > 1000:
+        raise WECLError("segments: too long a list")
+    how = faithfulness.check_perturbation(perturbation or "remove")
+    model = inference.load_model(allowed_checkpoint(checkpoint), device=DEVICE)
+    features = features_for(video, model)
+    removed = _segment_list(segments, len(features.spans))
+    masks = np.zeros((2, len(features.spans)), bool)
+    masks[1, removed] = True
+    whole, erased = faithfulness.probabilities(faithfulness.heads_scorer(model), features.visual, features.audio,
+                                               masks, how)
+    return {"classes": list(model.config.classes), "whole": whole.tolist(), "erased": erased.tolist(),
+            "removed": removed, "perturbation": how}
+
+
 def segment_choices(session) -> dict:
     """The segments one may tick, after a run (the ticks cleared)."""
     spans = session["features"].spans if session else []
@@ -546,6 +587,10 @@ def build(choices, default: str, default_theta: float) -> None:
             result_json = gr.JSON(label="Result", elem_id="result-json")
         with gr.Tab("API"):
             gr.Markdown(API_DOC)
+            # `/erase` has no button of its own: the Faithfulness tab's ticks do it for the browser
+            erase_segments = gr.Textbox(visible=False)
+            erase_answer = gr.JSON(visible=False)
+            erase_button = gr.Button(visible=False)
     view_outputs = list(Views(result_json=result_json, summary=summary, notices=notices, timeline=timeline,
                               probabilities=probabilities, strip=strip, table=table, comparison=gt.comparison,
                               comparison_md=gt.comparison_md, json_file=downloads.json_file,
@@ -563,6 +608,8 @@ def build(choices, default: str, default_theta: float) -> None:
     )
     run.success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
     run.success(segment_choices, session, ft.ticks, api_visibility="private", show_progress="hidden")
+    erase_button.click(erase_api, [c.video, c.checkpoint, erase_segments, ft.how], erase_answer, api_name="erase",
+                       concurrency_limit=1, concurrency_id="predict")
     ft.measure.click(measure_faithfulness, [*view_inputs, ft.how],
                      list(Faithfulness(figure=ft.figure, table=ft.table, summary=ft.summary)), api_visibility="private",
                      concurrency_limit=4, concurrency_id="views")
