@@ -128,3 +128,40 @@ def test_the_heads_of_a_real_checkpoint(media, tiny_model):
         assert order["insertion"][-1] == pytest.approx(out["p_full"], abs=1e-5), name
         assert 0.0 <= order["deletion_auc"] <= 1.0 and 0.0 <= order["insertion_auc"] <= 1.0
     assert out["kendall_tau"] is None or -1.0 <= out["kendall_tau"] <= 1.0
+
+
+def test_dataset_figures_aggregate_the_videos():
+    x = one_segment_features()
+    good = f.video_faithfulness(position_scorer, x, None, {"fused": [0, 0, 0, 1, 0]}, SPANS, truth=[(6.0, 8.0)],
+                                how="zeros", n_random=20)
+    bad = f.video_faithfulness(position_scorer, x, None, {"fused": [0, 0, 0, 0, 1]}, SPANS, truth=[(0.0, 1.0)],
+                               how="zeros", n_random=20)
+    agg = f.dataset_faithfulness({"a": good, "b": bad}, labels={"a": "joy", "b": "anger"})
+    assert agg["videos"] == 2 and agg["perturbation"] == "zeros"
+    assert set(agg["orders"]) >= {"attention", "loo", "random", "chronological"}
+    assert agg["orders"]["attention"]["deletion_auc"] == pytest.approx(
+        (good["orders"]["attention: fused"]["deletion_auc"] + bad["orders"]["attention: fused"]["deletion_auc"]) / 2)
+    assert agg["attention_beats_random"] == pytest.approx(0.5)  # the first attends segment 3, the second does not
+    assert agg["hit_rate"] == pytest.approx(0.5)
+    assert set(agg["per_class"]) == {"joy", "anger"} and agg["per_class"]["joy"]["videos"] == 1
+
+
+def test_evaluate_faithfulness_on_the_command_line(tmp_path):
+    """`python -m wecl evaluate --faithfulness --json OUT` writes the keys docs/formats.md names."""
+    import json
+
+    from helpers import run_wecl
+    from wecl.training.synth import generate
+
+    generate(tmp_path / "data", 4, seed=41, duration_range=(3.0, 4.0))
+    out = tmp_path / "ev.json"
+    done = run_wecl("evaluate", "--dataset", tmp_path / "data", "--checkpoint", "wecl-synth-demo", "--faithfulness",
+                    "--json", out)
+    assert done.returncode == 0, done.stderr
+    assert "attention beats random" in done.stdout
+    faith = json.loads(out.read_text())["faithfulness"]
+    assert faith["perturbation"] == "remove" and faith["videos"] == 4
+    for order in ("attention", "loo", "random", "chronological"):
+        assert 0.0 <= faith["orders"][order]["deletion_auc"] <= 1.0 and 0.0 <= faith["orders"][order]["insertion_auc"] <= 1.0
+    assert 0.0 <= faith["attention_beats_random"] <= 1.0 and 0.0 <= faith["hit_rate"] <= 1.0
+    assert faith["kendall_tau"] is None or -1.0 <= faith["kendall_tau"] <= 1.0

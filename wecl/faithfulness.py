@@ -219,3 +219,59 @@ def video_faithfulness(scorer: Scorer, visual: np.ndarray | None, audio: np.ndar
         out["comprehensiveness"] = (full - without) / full
         out["sufficiency"] = only / full
     return out
+
+
+def video_attention(result: dict) -> dict[str, list[float]]:
+    """The attention orders of one result JSON: fused A* (the mean of the modalities it has) first,
+    then each modality's; a modality with no numbers (no such stream, no sound) is left out."""
+    segments = result["segments"]
+    own = {name: [s[f"{name}_attention_norm"] for s in segments] for name in ("visual", "audio")
+           if all(s[f"{name}_attention_norm"] is not None for s in segments)}
+    if len(own) > 1:
+        return {"fused": np.mean(list(own.values()), axis=0).tolist(), **own}
+    return own
+
+
+def dataset_faithfulness(per_video: dict[str, dict], labels: dict[str, str | None] | None = None) -> dict:
+    """The figures of many videos' `video_faithfulness`: per order, the mean deletion and insertion
+    AUC with their standard deviation; the mean Kendall's τ and its values; the hit rate; the share of
+    videos whose attention beats the mean of its random orders (a lower deletion AUC); and, with
+    `labels` (video -> ground-truth class), the mean AUCs of the attention order per class."""
+    if not per_video:
+        return {"videos": 0}
+    outs = list(per_video.values())
+    found: dict[str, list[dict]] = {}  # the main attention order is "attention", leave-one-out "loo"
+    for out in outs:
+        main = _main(out)
+        for name, order in out["orders"].items():
+            found.setdefault("attention" if name == main else {"leave-one-out": "loo"}.get(name, name), []).append(order)
+    orders = {key: {f"{kind}_auc{stat}": float(fn([o[f"{kind}_auc"] for o in values]))
+                    for kind in ("deletion", "insertion") for stat, fn in (("", np.mean), ("_std", np.std))}
+              for key, values in found.items()}
+    taus = [out["kendall_tau"] for out in outs if out.get("kendall_tau") is not None]
+    hits = [out["hit"] for out in outs if out.get("hit") is not None]
+    beats = [out["orders"][_main(out)]["deletion_auc"] < out["orders"]["random"]["deletion_auc"]
+             for out in outs if _main(out) and "random" in out["orders"]]
+    result = {
+        "videos": len(outs),
+        "perturbation": outs[0]["perturbation"],
+        "orders": orders,
+        "kendall_tau": float(np.mean(taus)) if taus else None,
+        "kendall_taus": taus,
+        "hit_rate": float(np.mean(hits)) if hits else None,
+        "attention_beats_random": float(np.mean(beats)) if beats else None,
+    }
+    if labels:
+        per_class: dict[str, list[dict]] = {}
+        for vid, out in per_video.items():
+            if labels.get(vid) is not None and _main(out):
+                per_class.setdefault(labels[vid], []).append(out["orders"][_main(out)])
+        result["per_class"] = {c: {"videos": len(v), "deletion_auc": float(np.mean([o["deletion_auc"] for o in v])),
+                                   "insertion_auc": float(np.mean([o["insertion_auc"] for o in v]))}
+                               for c, v in sorted(per_class.items())}
+    return result
+
+
+def _main(out: dict) -> str | None:
+    """The name of a video's main attention order (the first one given: fused when both modalities count)."""
+    return next((name for name in out["orders"] if name.startswith("attention: ")), None)

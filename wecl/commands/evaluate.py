@@ -26,6 +26,9 @@ def register(sub) -> None:
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the figures as JSON")
     p.add_argument("--predictions-out", default=None, metavar="PRED", help="write the predictions (ActivityNet results JSON)")
     p.add_argument("--theta-sweep", action="store_true", help="accuracy and mAP against theta on the cached features")
+    p.add_argument("--faithfulness", nargs="?", const="remove", default=None, choices=["remove", "mean", "zeros"],
+                   help="deletion/insertion curves, leave-one-out and Kendall's tau of the attention on the cached "
+                        "features (docs/faithfulness.md), under this perturbation (default remove)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
                    help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA "
@@ -42,6 +45,8 @@ def run(args) -> int:
     else:
         result = _run_checkpoint(args)
     print(ev.format_report(result))
+    if result.get("faithfulness"):
+        print(ev.format_faithfulness(result["faithfulness"]))
     if result.get("theta_sweep"):
         print("theta sweep (inference: accuracy comes from x_o, so only detections move with theta):")
         print(ev.format_sweep(result["theta_sweep"]))
@@ -102,6 +107,10 @@ def _run_checkpoint(args) -> dict:
         print(f"wrote predictions to {args.predictions_out}")
     if args.theta_sweep:
         result["theta_sweep"] = ev.theta_sweep(model, got["features"], gt, rounds=args.rounds, keyframe_rule=args.keyframes)
+    if args.faithfulness:
+        with bar(len(got["features"]), "faithfulness") as tick:
+            result["faithfulness"] = ev.faithfulness(model, got["features"], gt, args.faithfulness, args.theta,
+                                                     args.rounds, args.keyframes, tick)
     return result
 
 
