@@ -49,7 +49,7 @@ def evaluated(dataset, tmp_path_factory):
     """What the command line prints and writes for the synthetic demo checkpoint on these files."""
     out = tmp_path_factory.mktemp("evaluate")
     done = run_wecl("evaluate", "--dataset", str(dataset), "--checkpoint", DEMO, "--json", str(out / "ev.json"),
-                    "--predictions-out", str(out / "pred.json"), "--theta-sweep")
+                    "--predictions-out", str(out / "pred.json"), "--theta-sweep", "--faithfulness")
     assert done.returncode == 0, done.stderr
     return done.stdout, json.loads((out / "ev.json").read_text()), read_annotations(out / "pred.json")
 
@@ -63,7 +63,7 @@ def first_run(dataset):
 
 def test_table_and_figures_equal_the_evaluate_command(dataset, evaluated, first_run):
     stdout, ev, predictions = evaluated
-    token, (_, status, table, summary, ap_figure, confusion, per_class, distribution, sweep,
+    token, (_, status, table, summary, ap_figure, confusion, per_class, distribution, sweep, faith, faith_md,
             _shown) = first_run
     assert f"{VIDEOS + 1} videos: {VIDEOS} computed, 0 reused, 1 failed" in status
     assert len(table) == VIDEOS
@@ -86,6 +86,10 @@ def test_table_and_figures_equal_the_evaluate_command(dataset, evaluated, first_
     for cls, aps in ev["AP_per_class"].items():
         trace = traces[f"wecl-synth-demo: {cls}"]
         assert list(trace.y) == pytest.approx([aps[a] for a in sorted(aps, key=float)])
+    # the faithfulness figures (issue 22) are the command's
+    deletion = next(t for t in faith.data if t.xaxis == "x")
+    assert list(deletion.y) == pytest.approx([ev["faithfulness"]["orders"][o]["deletion_auc"] for o in deletion.x])
+    assert f"of {VIDEOS} videos" in faith_md and "beats random" in faith_md
     # the confusion matrix and the theta sweep
     assert [list(r) for r in confusion.data[0].z] == ev["confusion"]["matrix"]
     sweep_map = {t.name: t for t in sweep.data}["wecl-synth-demo: mAP@0.5"]

@@ -44,6 +44,8 @@ class Aggregates(NamedTuple):
     per_class: Any
     distribution: Any
     sweep: Any
+    faithfulness: Any
+    faithfulness_md: Any
 
 
 class VideoViews(NamedTuple):
@@ -129,6 +131,7 @@ def dataset_aggregates(run) -> Aggregates:
               for i, name in enumerate(run.names)}
     samples = {name: dataset_view.attention_samples(run.results(i), run.ground_truth) for i, name in enumerate(run.names)}
     sweeps = {name: run.theta_sweep(i) for i, name in enumerate(run.names)}
+    faithful = {name: run.faithfulness(i) for i, name in enumerate(run.names)}
     failures = run.failures(0)
     n = len(failures)
     note = f"\n\n{n} video{'s' if n != 1 else ''} could not be read: " + "; ".join(failures.values()) if n else ""
@@ -139,6 +142,8 @@ def dataset_aggregates(run) -> Aggregates:
         per_class=dataset_view.per_class_accuracy_figure(scores),
         distribution=dataset_view.attention_distribution_figure(samples),
         sweep=dataset_view.theta_sweep_figure(sweeps, run.keyframe_rule),
+        faithfulness=dataset_view.faithfulness_figure(faithful),
+        faithfulness_md=dataset_view.faithfulness_markdown(faithful),
     )
 
 
@@ -248,7 +253,7 @@ def export_dataset_ground_truth(token, request: gr.Request = None):
 
 def _aggregates_tab(summary: gr.Markdown) -> Aggregates:
     """The dataset-wide figures (AP curves, θ sweep, confusion, per-class accuracy, attention
-    inside and outside the ground truth), with the summary above the table."""
+    inside and outside the ground truth, faithfulness), with the summary above the table."""
     with gr.Row():
         ap_curve = gr.Plot(show_label=False, elem_id="ds-ap")
         sweep = gr.Plot(show_label=False, elem_id="ds-sweep")
@@ -256,8 +261,10 @@ def _aggregates_tab(summary: gr.Markdown) -> Aggregates:
         confusion = gr.Plot(show_label=False, elem_id="ds-confusion")
         per_class = gr.Plot(show_label=False, elem_id="ds-per-class")
     distribution = gr.Plot(show_label=False, elem_id="ds-attention")
+    faithfulness = gr.Plot(show_label=False, elem_id="ds-faithfulness")
+    faithfulness_md = gr.Markdown(elem_id="ds-faithfulness-md")
     return Aggregates(summary=summary, ap_curve=ap_curve, confusion=confusion, per_class=per_class,
-                      distribution=distribution, sweep=sweep)
+                      distribution=distribution, sweep=sweep, faithfulness=faithfulness, faithfulness_md=faithfulness_md)
 
 
 def build(choices, default: str) -> None:

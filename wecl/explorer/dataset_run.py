@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from wecl import faithfulness
 from wecl.annotations import AnnotationSet, Segment, is_positions_file, save_video_segments, video_id, write_annotations
 from wecl.annotations.model import check_size
 from wecl.batch import BatchStats, list_videos, run_batch
@@ -62,7 +63,7 @@ class RunProgress:
             done = f" after {self.stats.computed} computed, {self.stats.reused} reused" if self.stats else ""
             return f"**{self.checkpoint}**: stopped{done} ({self.done}/{self.total}); Start again to continue"
         if self.state == "sweeping":
-            return f"**{self.checkpoint}**: {self.total} videos done; θ sweep on the cached features"
+            return f"**{self.checkpoint}**: {self.total} videos done; θ sweep and faithfulness on the cached features"
         if self.state == "done" and self.stats:
             s = self.stats
             rate = f", {s.videos_per_second:.2f} videos/s" if s.computed else ""
@@ -125,6 +126,7 @@ class DatasetRun:
         self._stop = threading.Event()
         self._results: dict[int, tuple[float, dict[str, dict]]] = {}  # index -> (newest row read, results)
         self._sweeps: dict[int, tuple[float, dict]] = {}  # index -> (results version, theta -> predictions)
+        self._faithful: dict[int, tuple[float, dict]] = {}  # index -> (results version, video -> (figures, spans))
 
     @property
     def annotation_path(self) -> str | None:
@@ -160,6 +162,7 @@ class DatasetRun:
                 # The theta sweep runs every video at 11 thetas: here, not in the poll that shows it.
                 progress.state = "sweeping"
                 self.theta_sweep(index)
+                self.faithfulness(index)
                 progress.state = "done"
             except Exception as error:  # shown in the app; the database keeps what was finished
                 progress.state, progress.message = "failed", f"{type(error).__name__}: {error}"
@@ -241,6 +244,30 @@ class DatasetRun:
             return []
         kept = {theta: {vid: p for vid, p in preds.items() if vid in truth} for theta, preds in by_theta.items()}
         return score_sweep(kept, truth, self.models[index].config.classes)
+
+    def faithfulness(self, index: int = 0) -> dict:
+        """`wecl.faithfulness.dataset_faithfulness` of the videos with a result (perturbation
+        `remove`). Each video's curves are computed once per set of results and kept, so a
+        ground-truth edit only recounts the hits and the per-class rows."""
+        self.results(index)
+        version = self._results.get(index, (0.0, {}))[0]
+        if index not in self._faithful or self._faithful[index][0] != version:
+            model, results = self.models[index], self.results(index)
+            scorer, per_video = faithfulness.heads_scorer(model), {}
+            for vid, f in self.features(index).items():
+                result = results[vid]
+                per_video[vid] = (faithfulness.video_faithfulness(
+                    scorer, f.visual, f.audio, faithfulness.video_attention(result), f.spans,
+                    keyframes=[s["erased_round"] == 0 for s in result["segments"]]), f.spans)
+            self._faithful[index] = (version, per_video)
+        figures = {}
+        for vid, (out, spans) in self._faithful[index][1].items():
+            gt = self.ground_truth.get(vid)
+            truth = [(s.start, s.end) for s in gt.segments] if gt else []
+            main = next((n for n in out["orders"] if n.startswith("attention: ")), None)
+            hit = faithfulness.in_truth(out["orders"][main]["order"][0], spans, truth) if truth and main else None
+            figures[vid] = {**out, "hit": hit}
+        return faithfulness.dataset_faithfulness(figures, {vid: a.label for vid, a in self.ground_truth.items()})
 
     def save_segments(self, vid: str, segments: list[Segment], label: str | None = None) -> str:
         """Write one video's corrected ground truth back to the annotation file (backup, lock,
