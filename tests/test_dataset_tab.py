@@ -89,7 +89,9 @@ def test_table_and_figures_equal_the_evaluate_command(dataset, evaluated, first_
     # the faithfulness figures (issue 22) are the command's
     deletion = next(t for t in faith.data if t.xaxis == "x")
     assert list(deletion.y) == pytest.approx([ev["faithfulness"]["orders"][o]["deletion_auc"] for o in deletion.x])
-    assert f"of {VIDEOS} videos" in faith_md and "beats random" in faith_md
+    assert f"of {VIDEOS} videos" in faith_md and "beats random" in faith_md and "per class" in faith_md
+    taus = next(t for t in faith.data if t.type == "histogram")
+    assert list(taus.x) == pytest.approx(ev["faithfulness"]["kendall_taus"])
     # the confusion matrix and the theta sweep
     assert [list(r) for r in confusion.data[0].z] == ev["confusion"]["matrix"]
     sweep_map = {t.name: t for t in sweep.data}["wecl-synth-demo: mAP@0.5"]

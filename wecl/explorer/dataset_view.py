@@ -222,8 +222,9 @@ FAITHFULNESS_ORDERS = ("attention", "loo", "chronological", "random")
 def faithfulness_figure(figures: Mapping[str, dict]) -> go.Figure:
     """Per checkpoint, each order's mean deletion and insertion AUC over the videos (± one standard
     deviation): attention against leave-one-out, chronological and random orders."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["deletion AUC (lower: the order matters more)",
-                                                        "insertion AUC (higher: the order matters more)"])
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["deletion AUC (lower: the order matters more)",
+                                                        "insertion AUC (higher: the order matters more)",
+                                                        "Kendall's τ, attention vs leave-one-out"])
     for name, f in figures.items():
         orders = [o for o in FAITHFULNESS_ORDERS if o in f.get("orders", {})]
         for col, kind in enumerate(("deletion", "insertion"), start=1):
@@ -231,7 +232,12 @@ def faithfulness_figure(figures: Mapping[str, dict]) -> go.Figure:
                                  legendgroup=name, showlegend=col == 1,
                                  error_y=dict(type="data", array=[f["orders"][o][f"{kind}_auc_std"] for o in orders])),
                           row=1, col=col)
-    fig.update_yaxes(range=[0, 1.02])
+        fig.add_trace(go.Histogram(x=f.get("kendall_taus", []), name=name, legendgroup=name, showlegend=False,
+                                   opacity=0.6, xbins=dict(start=-1.0, end=1.0, size=0.2)), row=1, col=3)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_yaxes(title_text="videos", row=1, col=3)
+    fig.update_xaxes(range=[-1, 1], row=1, col=3)
     fig.update_layout(title="Faithfulness: deletion and insertion curves (perturbation: remove)", barmode="group",
                       height=340, margin=dict(l=50, r=20, t=70, b=40))
     return fig
@@ -248,4 +254,9 @@ def faithfulness_markdown(figures: Mapping[str, dict]) -> str:
         lines.append(f"**{name}**: attention beats random (a lower deletion AUC) on {share(f['attention_beats_random'])} "
                      f"of {f['videos']} videos; Kendall's τ with leave-one-out {tau}; the most attended segment lies in "
                      f"ground-truth time in {share(f['hit_rate'])} (docs/faithfulness.md)")
+        per_class = f.get("per_class") or {}
+        if per_class:
+            lines.append("attention's deletion / insertion AUC per class: " + "; ".join(
+                f"{c} {row['deletion_auc']:.3f} / {row['insertion_auc']:.3f} ({row['videos']})"
+                for c, row in per_class.items()))
     return "\n\n".join(lines)

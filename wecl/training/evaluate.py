@@ -214,4 +214,8 @@ def format_faithfulness(f: dict) -> str:
     tau = "—" if f["kendall_tau"] is None else f"{f['kendall_tau']:+.2f}"
     lines.append(f"  attention beats random (lower deletion AUC) on {share(f['attention_beats_random'])} of the videos; "
                  f"Kendall's tau (attention vs leave-one-out) {tau}; hit rate {share(f['hit_rate'])}")
+    per_class = f.get("per_class") or {}
+    if per_class:
+        lines.append("  attention's AUC per class (deletion / insertion, videos): " + "; ".join(
+            f"{c} {row['deletion_auc']:.3f} / {row['insertion_auc']:.3f} ({row['videos']})" for c, row in per_class.items()))
     return "\n".join(lines)
