@@ -400,3 +400,22 @@ def test_a_slow_start_does_not_hold_up_other_users(tmp_path, monkeypatch):
     starting.join()
     for run in (other, *started):  # no worker thread may outlive the test process
         _wait(run)
+
+
+def test_faithfulness_is_stored_and_a_rerun_recomputes_nothing(tmp_path, monkeypatch):
+    """Issue 22: each video's curves are kept in the results database (keyed by the perturbation
+    too), so a second run, with its own process-level state gone, reads them back."""
+    from wecl import faithfulness
+
+    folder = tmp_path / "videos"
+    generate(folder, 3, seed=23, duration_range=(3.0, 4.0))
+    token, _, _ = dataset_tab.start_dataset(str(folder), None, DEMO, "")
+    finish(token)
+    first = dataset_run.get_run(token).faithfulness(0)
+    assert first["videos"] == 3
+    calls = []
+    monkeypatch.setattr(faithfulness, "video_faithfulness", lambda *a, **k: calls.append(a))
+    again, _, _ = dataset_tab.start_dataset(str(folder), None, DEMO, "")
+    finish(again)
+    second = dataset_run.get_run(again).faithfulness(0)
+    assert calls == [] and second["orders"] == first["orders"]  # all read back from the database

@@ -28,6 +28,15 @@ CREATE TABLE IF NOT EXISTS predictions (
     seq           INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (video_hash, checkpoint_id, revision)
 );
+CREATE TABLE IF NOT EXISTS faithfulness (
+    video_hash    TEXT NOT NULL,
+    checkpoint_id TEXT NOT NULL,
+    revision      TEXT NOT NULL,
+    perturbation  TEXT NOT NULL,
+    figures       TEXT NOT NULL,
+    created       REAL NOT NULL,
+    PRIMARY KEY (video_hash, checkpoint_id, revision, perturbation)
+);
 CREATE TABLE IF NOT EXISTS failures (
     video_path    TEXT NOT NULL,
     checkpoint_id TEXT NOT NULL,
@@ -51,7 +60,8 @@ def default_db(folder: str | Path) -> Path:
 
 # Bump when `inference.explain` gives different results for the same weights and settings (as
 # when the detection rule changed), so that stored results of the old code are not reused.
-RESULT_VERSION = 3
+# 4: no audio numbers for a video without sound; clips of k successive frames by timestamp.
+RESULT_VERSION = 4
 
 
 def revision_key(checkpoint: dict, theta: float, rounds: int, keyframe_rule: str) -> str:
@@ -115,6 +125,24 @@ class ResultsDB:
             )
             self._db.execute("DELETE FROM failures WHERE video_path=? AND checkpoint_id=? AND revision=?",
                              (result["video"]["path"], ckpt["id"], key))
+
+    def faithfulness(self, video_hash: str, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str,
+                     perturbation: str) -> dict | None:
+        """One video's stored `faithfulness.video_faithfulness` figures, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT figures FROM faithfulness WHERE video_hash=? AND checkpoint_id=? AND revision=? "
+                "AND perturbation=?",
+                (video_hash, checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule), perturbation),
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_faithfulness(self, video_hash: str, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str,
+                         perturbation: str, figures: dict) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO faithfulness VALUES (?, ?, ?, ?, ?, ?)",
+                             (video_hash, checkpoint["id"], revision_key(checkpoint, theta, rounds, keyframe_rule),
+                              perturbation, json.dumps(figures), time.time()))
 
     def fail(self, video_path: str, checkpoint: dict, theta: float, rounds: int, keyframe_rule: str, message: str) -> None:
         with self._lock, self._db:

@@ -126,7 +126,6 @@ class DatasetRun:
         self._stop = threading.Event()
         self._results: dict[int, tuple[float, dict[str, dict]]] = {}  # index -> (newest row read, results)
         self._sweeps: dict[int, tuple[float, dict]] = {}  # index -> (results version, theta -> predictions)
-        self._faithful: dict[int, tuple[float, dict]] = {}  # index -> (results version, video -> (figures, spans))
 
     @property
     def annotation_path(self) -> str | None:
@@ -245,25 +244,32 @@ class DatasetRun:
         kept = {theta: {vid: p for vid, p in preds.items() if vid in truth} for theta, preds in by_theta.items()}
         return score_sweep(kept, truth, self.models[index].config.classes)
 
-    def faithfulness(self, index: int = 0) -> dict:
-        """`wecl.faithfulness.dataset_faithfulness` of the videos with a result (perturbation
-        `remove`). Each video's curves are computed once per set of results and kept, so a
-        ground-truth edit only recounts the hits and the per-class rows."""
-        self.results(index)
-        version = self._results.get(index, (0.0, {}))[0]
-        if index not in self._faithful or self._faithful[index][0] != version:
-            model, results = self.models[index], self.results(index)
-            scorer, per_video = faithfulness.heads_scorer(model), {}
-            for vid, f in self.features(index).items():
-                result = results[vid]
-                per_video[vid] = (faithfulness.video_faithfulness(
-                    scorer, f.visual, f.audio, faithfulness.video_attention(result), f.spans,
-                    keyframes=[s["erased_round"] == 0 for s in result["segments"]]), f.spans)
-            self._faithful[index] = (version, per_video)
-        figures = {}
-        for vid, (out, spans) in self._faithful[index][1].items():
+    def faithfulness(self, index: int = 0, how: str = "remove") -> dict:
+        """`wecl.faithfulness.dataset_faithfulness` of the videos with a result. Each video's
+        curves are stored in the results database (keyed like its result, and by the
+        perturbation), so a rerun recomputes nothing; the hits and the per-class rows follow the
+        ground truth as it is now."""
+        model = self.models[index]
+        key = (source_of(model), model.config.theta, 1, self.keyframe_rule)
+        results, scorer, figures = self.results(index), None, {}
+        for path in self.videos:
+            vid, digest = video_id(path.name), video_hash.known(str(path))
+            result = results.get(vid)
+            if result is None or not digest:
+                continue
+            out = self.db.faithfulness(digest, *key, how)
+            if out is None:
+                features = cache.get(str(path), model)
+                if features is None:  # evicted from the cache: measured on the next run that has them
+                    continue
+                scorer = scorer or faithfulness.heads_scorer(model)
+                out = faithfulness.video_faithfulness(
+                    scorer, features.visual, features.audio, faithfulness.video_attention(result), features.spans,
+                    keyframes=[s["erased_round"] == 0 for s in result["segments"]], how=how)
+                self.db.put_faithfulness(digest, *key, how, out)
             gt = self.ground_truth.get(vid)
             truth = [(s.start, s.end) for s in gt.segments] if gt else []
+            spans = [(s["start"], s["end"]) for s in result["segments"]]
             main = next((n for n in out["orders"] if n.startswith("attention: ")), None)
             hit = faithfulness.in_truth(out["orders"][main]["order"][0], spans, truth) if truth and main else None
             figures[vid] = {**out, "hit": hit}
