@@ -396,6 +396,7 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
                 for j, (shown_time, frame) in enumerate(shown):
                     times[i, j] = shown_time
                     if shown_time not in converted:
+                        deadline.check(path)  # a clip is decoded whole before it is converted: stop here too
                         converted[shown_time] = _to_rgb(frame, size, int(frame.rotation or 0), whole)
                     rgb = converted[shown_time]
                     if j == k // 2:
