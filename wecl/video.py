@@ -321,15 +321,24 @@ class _FrameCursor:
 CLIP_SAMPLING = "k successive frames by timestamp"
 
 
-def _successive(cursor: _FrameCursor, span: tuple[float, float], k: int, fps: float, rng) -> list:
-    """k successive frames of a span as they are on screen: the first at `clip_times`' first time,
-    the others the frames that follow it by their own timestamps, so that a variable frame rate
-    (a header saying 1 fps over a 60 fps stretch) gives k real frames. A span with fewer loops
-    them; where the timestamps keep to the header's rate, the loop is `clip_times`' (its first
-    `int(span * fps)` frames, or the one on screen), so that a constant-rate file's clips are what they always were."""
-    clip = [cursor.frame_at(clip_times(span, k, fps, rng)[0])]
-    while len(clip) < k and (following := cursor.step()) is not None and following[0] < span[1]:
-        clip.append(following)
+def _successive(cursor: _FrameCursor, span: tuple[float, float], k: int, fps: float, rng):
+    """Up to k successive frames of a span as they are on screen, yielded one by one (the caller
+    converts each before the next is decoded: a clip of 8192-px frames is never held whole): the
+    first at `clip_times`' first time, the others the frames that follow it by their own
+    timestamps, so that a variable frame rate (a header saying 1 fps over a 60 fps stretch) gives
+    real frames. `_looped` makes k of them."""
+    shown = cursor.frame_at(clip_times(span, k, fps, rng)[0])
+    for _ in range(k):
+        yield shown
+        shown = cursor.step()
+        if shown is None or shown[0] >= span[1]:
+            return
+
+
+def _looped(clip: list, span: tuple[float, float], k: int, fps: float) -> list:
+    """k pictures from the (time, picture) pairs of a span: a span with fewer repeats them; where
+    the timestamps keep to the header's rate, the loop is `clip_times`' (its first `int(span * fps)`
+    frames, or the one on screen), so that a constant-rate file's clips are what they always were."""
     if len(clip) < k:
         available = int((span[1] - span[0]) * fps + 1e-6)
         steady = all(abs(b[0] - a[0] - 1 / fps) < 0.1 / fps for a, b in zip(clip, clip[1:]))
@@ -391,14 +400,17 @@ def _decode_segments(path: str, info: VideoInfo, spans, indices: range, frames: 
             for i in indices:
                 span = spans[i]
                 crop = None
-                shown = [cursor.frame_at(t) for t in spread_times(span, k, rng)] if whole \
+                found = (cursor.frame_at(t) for t in spread_times(span, k, rng)) if whole \
                     else _successive(cursor, span, k, info.fps, rng)
-                for j, (shown_time, frame) in enumerate(shown):
-                    times[i, j] = shown_time
+                pictures = []  # (time, RGB): each frame converted as soon as it is decoded
+                for shown_time, frame in found:
                     if shown_time not in converted:
-                        deadline.check(path)  # a clip is decoded whole before it is converted: stop here too
                         converted[shown_time] = _to_rgb(frame, size, int(frame.rotation or 0), whole)
-                    rgb = converted[shown_time]
+                    pictures.append((shown_time, converted[shown_time]))
+                if not whole:
+                    pictures = _looped(pictures, span, k, info.fps)
+                for j, (shown_time, rgb) in enumerate(pictures):
+                    times[i, j] = shown_time
                     if j == k // 2:
                         thumbnails[i] = _thumbnail(rgb)
                     if whole:
