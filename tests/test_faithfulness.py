@@ -165,3 +165,20 @@ def test_evaluate_faithfulness_on_the_command_line(tmp_path):
         assert 0.0 <= faith["orders"][order]["deletion_auc"] <= 1.0 and 0.0 <= faith["orders"][order]["insertion_auc"] <= 1.0
     assert 0.0 <= faith["attention_beats_random"] <= 1.0 and 0.0 <= faith["hit_rate"] <= 1.0
     assert faith["kendall_tau"] is None or -1.0 <= faith["kendall_tau"] <= 1.0
+
+
+def test_big_videos_are_scored_in_bounded_batches(monkeypatch):
+    """A checkpoint at the config's limits stacks (B, T, C) features for one video's curves: they
+    go to the scorer in batches of at most MAX_BATCH_BYTES, with the same answer."""
+    x = one_segment_features()
+    whole = f.video_faithfulness(position_scorer, x, None, {"fused": [0, 0, 0, 1, 0]}, SPANS, how="zeros", n_random=5)
+    sizes = []
+
+    def recording(visual, audio):
+        sizes.append(visual.nbytes)
+        return position_scorer(visual, audio)
+
+    monkeypatch.setattr(f, "MAX_BATCH_BYTES", 3 * x.size * 4)
+    batched = f.video_faithfulness(recording, x, None, {"fused": [0, 0, 0, 1, 0]}, SPANS, how="zeros", n_random=5)
+    assert len(sizes) > 10 and max(sizes) <= 3 * x.size * 8  # float64 here: twice the float32 the bound counts
+    assert batched["orders"] == whole["orders"] and batched["leave_one_out"] == whole["leave_one_out"]

@@ -15,7 +15,7 @@ cached backbone features:
   segments by a score, remove the k first for k = 0..T (deletion), or start from all removed and
   restore them in the same order (insertion), recording p_k = P(c). `auc` is the trapezoid
   (Σp_k − (p_0 + p_T)/2) / T: lower is better for deletion, higher for insertion.
-- `video_faithfulness`: every figure of one video in one batched scorer call: the curves of the
+- `video_faithfulness`: every figure of one video in batched scorer calls: the curves of the
   attention orders (fused A*, each modality's), leave-one-out, chronological and N seeded random
   orders (mean and 5-95 % band), Kendall's τ between attention and leave-one-out, whether the
   most-attended segment lies in ground-truth time, and the comprehensiveness (share of p(c) lost
@@ -67,12 +67,21 @@ def perturb(features: np.ndarray | None, removed: np.ndarray, how: str = "remove
     return features[kept[np.arange(t) * kept.size // t]]
 
 
+# Features of perturbed videos stacked for one scorer call, at most: a checkpoint at the config's
+# limits (T = 64, 1,024-wide features) would otherwise stack gigabytes for one video's curves.
+MAX_BATCH_BYTES = 64 * 2**20
+
+
 def probabilities(scorer: Scorer, visual: np.ndarray | None, audio: np.ndarray | None, removed: np.ndarray,
                   how: str = "remove") -> np.ndarray:
-    """P(classes) for each row of `removed` (B, T) bool, in one scorer call -> (B, classes)."""
+    """P(classes) for each row of `removed` (B, T) bool -> (B, classes), in as few scorer calls as
+    MAX_BATCH_BYTES allows."""
     removed = np.atleast_2d(np.asarray(removed, bool))
-    stack = lambda f: None if f is None else np.stack([perturb(f, r, how) for r in removed])  # noqa: E731
-    return np.asarray(scorer(stack(visual), stack(audio)), np.float64)
+    video_bytes = sum(f.size * 4 for f in (visual, audio) if f is not None)  # float32 when scored
+    step = max(1, MAX_BATCH_BYTES // max(1, video_bytes))
+    stack = lambda f, rows: None if f is None else np.stack([perturb(f, r, how) for r in rows])  # noqa: E731
+    return np.concatenate([np.asarray(scorer(stack(visual, removed[i:i + step]), stack(audio, removed[i:i + step])),
+                                      np.float64) for i in range(0, len(removed), step)])
 
 
 def heads_scorer(model) -> Scorer:

@@ -129,12 +129,13 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     out = _run_heads(features, model, theta, rounds)
     probs = torch.softmax(out["output"].logits[0].float(), -1).cpu().numpy()
     best = int(probs.argmax())
-    # Without sound the audio A (of silence) is never shown, except for an audio-only model (it is all there is).
-    heard = features.info.has_audio or not c.uses_visual
-    attention = [(_numpy(v), _numpy(a) if heard else None) for v, a in out["attention"]]
+    # The modalities that count (`detection.counted`) are the ones shown: without sound the audio A
+    # (of silence) is neither, except for an audio-only model (it is all there is).
+    attention = detection.counted([(_numpy(v), _numpy(a)) for v, a in out["attention"]], features.info.has_audio)
+    heard = attention[0][1] is not None
     erased = out["erased_round"].cpu().numpy()
     faces = _faces(features, model)
-    mask, scored = detection.keyframes(rule, detection.counted(attention, heard), erased, theta)
+    mask, scored = detection.keyframes(rule, attention, erased, theta)
     timings = dict(features.timings) if features.source == "computed" else {}
     timings["heads"] = time.perf_counter() - start
     data: ResultJSON = {
