@@ -343,3 +343,12 @@ def test_erase_it_yourself_and_the_faithfulness_curves(page, tmp_path):
     shots = Path(os.environ.get("WECL_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     page.locator("#faithfulness-tab").screenshot(path=str(shots / "browser_faithfulness.png"))
+
+    # another video: the curves, the ticks and the erased probabilities of this one go
+    other = make_video(tmp_path / "other_clip.mp4", 3.0)
+    page.locator("#video button[aria-label='Clear']").first.click()
+    page.locator("#video input[type=file]").set_input_files(str(other))
+    page.wait_for_function("() => !document.querySelector('#faithfulness-curves .js-plotly-plot')")
+    assert page.locator("#erase-ticks label").count() == 0
+    assert page.locator("#erased-probabilities .js-plotly-plot").count() == 0
+    assert "Without segments" not in page.locator("#erased-summary").inner_text()

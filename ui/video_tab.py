@@ -155,9 +155,34 @@ def cleared_views(summary: str) -> Views:
 
 
 def forget_prediction(video: str | None, changed: str = "") -> list:
-    """A new video or checkpoint: the views clear and the session forgets its prediction
-    (outputs: the views, then the session)."""
-    return [*cleared_views(press_run(video, changed)), None]
+    """A new video or checkpoint: the views clear (the Faithfulness tab's and the annotated MP4
+    too) and the session forgets its prediction (outputs: the views, the session,
+    `FaithfulnessViews`, then `Rendered`)."""
+    return [*cleared_views(press_run(video, changed)), None, *cleared_measurement(""), None, None]
+
+
+class FaithfulnessViews(NamedTuple):
+    """Everything the Faithfulness tab shows of one prediction."""
+    figure: Any
+    table: Any
+    summary: Any
+    ticks: Any
+    erased_figure: Any
+    erased_summary: Any
+
+
+def cleared_measurement(summary: str, keep_ticks: bool = False) -> FaithfulnessViews:
+    """The Faithfulness tab emptied (its ticks too, unless `keep_ticks`), `summary` in the curves' place."""
+    return FaithfulnessViews(figure=None, table=None, summary=summary,
+                             ticks=gr.skip() if keep_ticks else gr.update(choices=[], value=[]),
+                             erased_figure=gr.skip() if keep_ticks else None,
+                             erased_summary=gr.skip() if keep_ticks else "")
+
+
+def settings_moved() -> FaithfulnessViews:
+    """θ, rounds, the keyframe rule or the ground truth changed: the measured curves (their
+    keyframes, their hits) are of the old settings; the erased probabilities do not depend on them."""
+    return cleared_measurement("Press **Measure faithfulness** for the current settings.", keep_ticks=True)
 
 
 def on_new_video(video: str | None) -> list:
@@ -171,7 +196,8 @@ def on_new_checkpoint(checkpoint: str | None, video: str | None) -> list:
 def failed_run(video: str | None, request: gr.Request = None) -> list:
     """After a failed run: the views clear and its message stays on the page until the next run."""
     message = last_error(request) or "the run failed"
-    return [*cleared_views(f"**The last run failed:** {message}\n\n{press_run(video)}"), None]
+    return [*cleared_views(f"**The last run failed:** {message}\n\n{press_run(video)}"), None, *cleared_measurement(""),
+            None, None]
 
 
 def _truth_or_warn(rows, duration: float):
@@ -295,14 +321,10 @@ def measure_faithfulness(session, theta, rounds, keyframes, gt_rows, video=None,
     model, features = _prediction_for(session, video, checkpoint)
     theta, rounds = checked_settings(theta, rounds)
     result = inference.explain(features, model, theta, rounds, keyframes or None).json
-    segments = result["segments"]
-    attention = {name: [s[f"{name}_attention_norm"] for s in segments] for name in ("visual", "audio")
-                 if all(s[f"{name}_attention_norm"] is not None for s in segments)}
-    if len(attention) > 1:
-        attention = {"fused": list(np.mean([attention["visual"], attention["audio"]], axis=0)), **attention}
     truth = [(g.start, g.end) for g in _truth_or_warn(gt_rows, result["video"]["duration"])]
-    out = faithfulness.video_faithfulness(faithfulness.heads_scorer(model), features.visual, features.audio, attention,
-                                          features.spans, truth, keyframes=[s["erased_round"] == 0 for s in segments],
+    out = faithfulness.video_faithfulness(faithfulness.heads_scorer(model), features.visual, features.audio,
+                                          faithfulness.video_attention(result), features.spans, truth,
+                                          keyframes=[s["erased_round"] == 0 for s in result["segments"]],
                                           how=faithfulness.check_perturbation(how or "remove"))
     return Faithfulness(figure=faithfulness_view.curves_figure(out), table=faithfulness_view.auc_table(out),
                         summary=faithfulness_view.summary_markdown(out))
@@ -313,7 +335,7 @@ def erase_yourself(session, ticked, how, video=None, checkpoint=None) -> Erased:
     """The prediction with the ticked segments taken away, beside the whole video's."""
     if not current(session, video, checkpoint):
         return Erased(figure=None, summary="Run a prediction first, then tick segments to take them away.")
-    model, features = _prediction_for(session, video, checkpoint)
+    model, features = inference.load_model(session["checkpoint"], device=DEVICE), session["features"]
     t = len(features.spans)
     removed = sorted({int(i) for i in ticked or [] if 0 <= int(i) < t})
     if not removed:
@@ -423,9 +445,9 @@ def export_ground_truth(gt_rows, video, session, request: gr.Request = None):
 @user_errors
 def render_video(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None, request: gr.Request = None,
                  progress=gr.Progress()) -> Rendered:
-    if not current(session, video, checkpoint):
-        raise WECLError("no prediction for this video and checkpoint yet: press Run first")
-    result = compute_views(session, theta, rounds, keyframes, gt_rows).result_json
+    model, features = _prediction_for(session, video, checkpoint)
+    theta, rounds = checked_settings(theta, rounds)
+    result = inference.explain(features, model, theta, rounds, keyframes or None).json  # not every view: the result
     truth = _truth_or_warn(gt_rows, result["video"]["duration"])
     out = session_dir(request) / f"{video_id(session['video'])}.annotated.mp4"
     render.render_annotated(session["video"], result, out, truth,
@@ -598,9 +620,16 @@ def build(choices, default: str, default_theta: float) -> None:
     view_inputs = [session, c.theta, c.rounds, c.keyframes, gt.gt_table, c.video, c.checkpoint]
     c.checkpoint.change(on_checkpoint, c.checkpoint, list(CheckpointPicked(info=c.info, theta=c.theta)),
                         api_visibility="private")
-    c.checkpoint.change(on_new_checkpoint, [c.checkpoint, c.video], [*view_outputs, session], api_visibility="private",
+    faithfulness_outputs = list(FaithfulnessViews(figure=ft.figure, table=ft.table, summary=ft.summary, ticks=ft.ticks,
+                                                  erased_figure=ft.erased_figure, erased_summary=ft.erased_summary))
+    rendered = list(Rendered(video=downloads.annotated, file=downloads.annotated_file))
+    forgotten = [*view_outputs, session, *faithfulness_outputs, *rendered]
+    c.checkpoint.change(on_new_checkpoint, [c.checkpoint, c.video], forgotten, api_visibility="private",
                         show_progress="hidden")
-    c.video.change(on_new_video, c.video, [*view_outputs, session], api_visibility="private", show_progress="hidden")
+    c.video.change(on_new_video, c.video, forgotten, api_visibility="private", show_progress="hidden")
+    gr.on([c.theta.input, c.rounds.input, c.keyframes.input, gt.gt_table.change], settings_moved, None,
+          faithfulness_outputs, api_visibility="private", show_progress="hidden",
+          concurrency_limit=4, concurrency_id="views")
     run = c.run.click(
         run_prediction, [c.video, c.checkpoint, c.theta, c.rounds, c.keyframes],
         list(Prediction(result_json=result_json, session=session)), api_name="predict",
@@ -616,7 +645,7 @@ def build(choices, default: str, default_theta: float) -> None:
     gr.on([ft.ticks.input, ft.how.input], erase_yourself, [session, ft.ticks, ft.how, c.video, c.checkpoint],
           list(Erased(figure=ft.erased_figure, summary=ft.erased_summary)), api_visibility="private",
           trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="views")
-    run.failure(failed_run, c.video, [*view_outputs, session], api_visibility="private", show_progress="hidden")
+    run.failure(failed_run, c.video, forgotten, api_visibility="private", show_progress="hidden")
     gr.on([c.theta.input, c.theta.release, c.rounds.input, c.rounds.release, c.keyframes.input], on_setting, view_inputs,
           view_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden",
           concurrency_limit=4, concurrency_id="views")
@@ -630,6 +659,5 @@ def build(choices, default: str, default_theta: float) -> None:
     gt.clear.click(lambda: ([], None, gr.update(visible=False)), None, [gt.gt_table, gt_files, gt.picker],
                    api_visibility="private")
     gt.export.click(export_ground_truth, [gt.gt_table, c.video, session], gt.exported, api_visibility="private")
-    downloads.make_video.click(render_video, view_inputs,
-                               list(Rendered(video=downloads.annotated, file=downloads.annotated_file)),
+    downloads.make_video.click(render_video, view_inputs, rendered,
                                api_visibility="private", concurrency_limit=1, concurrency_id="render")
