@@ -419,3 +419,25 @@ def test_faithfulness_is_stored_and_a_rerun_recomputes_nothing(tmp_path, monkeyp
     finish(again)
     second = dataset_run.get_run(again).faithfulness(0)
     assert calls == [] and second["orders"] == first["orders"]  # all read back from the database
+
+
+def test_start_clears_the_previous_runs_video_and_aggregates(tmp_path):
+    """A new run used to leave the video opened from the previous run (now with its player) and the
+    previous run's aggregates on screen until it finished; Start clears them first."""
+    cleared = dataset_tab.cleared_run()
+    assert cleared.vid is None and cleared.player is None and cleared.timeline_a is None and cleared.strip is None
+    assert cleared.gt_rows == [] and cleared.confusion is None and cleared.faithfulness is None
+    assert cleared.timeline_b["visible"] is False and "Click a row" in cleared.heading
+
+
+def test_the_player_keeps_one_copy_per_session(tmp_path):
+    import types
+
+    folder = tmp_path / "videos"
+    generate(folder, 2, seed=24, duration_range=(3.0, 3.5))
+    request = types.SimpleNamespace(session_hash="player-test")
+    first, second = sorted(folder.glob("*.mp4"))
+    a = Path(dataset_tab._playable(str(first), request))
+    b = Path(dataset_tab._playable(str(second), request))
+    assert b.read_bytes() == second.read_bytes() and not a.exists()  # the earlier copy is gone
+    assert [p.name for p in b.parent.iterdir()] == [second.name]

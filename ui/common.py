@@ -98,8 +98,9 @@ def user_errors(fn):
             log.exception("unexpected error in %s", fn.__name__)
             message = f"Unexpected error ({type(error).__name__}): {error}"
             release(error)
-        _remember_error(args, kwargs, public_message(message))
-        raise gr.Error(public_message(message), print_exception=False)
+        message = public_message(message)
+        _remember_error(args, kwargs, message)
+        raise gr.Error(message, print_exception=False)
     return wrapper
 
 

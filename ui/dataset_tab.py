@@ -181,10 +181,16 @@ def _playable(path: str | None, request: gr.Request | None) -> str | None:
     if source.stat().st_size > MAX_PLAYER_COPY:
         gr.Info(f"{source.name} is over {MAX_PLAYER_COPY // 10**6} MB: it is not copied for the player")
         return None
-    copy = session_dir(request) / "dataset-player" / source.name
-    copy.parent.mkdir(parents=True, exist_ok=True)
+    folder = session_dir(request) / "dataset-player"
+    copy = folder / source.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():  # one copy per session: the video last opened
+        if old != copy:
+            old.unlink(missing_ok=True)
     if not copy.exists() or copy.stat().st_size != source.stat().st_size:
-        shutil.copyfile(source, copy)
+        partial = folder / f".{source.name}.partial"  # never a half-copied file under the played name
+        shutil.copyfile(source, partial)
+        partial.replace(copy)
     return str(copy)
 
 
@@ -208,6 +214,18 @@ def _video_views(run, vid: str, request: gr.Request | None = None) -> VideoViews
         gt_rows=groundtruth.table_rows(gt),
         comparison=comparison,
     )
+
+
+Cleared = _composite("Cleared", "Start pressed: the previous run's opened video and aggregates go until this "
+                     "run shows its own.", "vid", VideoViews, Aggregates)
+
+
+def cleared_run() -> Cleared:
+    """What a new run clears: the video opened from the previous run and its aggregates."""
+    empty = {f: None for f in Cleared._fields}
+    return Cleared(**{**empty, "heading": "Click a row of the table to open its video.", "gt_rows": [],
+                      "comparison": "", "summary": "", "faithfulness_md": "",
+                      "timeline_b": gr.update(value=None, visible=False)})
 
 
 def _dataset_video_views(run, vid: str, request: gr.Request | None = None) -> OpenedVideo:
@@ -316,6 +334,8 @@ def build(choices, default: str) -> None:
             aggregates = _aggregates_tab(summary)._asdict()
     video_views = VideoViews(heading=heading, player=player, timeline_a=timeline_a, timeline_b=timeline_b, strip=strip,
                              gt_rows=gt_rows, comparison=comparison)._asdict()
+    start.click(cleared_run, None, list(Cleared(vid=vid, **video_views, **aggregates)), api_visibility="private",
+                show_progress="hidden")
     start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b, ds_keyframes],
                 list(Started(token=token, timer=timer, source=source)), api_visibility="private")
     stop.click(stop_dataset, token, None, api_visibility="private")

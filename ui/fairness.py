@@ -75,7 +75,8 @@ def refusal(queue: Any, concurrency_id: str, session: str, address: str) -> str 
 
 
 def install(blocks: Any) -> None:
-    """Put `refusal` in front of `blocks`' queue (after `blocks.queue(max_size=None)`)."""
+    """Put `refusal` in front of `blocks`' queue (after `blocks.queue(...)`, whose own `max_size` is
+    then only a backstop)."""
     queue = blocks._queue
     if not hasattr(queue, "event_queue_per_concurrency_id") or not hasattr(queue, "active_jobs"):
         raise RuntimeError("this Gradio's queue has changed: ui.fairness cannot count its events")

@@ -16,6 +16,7 @@ at the top of its upload folder is always a temporary one).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -156,7 +157,7 @@ class BodyLimit:
     async def _upload(self, scope, receive, send):
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = client_address(headers, (scope.get("client") or (None,))[0])
-        self._sweep()
+        await self._sweep()
         if _free_bytes(self.upload_dir) < MIN_FREE_DISK:
             return await _refuse(send, 507, "the server's disk is nearly full: uploads are refused for now; "
                                             "try again later")
@@ -206,11 +207,11 @@ class BodyLimit:
         except (OSError, ValueError):
             return False
 
-    def _sweep(self) -> None:
+    async def _sweep(self) -> None:
         now = time.monotonic()
-        if now - self.swept > SWEEP_EVERY_S:
+        if now - self.swept > SWEEP_EVERY_S:  # in a worker thread: a folder of thousands of uploads is no event-loop work
             self.swept = now
-            sweep_stray_uploads(self.upload_dir)
+            await asyncio.to_thread(sweep_stray_uploads, self.upload_dir)
 
 
 def _length(declared, limit: int) -> int:
