@@ -41,6 +41,10 @@ DEVICE = os.environ.get("WECL_DEVICE", "auto")
 BACKBONE_THREADS = int(os.environ.get("WECL_THREADS", 0)) or torch.get_num_threads()
 torch.set_num_threads(BACKBONE_THREADS)
 KEYFRAME_CHOICES = [("eq. 9: A*v ≥ θ and A*a ≥ θ (the paper's)", "eq9"),
+                    ("eq. 9, else the peak of min(A*v, A*a)", "eq9-fallback"),
+                    ("min(A*v, A*a) renormalised ≥ θ", "min-joint"),
+                    ("A*v + A*a renormalised ≥ θ (one joint map)", "sum-joint"),
+                    ("A*v ≥ θ or A*a ≥ θ (a mask per modality)", "per-modality"),
                     ("fused: mean A* ≥ θ, every erasing round", "fused")]
 STRIP_COLUMNS = 5  # thumbnails per row: two rows of five keep T = 10 readable
 log = logging.getLogger("wecl.app")

@@ -19,8 +19,16 @@ MODALITIES = ("both", "visual", "audio")
 LIMITS = (("visual_width", 0.0625, 2.0), ("audio_width", 0.0625, 2.0), ("segments", 1, 64),
           ("frames_per_segment", 1, 64), ("frame_size", 16, 448), ("audio_patch_size", 16, 448),
           ("relation_dim", 1, 4096), ("n_mfcc", 1, 128), ("sample_rate", 1000, 96000), ("mfcc_hop", 16, 4096))
-# Which segments are keyframes (detections are their maximal runs); see `wecl.detection`.
-KEYFRAME_RULES = ("eq9", "fused")
+# Which segments are keyframes (detections are their maximal runs). The mask rules are used alike
+# by the loss of eq. 12, the erasing rounds and detection (`wecl.erasing.keyframe_masks`); "fused"
+# is a reading of the erasing rounds on top of eq. 9's (`wecl.detection`).
+MASK_RULES = ("eq9", "eq9-fallback", "min-joint", "sum-joint", "per-modality")
+KEYFRAME_RULES = MASK_RULES + ("fused",)
+
+
+def mask_rule(keyframe_rule: str) -> str:
+    """The mask that erases and trains under a keyframe rule: its own, or eq. 9's for "fused"."""
+    return "eq9" if keyframe_rule == "fused" else keyframe_rule
 # The visual backbone: Hara et al.'s 3D ResNet on clips (the paper's), or a face-expression network
 # on the faces of frames spread over each segment (`wecl.face`, docs/face.md).
 VISUAL_BACKBONES = ("r3d", "face")
@@ -59,7 +67,8 @@ class WECLConfig:
     relation_dim: int | None = None
     dropout: float = 0.5
     theta: float = 0.7
-    # "eq9" (the paper's keyframes, the default) or "fused" (mean of the modalities >= theta).
+    # Which segments are keyframes, in the loss (x_k, x_l) and in detection: one of KEYFRAME_RULES
+    # ("eq9", the paper's, is the default of a config that does not say).
     keyframe_rule: str = "eq9"
     # Table 2 switches: one model, every row a config.
     modalities: str = "both"

@@ -2,14 +2,18 @@
 
 Which segments are keyframes is a named rule, part of every result, cache key and figure title:
 
-- "eq9" (default): the paper's keyframes, E_t = 1 iff A*_v,t >= theta and A*_a,t >= theta (eq. 9)
-  on one pass of the heads over the full video: exactly the segments erased in round 0, the set
-  the loss of eq. 12 trains as x_k. A modality that does not count (a video without sound, a
-  single-modality model) does not veto. Further erasing rounds never change these detections.
+- "eq9" (the paper's): E_t = 1 iff A*_v,t >= theta and A*_a,t >= theta (eq. 9) on one pass of the
+  heads over the full video: exactly the segments erased in round 0, the set the loss of eq. 12
+  trains as x_k. A modality that does not count (a video without sound, a single-modality model)
+  does not veto. Further erasing rounds never change these detections.
+- "eq9-fallback", "min-joint", "sum-joint", "per-modality": the mask rules of
+  `wecl.erasing.keyframe_masks`, which decide what eq. 9 leaves open (an empty set); like eq. 9,
+  the segments erased in round 0, the set the loss trains as x_k under the same rule.
 - "fused": a segment counts when the mean of the modalities' A* reaches theta (so a cue carried
-  by one modality alone can be detected), taken from the round that erased it, or from the last
-  round for a segment never erased, and every erased segment counts. With more erasing rounds it
-  grows: the rule that says rounds change detections. It always contains the eq. 9 keyframes.
+  by one modality alone can be detected), taken from the round that erased it (eq. 9's erasing),
+  or from the last round for a segment never erased, and every erased segment counts. With more
+  erasing rounds it grows: the rule that says rounds change detections. It always contains the
+  eq. 9 keyframes.
 """
 from __future__ import annotations
 
@@ -22,6 +26,10 @@ from wecl.errors import WECLError
 
 RULE_TITLES = {
     "eq9": "keyframes: eq. 9 (A*v ≥ θ and A*a ≥ θ)",
+    "eq9-fallback": "keyframes: eq. 9, else the peak of min(A*v, A*a)",
+    "min-joint": "keyframes: min(A*v, A*a) renormalised ≥ θ",
+    "sum-joint": "keyframes: A*v + A*a renormalised ≥ θ (one joint map)",
+    "per-modality": "keyframes: A*v ≥ θ or A*a ≥ θ (a mask per modality)",
     "fused": "keyframes: fused (mean A* ≥ θ, every erasing round)",
 }
 Attention = tuple[np.ndarray | None, np.ndarray | None]  # (visual, audio) A* per segment; NaN: gone
@@ -56,7 +64,7 @@ def keyframes(rule: str, rounds: Sequence[Attention], erased_round: np.ndarray, 
     (`erasing.erasing_rounds`' "attention", with None for a modality that does not count);
     `erased_round`: (T,) the round that erased each segment, -1 for never."""
     erased_round = np.asarray(erased_round)
-    if check_rule(rule) == "eq9":
+    if check_rule(rule) != "fused":  # a mask rule: the segments erased in round 0 under it
         return erased_round == 0, fused_attention(rounds[0])
     last = len(rounds) - 1
     per_round = [fused_attention(a) for a in rounds]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from wecl.config import MASK_RULES
+
 
 class TemporalAttention(nn.Module):
     """Eq. 7: A = ReLU(W_1 (W_2 X^T)^T), X = F' + F''. W_2: C -> 1 per segment, W_1: T -> T."""
@@ -39,28 +41,77 @@ def minmax_normalise(attention: torch.Tensor) -> torch.Tensor:
     return torch.where(span > 0, (attention - low) / safe, torch.zeros_like(attention))
 
 
+# Keyframe (mask) rules: which segments are keyframes (x_k of eq. 12, erased in round 0, detected).
+# Each is used identically by the loss and by detection. "eq9" is the paper's; the others decide
+# what the paper leaves open (docs/design.md, "keyframes when eq. 9 is empty"):
+#   eq9           E_t = 1 iff A*_v,t >= theta and A*_a,t >= theta (eq. 9).
+#   eq9-fallback  eq. 9; when that is empty, the one segment that maximises min(A*_v, A*_a).
+#   min-joint     m = min(A*_v, A*_a) min-max normalised, E = m >= theta; a flat m takes the
+#                 argmax of A*_v + A*_a. Equals eq. 9 when the two peaks coincide, never empty.
+#   sum-joint     one joint map, as the official code thresholds it: A*_v + A*_a min-max
+#                 normalised, E = that >= theta (0.7 max + 0.3 min of the sum at theta 0.7).
+#   per-modality  a mask per modality (Figure 2: "erases the most dominant visual and audio
+#                 information"): the loss cuts each modality's features with its own mask;
+#                 detection and exploration take their union.
+
+
+def _argmax_mask(score: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(score, dtype=torch.bool).scatter_(-1, score.argmax(dim=-1, keepdim=True), True)
+
+
+def keyframe_masks(
+    visual: torch.Tensor | None,
+    audio: torch.Tensor | None,
+    theta: float,
+    audio_present: torch.Tensor | None = None,
+    rule: str = "eq9",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(visual mask, audio mask), each (B, T) bool, under `rule` (normalised attention A* in).
+
+    For every rule but "per-modality" the two are one mask. A missing modality (a single-modality
+    model, or a video without sound where `audio_present` is False) does not count: the masks then
+    follow the modality that is there, whatever the rule.
+    """
+    if visual is None and audio is None:
+        raise ValueError("keyframe_masks needs at least one modality")
+    if rule not in MASK_RULES:
+        raise ValueError(f"mask rule must be one of {MASK_RULES}, not {rule!r}")
+    if visual is None or audio is None:
+        mask = (visual if audio is None else audio) >= theta
+        return mask, mask
+    silent = None if audio_present is None else ~audio_present.bool().view(-1, 1)
+    if silent is not None:  # without sound the audio "map" is the visual one: every rule reduces to A*_v >= theta
+        audio = torch.where(silent, visual, audio)
+    if rule == "per-modality":
+        return visual >= theta, audio >= theta
+    if rule == "sum-joint":
+        mask = minmax_normalise(visual + audio) >= theta
+        return mask, mask
+    low = torch.minimum(visual, audio)
+    if rule == "min-joint":
+        joint = minmax_normalise(low)
+        flat = joint.amax(dim=-1, keepdim=True) <= joint.amin(dim=-1, keepdim=True)
+        mask = torch.where(flat, _argmax_mask(visual + audio), joint >= theta)
+        return mask, mask
+    mask = (visual >= theta) & (audio >= theta)
+    if rule == "eq9-fallback":
+        empty = ~mask.any(dim=-1, keepdim=True)
+        mask = torch.where(empty, _argmax_mask(low + 1e-6 * (visual + audio)), mask)
+    return mask, mask
+
+
 def erase_mask(
     visual: torch.Tensor | None,
     audio: torch.Tensor | None,
     theta: float,
     audio_present: torch.Tensor | None = None,
+    rule: str = "eq9",
 ) -> torch.Tensor:
-    """Eq. 9: E_t = 1 iff A*_v,t >= theta and A*_a,t >= theta (normalised attention in).
-
-    A missing modality (a single-modality model, or a video without sound where `audio_present`
-    is False) does not veto: the mask then follows the modality that is there.
-    """
-    if visual is None and audio is None:
-        raise ValueError("erase_mask needs at least one modality")
-    mask_v = visual >= theta if visual is not None else None
-    mask_a = audio >= theta if audio is not None else None
-    if mask_a is not None and audio_present is not None:
-        mask_a = mask_a | ~audio_present.bool().view(-1, 1)
-    if mask_v is None:
-        return mask_a
-    if mask_a is None:
-        return mask_v
-    return mask_v & mask_a
+    """The keyframes E (B, T) under `rule`: what erasing removes and detection reports. For
+    "eq9" that is eq. 9, E_t = 1 iff A*_v,t >= theta and A*_a,t >= theta; for "per-modality" the
+    union of the two modalities' masks (`keyframe_masks`)."""
+    mask_v, mask_a = keyframe_masks(visual, audio, theta, audio_present, rule)
+    return mask_v | mask_a
 
 
 def resample_indices(keep: torch.Tensor) -> torch.Tensor:
@@ -95,11 +146,11 @@ def map_back(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 
 
 def erasing_rounds(
-    heads, visual, audio, theta: float, rounds: int, audio_present: bool = True, first=None
+    heads, visual, audio, theta: float, rounds: int, audio_present: bool = True, first=None, rule: str = "eq9"
 ) -> dict:
     """Run the temporal erasing module round after round on one video's features (1, T, C).
 
-    Round 0 is the full video: its keyframes (eq. 9) are erased in round 0. Round r >= 1 builds
+    Round 0 is the full video: its keyframes (eq. 9, or `rule`) are erased in round 0. Round r >= 1 builds
     the video of the segments not erased so far (`select_segments`), runs the heads on it, maps the
     normalised attention back to those original segments (`map_back`) and erases the ones that
     reach theta. It stops early when a round erases nothing or nothing is left.
@@ -132,12 +183,16 @@ def erasing_rounds(
         norm_v, norm_a = (None if a is None else map_back(minmax_normalise(a)[0], keep)
                           for a in (out.visual_attention, out.audio_attention))
         per_round.append((norm_v, norm_a))
-        mask = erase_mask(
-            None if norm_v is None else norm_v.nan_to_num(-1.0).unsqueeze(0),
-            None if norm_a is None else norm_a.nan_to_num(-1.0).unsqueeze(0),
+        # the rule sees only the segments still there (a joint rule normalises over them alone)
+        left = keep.nonzero().flatten()
+        mask = torch.zeros_like(keep)
+        mask[left] = erase_mask(
+            None if norm_v is None else norm_v[left].unsqueeze(0),
+            None if norm_a is None else norm_a[left].unsqueeze(0),
             theta,
             present,
-        )[0] & keep
+            rule,
+        )[0]
         if not mask.any():
             break
         erased[mask] = r

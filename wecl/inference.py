@@ -17,6 +17,7 @@ import torch
 
 from wecl import checkpoints, detection
 from wecl.atomic import atomic_write_text
+from wecl.config import mask_rule
 from wecl.device import resolve_device, resolve_precision
 from wecl.erasing import erasing_rounds
 from wecl.errors import WECLError
@@ -126,7 +127,7 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     c = model.config
     theta, rounds, rule = explain_settings(model, theta, rounds, keyframe_rule)
     start = time.perf_counter()
-    out = _run_heads(features, model, theta, rounds)
+    out = _run_heads(features, model, theta, rounds, mask_rule(rule))
     probs = torch.softmax(out["output"].logits[0].float(), -1).cpu().numpy()
     best = int(probs.argmax())
     # The modalities that count (`detection.counted`) are the ones shown: without sound the audio A
@@ -162,8 +163,8 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     return Result(data, features)
 
 
-def _run_heads(features: Features, model: WECL, theta: float, rounds: int) -> dict:
-    """`erasing_rounds` on one video's features, reusing its theta-independent round 0."""
+def _run_heads(features: Features, model: WECL, theta: float, rounds: int, rule: str) -> dict:
+    """`erasing_rounds` on one video's features under mask `rule`, reusing its theta-independent round 0."""
     device = model.device
     as_tensor = lambda a: None if a is None else torch.from_numpy(np.asarray(a, np.float32))[None].to(device)  # noqa: E731
     was_training = model.heads.training  # only the heads run here; eval() on the whole model
@@ -174,7 +175,8 @@ def _run_heads(features: Features, model: WECL, theta: float, rounds: int) -> di
     try:
         with torch.inference_mode():
             out = erasing_rounds(model.heads, as_tensor(features.visual), as_tensor(features.audio), theta, rounds,
-                                 audio_present=features.info.has_audio, first=features.first_round.get(heads_state))
+                                 audio_present=features.info.has_audio, first=features.first_round.get(heads_state),
+                                 rule=rule)
     finally:
         if was_training:
             model.heads.train()

@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from wecl import checkpoints
-from wecl.config import WECLConfig
 from wecl.device import chunk_size, resolve_precision, run_backbone
-from wecl.erasing import TemporalAttention, erase_mask, minmax_normalise, select_segments
+from wecl.config import WECLConfig, mask_rule
+from wecl.erasing import TemporalAttention, keyframe_masks, minmax_normalise, select_segments
 from wecl.face import FaceBackbone
 from wecl.relations import Embedded, InterModalRelation, IntraModalRelation, ModalityEmbedding
 from wecl.resnet import ResNet, feature_dim
@@ -175,9 +175,17 @@ class WECL(checkpoints.Pretrained, nn.Module):
         `forward_features`."""
         return self.forward_head(visual, audio)
 
-    def erase_mask(self, out: HeadOutput, theta: float | None = None, audio_present: torch.Tensor | None = None) -> torch.Tensor:
+    def keyframe_masks(self, out: HeadOutput, theta: float | None = None, audio_present: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(visual, audio) keyframe masks (B, T) of the config's rule (`erasing.keyframe_masks`)."""
         v, a = out.normalised()
-        return erase_mask(v, a, self.config.theta if theta is None else theta, audio_present)
+        theta = self.config.theta if theta is None else theta
+        return keyframe_masks(v, a, theta, audio_present, mask_rule(self.config.keyframe_rule))
+
+    def erase_mask(self, out: HeadOutput, theta: float | None = None, audio_present: torch.Tensor | None = None) -> torch.Tensor:
+        """The keyframes (B, T) of the config's rule: eq. 9 by default."""
+        mask_v, mask_a = self.keyframe_masks(out, theta, audio_present)
+        return mask_v | mask_a
 
     def loss(
         self,
@@ -185,24 +193,45 @@ class WECL(checkpoints.Pretrained, nn.Module):
         audio: torch.Tensor | None,
         labels: torch.Tensor,
         audio_present: torch.Tensor | None = None,
+        empty: str = "triple",
+        reduction: str = "sum",
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Eq. 12: CE(x_o, y) + CE(x_k, y) + CE(x_l, y); only CE(x_o, y) when erasing is off.
 
-        x_k is the video made of the keyframes (E = 1), x_l the video of the left segments (E = 0),
-        both resampled to T segments (see `erasing.resample_indices`). A video without keyframes
-        has x_k = x_l = x_o (nothing to erase), so its loss degenerates to 3 CE(x_o, y): the count
-        of such videos is returned too, as "empty_keyframes" (not part of the loss)."""
+        x_k is the video made of the keyframes (E = 1, under the config's keyframe rule; for
+        "per-modality" each modality's features are cut by its own mask), x_l the video of the
+        left segments (E = 0), both resampled to T segments (`erasing.resample_indices`).
+
+        A video without keyframes has x_k = x_l = x_o (nothing to erase). With `empty="triple"`
+        (eq. 12 as written) its loss is 3 CE(x_o, y); with "drop" its x_k and x_l terms are left
+        out (they repeat CE(x_o)). `reduction` "sum" is eq. 12; "mean" averages the three terms, as
+        the official code does. Also returned, not part of the loss: "empty_keyframes" (videos
+        without a keyframe), "keyframes" share of segments, "peaks_agree" (videos whose visual and
+        audio attention peak in one segment); computed with erasing off too."""
         out = self(visual, audio)
         parts = {"original": F.cross_entropy(out.logits, labels)}
-        empty = torch.zeros((), dtype=torch.long)
+        with torch.no_grad():
+            mask_v, mask_a = self.keyframe_masks(out, audio_present=audio_present)
+            mask = mask_v | mask_a
+            stats = {"empty_keyframes": (~mask.any(dim=-1)).sum(), "keyframe_share": mask.float().mean()}
+            if out.visual_attention is not None and out.audio_attention is not None:
+                agree = out.visual_attention.argmax(-1) == out.audio_attention.argmax(-1)
+                stats["peaks_agree"] = agree.sum()
         if self.config.erasing:
-            with torch.no_grad():
-                mask = self.erase_mask(out, audio_present=audio_present)
-                empty = (~mask.any(dim=-1)).sum()
-            for name, keep in (("keyframes", mask), ("left", ~mask)):
-                branch = self(*(None if f is None else select_segments(f, keep) for f in (visual, audio)))
-                parts[name] = F.cross_entropy(branch.logits, labels)
+            weight = torch.ones(labels.shape[0], device=labels.device)
+            if empty == "drop":
+                weight = mask.any(dim=-1).float()
+            elif empty != "triple":
+                raise ValueError(f"empty must be 'triple' or 'drop', not {empty!r}")
+            for name, keep_v, keep_a in (("keyframes", mask_v, mask_a), ("left", ~mask_v, ~mask_a)):
+                branch = self(None if visual is None else select_segments(visual, keep_v),
+                              None if audio is None else select_segments(audio, keep_a))
+                ce = F.cross_entropy(branch.logits, labels, reduction="none")
+                parts[name] = (ce * weight).sum() / labels.shape[0]
         total = sum(parts.values())
-        parts["empty_keyframes"] = empty
+        if reduction == "mean":
+            total = total / len(parts)
+        elif reduction != "sum":
+            raise ValueError(f"reduction must be 'sum' or 'mean', not {reduction!r}")
+        parts.update(stats)
         return total, parts
-

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from wecl.commands.options import add_keyframes
+
 
 def register(sub) -> None:
     p = sub.add_parser("batch", help="predict every video of a folder (resumable)")
@@ -14,9 +16,7 @@ def register(sub) -> None:
     p.add_argument("--db", default=None, help="results database (default: FOLDER/.wecl/results.sqlite)")
     p.add_argument("--theta", type=float, default=None)
     p.add_argument("--rounds", type=int, default=1)
-    p.add_argument("--keyframes", default=None, choices=["eq9", "fused"],
-                   help="keyframe rule of the detections: eq9 (the paper's, A*v and A*a >= theta) or fused "
-                        "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
+    add_keyframes(p)
     p.add_argument("--workers", type=int, default=2, help="decode workers")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from wecl.commands.options import add_keyframes
+
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="accuracy and mAP@tIoU of a checkpoint on a dataset, or of a predictions file")
@@ -14,9 +16,7 @@ def register(sub) -> None:
     p.add_argument("--subset", default=None, help="only this subset (default: every video of the dataset)")
     p.add_argument("--theta", type=float, default=None, help="detection threshold (default: the checkpoint's)")
     p.add_argument("--rounds", type=int, default=1, help="erasing rounds (change detections only with --keyframes fused)")
-    p.add_argument("--keyframes", default=None, choices=["eq9", "fused"],
-                   help="keyframe rule of the detections: eq9 (the paper's, A*v and A*a >= theta) or fused "
-                        "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
+    add_keyframes(p)
     p.add_argument("--ground-truth", default=None, metavar="GT",
                    help="ground-truth annotation file (any readable format): scored against --predictions, or, with "
                         "--dataset, the temporal ground truth of the dataset's videos (e.g. Ekman-6's position.txt)")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from wecl.commands.options import add_keyframes
+
 
 def register(sub) -> None:
     p = sub.add_parser("predict", help="run a checkpoint on one video")
@@ -13,9 +15,7 @@ def register(sub) -> None:
     p.add_argument("--rounds", type=int, default=1,
                    help="erasing rounds to run (1 = the paper's single erasing; "
                         "more only change detections with --keyframes fused)")
-    p.add_argument("--keyframes", default=None, choices=["eq9", "fused"],
-                   help="keyframe rule of the detections: eq9 (the paper's, A*v and A*a >= theta) or fused "
-                        "(mean A* >= theta, counts every erasing round); default: the checkpoint's (eq9)")
+    add_keyframes(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
                    help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA "

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from wecl.commands.options import add_keyframes
+
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train the WECL heads on a feature store (see `extract`)",
@@ -22,6 +24,11 @@ def register(sub) -> None:
     p.add_argument("--no-inter", action="store_true", help="switch off the inter-modal relation (eq. 5-6)")
     p.add_argument("--no-erasing", action="store_true", help="switch off temporal erasing: loss CE(x_o) only")
     p.add_argument("--theta", type=float, default=None, help="erasing threshold (default: the source checkpoint's, 0.7)")
+    add_keyframes(p, "the source checkpoint's; used alike by the loss (x_k, x_l) and detection")
+    p.add_argument("--empty", default="triple", choices=["triple", "drop"],
+                   help="a video without keyframes: eq. 12 as written (3 CE(x_o)) or drop its x_k and x_l terms")
+    p.add_argument("--reduction", default="sum", choices=["sum", "mean"],
+                   help="eq. 12's three CE terms summed (the paper) or averaged (the official code)")
     p.add_argument("--relation-dim", type=int, default=None, help="d_k of the relations (default: the source's; none = C)")
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--views", type=int, default=None, help="stored views to sample from (default: all)")
@@ -54,6 +61,7 @@ def run(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
         weight_decay=args.weight_decay, modalities=args.modalities, intra=not args.no_intra,
         inter=not args.no_inter and args.modalities == "both", erasing=not args.no_erasing, theta=args.theta,
+        keyframe_rule=args.keyframes, empty=args.empty, reduction=args.reduction,
         relation_dim=args.relation_dim, dropout=args.dropout, views=args.views, seed=args.seed, restarts=args.restarts,
         device=args.device,
         select=args.select, holdout=args.holdout, select_on_test=args.select_on_test, description=args.description,

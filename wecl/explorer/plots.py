@@ -69,7 +69,7 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = (), import
 
     detections = [(d["start"], d["end"], f"{d['label']}, score {d['score']:.3f}") for d in result["detections"]]
     truth = [(g.start, g.end, g.label or "") for g in ground_truth]
-    traces.append(_track(detections, "detections", DETECTION_COLOR, DETECTION_WHY[result.get("keyframe_rule", "eq9")]))
+    traces.append(_track(detections, "detections", DETECTION_COLOR, detection_why(result.get("keyframe_rule", "eq9"))))
     traces.append(_track(truth, "ground truth", GROUND_TRUTH_COLOR))
 
     if importance is not None:
@@ -167,10 +167,10 @@ def _attention_bars(segments, has_audio: bool, centres, lengths, custom) -> list
 
 
 # Why a detection exists, in its hover: a run of keyframes under the result's rule.
-DETECTION_WHY = {
-    "eq9": "a run of eq. 9 keyframes: segments erased in round 0 (visual and audio A* ≥ θ)",
-    "fused": "a run of keyframes: segments whose mean A* reached θ in some erasing round (dotted lines)",
-}
+def detection_why(rule: str) -> str:
+    if rule == "fused":
+        return "a run of keyframes: segments whose mean A* reached θ in some erasing round (dotted lines)"
+    return f"a run of keyframes erased in round 0 ({RULE_TITLES[rule].removeprefix('keyframes: ')})"
 
 
 def _later_rounds(result: Result, centres: list[float]) -> list[go.Scatter]:

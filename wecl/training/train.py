@@ -45,7 +45,8 @@ from wecl.training.extract import FeatureStore, FeatureTable
 # The paper's optimisation (4.2). SGD's momentum is not given there; 0.9 is the usual choice.
 PAPER_DEFAULTS = {"optimizer": "sgd", "batch_size": 32, "lr": 2e-4, "momentum": 0.9}
 LOG_COLUMNS = ["split", "seed", "epoch", "train_loss", "loss_original", "loss_keyframes", "loss_left", "train_accuracy",
-               "empty_keyframes", "selection", "val_loss", "val_accuracy", "val_mAP@0.1", "val_mAP@0.3", "val_mAP@0.5",
+               "keyframe_rule", "empty_keyframes", "keyframe_share", "peaks_agree", "selection", "val_loss",
+               "val_accuracy", "val_mAP@0.1", "val_mAP@0.3", "val_mAP@0.5",
                "lr", "seconds"]
 SELECT = ("accuracy", "map", "last")
 ON_TEST = "testing (the official code's protocol: test figures are optimistic)"
@@ -65,6 +66,11 @@ class TrainOptions:
     inter: bool = True
     erasing: bool = True
     theta: float | None = None  # None: the source checkpoint's (0.7)
+    # Which segments are keyframes in the loss and in detection (`wecl.erasing.keyframe_masks`);
+    # None: the source checkpoint's ("eq9").
+    keyframe_rule: str | None = None
+    empty: str = "triple"  # a video without keyframes: "triple" (eq. 12 as written) or "drop" its x_k, x_l terms
+    reduction: str = "sum"  # eq. 12's three CE terms summed ("sum"), or averaged as the official code ("mean")
     relation_dim: int | None = None  # None: the source checkpoint's (None = d_k = C, eq. 1)
     dropout: float | None = None
     views: int | None = None  # stored views to sample from; None: all
@@ -125,6 +131,8 @@ def build_config(source: WECLConfig, classes: list[str], opts: TrainOptions, tra
     )
     if opts.theta is not None:
         data["theta"] = opts.theta
+    if opts.keyframe_rule is not None:
+        data["keyframe_rule"] = opts.keyframe_rule
     if opts.relation_dim is not None:
         data["relation_dim"] = opts.relation_dim
     if opts.dropout is not None:
@@ -240,11 +248,16 @@ def train_split(
     for epoch in range(1, opts.epochs + 1):
         start = time.perf_counter()
         order = rng.permutation(train_idx)
-        sums, correct, empty = _train_epoch(model, optimizer, (v, a, present, labels), order, n_views, opts.batch_size, rng)
+        sums, correct, counts = _train_epoch(model, optimizer, (v, a, present, labels), order, n_views, opts.batch_size,
+                                             rng, opts)
         row = {"split": split, "seed": opts.seed, "epoch": epoch, **{k: s / len(order) for k, s in sums.items()},
                "train_accuracy": correct / len(order), "lr": optimizer.param_groups[0]["lr"],
-               # videos whose eq. 9 keyframe set was empty: their loss was 3 CE(x_o) (eq. 12 degenerates)
-               "empty_keyframes": empty if config.erasing else None,
+               # the keyframe sets of the training videos (logged with erasing off too): how many were
+               # empty (their loss was 3 CE(x_o) under eq. 12 as written), the share of segments they
+               # hold, and how many videos had their visual and audio attention peak in one segment
+               "keyframe_rule": config.keyframe_rule, "empty_keyframes": counts["empty_keyframes"],
+               "keyframe_share": counts["keyframe_share"] / len(order),
+               "peaks_agree": counts.get("peaks_agree"),
                "selection": "last epoch" if not val_idx else f"{plan.source} ({len(val_idx)} videos)"}
         if not config.erasing:
             row["loss_keyframes"] = row["loss_left"] = None
@@ -264,21 +277,22 @@ def train_split(
 
 
 def _train_epoch(model: WECL, optimizer: torch.optim.Optimizer, data: tuple, order: np.ndarray, n_views: int,
-                 batch_size: int, rng: np.random.Generator) -> tuple[dict[str, float], int, int]:
+                 batch_size: int, rng: np.random.Generator, opts: TrainOptions) -> tuple[dict[str, float], int, dict]:
     """One pass over `order` in mini-batches of eq. 12, each video on one random stored view:
-    the summed losses, the videos classified right (x_o, eval mode) and those whose eq. 9 keyframe
-    set was empty."""
+    the summed losses, the videos classified right (x_o, eval mode) and the keyframe counts
+    (`WECL.loss`' statistics, summed over the videos)."""
     v, a, present, labels = data
     device = labels.device
     model.train()
     sums = {"train_loss": 0.0, "loss_original": 0.0, "loss_keyframes": 0.0, "loss_left": 0.0}
-    correct = empty = 0
+    correct, counts = 0, {}
     for b in range(0, len(order), batch_size):
         idx = torch.as_tensor(order[b : b + batch_size], device=device)
         view = torch.as_tensor(rng.integers(n_views, size=len(idx)), device=device)
         xv = None if v is None else v[idx, view]  # (B, T, C): one random stored view per video
         xa = None if a is None else a[idx]
-        loss, parts = model.loss(xv, xa, labels[idx], audio_present=present[idx])
+        loss, parts = model.loss(xv, xa, labels[idx], audio_present=present[idx], empty=opts.empty,
+                                 reduction=opts.reduction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -287,12 +301,15 @@ def _train_epoch(model: WECL, optimizer: torch.optim.Optimizer, data: tuple, ord
         for name in ("original", "keyframes", "left"):
             if name in parts:
                 sums[f"loss_{name}"] += parts[name].item() * n
-        empty += int(parts["empty_keyframes"])
+        for name in ("empty_keyframes", "peaks_agree", "keyframe_share"):
+            if name in parts:
+                value = parts[name].item() * (n if name == "keyframe_share" else 1)
+                counts[name] = counts.get(name, 0) + value
         with torch.no_grad():
             model.eval()
             correct += int((model(xv, xa).logits.argmax(-1) == labels[idx]).sum())
             model.train()
-    return sums, correct, empty
+    return sums, correct, counts
 
 
 def split_subsets(path: str | os.PathLike) -> dict[str, str]:
