@@ -1,93 +1,268 @@
-"""Table 2-style ablation on the synthetic benchmark: every row trained and scored the same way.
+"""Ablations on the synthetic cue benchmark (docs/ablation.md): every arm trained and scored the same way.
 
-    python scripts/ablation.py --train-store TRAIN_FEATURES --test-store HELDOUT_FEATURES [--out docs/ablation.md]
+    python scripts/ablation.py check --checkpoint CKPT [--checkpoint CKPT2] --test STORE:DATA [--test ...]
+    python scripts/ablation.py factorial --train-store STORE --test STORE:DATA [--test ...] [--restarts 8]
 
-TRAIN_FEATURES: `python -m wecl extract` of a synth set (seed 1); HELDOUT_FEATURES: of a synth set
-with another seed (2), extracted with the same checkpoint. Each row: the demo's training recipe
-(Adam, lr 1e-3, 40 epochs, relation_dim 64, the paper's theta 0.7, best of --restarts seeds on the
-training set's validation videos), then accuracy and class-agnostic mAP@tIoU of the eq. 9
-detections on every held-out video.
+STORE: `python -m wecl extract` of a synth set; DATA: that set's folder (its annotations.json names the
+spans that carry the sound cue). The training store is seed 1's (`scripts/train_demo.sh WORK` writes
+WORK/features), the test stores seeds 2 and 4, extracted with the same checkpoint, never used in training
+or selection. `check` scores trained checkpoints under every keyframe rule without retraining;
+`factorial` retrains keyframe rule x relations x theta (plus controls) from several seeds and reports
+medians and interquartile ranges over the restarts.
+Every arm uses the demo's recipe: Adam lr 1e-3, batch 32, 40 epochs, relation_dim 64, the best epoch on
+the training set's validation videos (accuracy + mean mAP).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from wecl.config import KEYFRAME_RULES, MASK_RULES, mask_rule
+from wecl.model import WECL
+from wecl.training.diagnostics import (
+    audio_content,
+    audio_cue_spans,
+    keyframe_figures,
+    normalised_attention,
+    peak_agreement,
+)
 from wecl.training.evaluate import predict_table, score
 from wecl.training.extract import FeatureStore
 from wecl.training.train import Selection, TrainOptions, _better, load_source, train_split
 
-# (modalities, intra, inter, erasing): the 13 rows of the paper's Table 2
-ROWS = [
-    ("audio", False, False, False), ("audio", True, False, False), ("audio", True, False, True),
-    ("visual", False, False, False), ("visual", True, False, False), ("visual", True, False, True),
-    ("both", False, False, False), ("both", True, False, False), ("both", False, True, False),
-    ("both", True, True, False), ("both", True, False, True), ("both", False, True, True), ("both", True, True, True),
-]
+ALPHAS = ("0.1", "0.3", "0.5")
+
+
+@dataclass
+class Test:
+    name: str
+    table: object
+    cues: dict
+    silent: np.ndarray  # (N, T, C_a): the audio features of silence in every segment
+
+
+def load_test(spec: str) -> Test:
+    store, data = spec.split(":", 1)
+    table = FeatureStore(store).load(views=1)
+    annotations = json.loads((Path(data) / "annotations.json").read_text())
+    source = load_source(table)
+    patches = torch.zeros(1, 3, source.config.audio_patch_size, source.config.audio_patch_size)
+    silence = source.forward_features(patches=patches)[1][0]
+    silent = np.broadcast_to(silence, table.audio.shape).copy()
+    return Test(Path(data).name, table, audio_cue_spans(annotations, table.ids), silent)
+
+
+def measure(model: WECL, test: Test, rules=None, theta: float | None = None) -> dict:
+    """Accuracy and mAP per keyframe rule, and the attention diagnostics, of one model on one test set."""
+    table = test.table
+    theta = model.config.theta if theta is None else theta
+    every = list(range(len(table.ids)))
+    out = {}
+    for rule in rules or [model.config.keyframe_rule]:
+        preds, gt = predict_table(model, table, every, theta, keyframe_rule=rule)
+        result = score(preds, gt, table.classes)
+        nv, na = normalised_attention(model, table)
+        row = {"accuracy": result["accuracy"], **{f"mAP@{a}": result["mAP"][a] for a in ALPHAS}}
+        if rule != "fused":
+            row.update(keyframe_figures(nv, na, table.has_audio, theta, rule))
+        out[rule] = row
+    nv, na = normalised_attention(model, table)
+    diag = {}
+    if nv is not None and na is not None:
+        heard = table.has_audio
+        diag.update(peak_agreement(nv[heard], na[heard]))
+    if na is not None:
+        _, silent = normalised_attention(model, table, audio=test.silent)
+        diag.update(audio_content(na, silent, table.spans, test.cues))
+    return {"rules": out, "diagnostics": diag}
+
+
+def pct(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}"
+
+
+def check(args) -> str:
+    tests = [load_test(spec) for spec in args.test]
+    lines = ["| checkpoint | test | keyframe rule | accuracy % | mAP@0.1 / 0.3 / 0.5 % | empty % | keyframes % of T |",
+             "|---|---|---|---|---|---|---|"]
+    diag_lines = ["| checkpoint | test | peaks agree % | chance % | shuffled pairs % | audio A* variance across / within videos"
+                  " | \\|A*a − A*a(silence)\\| | audio A* inside − outside audio cues |",
+                  "|---|---|---|---|---|---|---|---|"]
+    for spec in args.checkpoint:
+        model = WECL.from_pretrained(spec)
+        name = Path(spec).name
+        for test in tests:
+            m = measure(model, test, args.rules)
+            for rule, row in m["rules"].items():
+                lines.append(f"| {name} (θ {model.config.theta:g}) | {test.name} | {rule} | {pct(row['accuracy'])} | "
+                             + " / ".join(pct(row[f"mAP@{a}"]) for a in ALPHAS)
+                             + f" | {pct(row.get('empty'))} | {pct(row.get('keyframe_share'))} |")
+            d = m["diagnostics"]
+            diag_lines.append(f"| {name} | {test.name} | {pct(d.get('agree'))} | {pct(d.get('chance'))} | "
+                              f"{pct(d.get('shuffled'))} | {d['across']:.3f} / {d['within']:.3f} | {d['silence']:.3f} | "
+                              f"{d['cue_gap']:+.3f} ({d['cue_videos']} videos) |")
+            print(lines[-1], flush=True)
+    return "\n".join(lines + [""] + diag_lines) + "\n"
+
+
+# ---- the factorial ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Arm:
+    rule: str
+    relations: str  # "off", "intra", "inter" or "full" (intra and inter)
+    theta: float
+    erasing: bool = True
+    empty: str = "triple"
+    reduction: str = "sum"
+    weight_decay: float = 0.0
+    feature_norm: bool = True
+    dropout: float | None = None  # None: 0.5 (the source checkpoint's)
+
+    @property
+    def label(self) -> str:
+        parts = [self.rule if self.erasing else f"erasing off ({self.rule} detections)",
+                 f"relations {self.relations}", f"θ {self.theta:g}"]
+        if self.empty != "triple":
+            parts.append(f"empty: {self.empty}")
+        if self.reduction != "sum":
+            parts.append(f"CE {self.reduction}")
+        if self.weight_decay:
+            parts.append(f"wd {self.weight_decay:g}")
+        if not self.feature_norm:
+            parts.append("raw features")
+        if self.dropout is not None:
+            parts.append(f"dropout {self.dropout:g}")
+        return " · ".join(parts)
+
+
+def arms(quick: bool = False) -> list[Arm]:
+    out = []
+    for theta in (0.5, 0.7):
+        for relations in ("off", "full"):
+            for rule in MASK_RULES:
+                out.append(Arm(rule, relations, theta))
+            out.append(Arm("eq9", relations, theta, empty="drop"))  # (D)
+            for rule in ("eq9", "min-joint"):
+                out.append(Arm(rule, relations, theta, erasing=False))  # controls: no x_k / x_l terms
+            for rule in ("eq9", "min-joint"):
+                out.append(Arm(rule, relations, theta, feature_norm=False))  # before the audio fix
+            if not quick:  # the official code's recipe: CE terms averaged, weight decay 5e-4, and with dropout 0.2
+                out.append(Arm("min-joint", relations, theta, reduction="mean"))
+                out.append(Arm("min-joint", relations, theta, weight_decay=5e-4))
+                out.append(Arm("min-joint", relations, theta, reduction="mean", weight_decay=5e-4, dropout=0.2))
+    return out
+
+
+_state: dict = {}
+
+
+def _init(train_store: str, tests: list[str], epochs: int) -> None:
+    torch.set_num_threads(1)
+    train = FeatureStore(train_store).load()
+    _state.update(train=train, source=load_source(train), tests=[load_test(t) for t in tests], epochs=epochs)
+
+
+def _run(job: tuple[Arm, int]) -> dict:
+    arm, seed = job
+    train, source = _state["train"], _state["source"]
+    opts = TrainOptions(epochs=_state["epochs"], optimizer="adam", lr=1e-3, relation_dim=64, theta=arm.theta,
+                        keyframe_rule=arm.rule, intra=arm.relations in ("intra", "full"),
+                        inter=arm.relations in ("inter", "full"), erasing=arm.erasing,
+                        empty=arm.empty, reduction=arm.reduction, weight_decay=arm.weight_decay, seed=seed,
+                        feature_norm=arm.feature_norm, dropout=arm.dropout,
+                        select="map")
+    sel = Selection(train.indices("training"), train.indices("validation"), [], "validation")
+    run = train_split(train, source, opts, sel, "ablation")
+    n = len(sel.train)
+    empty_at = {e: run.history[e - 1]["empty_keyframes"] / n for e in (1, 10, 40) if e <= len(run.history)}
+    empty_at["selected"] = run.history[run.best_epoch - 1]["empty_keyframes"] / n
+    tests = {t.name: measure(run.model, t) for t in _state["tests"]}
+    return {"arm": arm, "seed": seed, "best_epoch": run.best_epoch, "empty_train": empty_at, "tests": tests}
+
+
+def _median_iqr(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
+    values = [v for v in values if v is not None and not np.isnan(v)]
+    if not values:
+        return "—"
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
+    return f"{scale * med:.{digits}f} [{scale * q1:.{digits}f}–{scale * q3:.{digits}f}]"
+
+
+def factorial_table(results: list[dict]) -> str:
+    by_arm: dict[Arm, list[dict]] = {}
+    for r in results:
+        by_arm.setdefault(r["arm"], []).append(r)
+    head = ("| arm | restarts | accuracy % | mAP@0.1 % | mAP@0.3 % | mAP@0.5 % | empty % at epoch 1 / 10 / 40 / selected "
+            "| held-out empty % | keyframes % of T | peaks agree % (shuffled) | audio A* inside − outside cues |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for arm, runs in by_arm.items():
+        per_test = [t for r in runs for t in r["tests"].values()]
+        rule = lambda t: t["rules"][arm.rule]  # noqa: E731
+        lines.append(
+            f"| {arm.label} | {len(runs)} | {_median_iqr([rule(t)['accuracy'] for t in per_test])} | "
+            + " | ".join(_median_iqr([rule(t)[f"mAP@{a}"] for t in per_test]) for a in ALPHAS) + " | "
+            + " / ".join(f"{100 * np.median([r['empty_train'].get(k, np.nan) for r in runs]):.0f}"
+                         for k in (1, 10, 40, "selected")) + " | "
+            + f"{_median_iqr([rule(t).get('empty') for t in per_test])} | "
+            + f"{_median_iqr([rule(t).get('keyframe_share') for t in per_test])} | "
+            + f"{_median_iqr([t['diagnostics'].get('agree') for t in per_test], digits=0)} "
+            + f"({100 * np.median([t['diagnostics'].get('shuffled', np.nan) for t in per_test]):.0f}) | "
+            + f"{_median_iqr([t['diagnostics'].get('cue_gap') for t in per_test], scale=1.0, digits=2)} |")
+    return "\n".join(lines) + "\n"
+
+
+def factorial(args) -> str:
+    every = arms(args.quick) + [Arm("min-joint", r, t) for r in ("intra", "inter") for t in (0.5, 0.7)]
+    jobs = [(arm, seed) for arm in every for seed in range(args.restarts)]
+    if args.only:
+        jobs = [j for j in jobs if any(s in j[0].label for s in args.only)]
+    print(f"{len(jobs)} trainings on {args.workers} processes", file=sys.stderr, flush=True)
+    results, start = [], time.perf_counter()
+    with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(args.train_store, args.test, args.epochs)) as pool:
+        for n, result in enumerate(pool.map(_run, jobs, chunksize=1), 1):
+            results.append(result)
+            if n % 8 == 0 or n == len(jobs):
+                print(f"{n}/{len(jobs)} in {(time.perf_counter() - start) / 60:.1f} min", file=sys.stderr, flush=True)
+    if args.raw:
+        Path(args.raw).write_text(json.dumps([{**r, "arm": r["arm"].label} for r in results], default=float, indent=1))
+    return factorial_table(results)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--train-store", required=True)
-    p.add_argument("--test-store", required=True)
-    p.add_argument("--out", default="docs/ablation.md")
-    p.add_argument("--restarts", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--theta", type=float, default=0.7)
+    sub = p.add_subparsers(dest="what", required=True)
+    c = sub.add_parser("check", help="score trained checkpoints under every keyframe rule, no retraining")
+    c.add_argument("--checkpoint", action="append", required=True)
+    c.add_argument("--rules", nargs="+", default=list(KEYFRAME_RULES), choices=KEYFRAME_RULES)
+    f = sub.add_parser("factorial", help="retrain rule x relations x theta from several seeds")
+    f.add_argument("--train-store", required=True)
+    f.add_argument("--restarts", type=int, default=8)
+    f.add_argument("--epochs", type=int, default=40)
+    f.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    f.add_argument("--quick", action="store_true", help="leave out the CE-mean and weight-decay arms")
+    f.add_argument("--only", nargs="*", help="only arms whose label contains one of these")
+    f.add_argument("--raw", default=None, help="also write every restart's figures to this JSON file")
+    for q in (c, f):
+        q.add_argument("--test", action="append", required=True, metavar="STORE:DATA")
+        q.add_argument("--out", default=None, help="write the table here (Markdown) as well as to stdout")
     args = p.parse_args(argv)
-    train, test = FeatureStore(args.train_store).load(), FeatureStore(args.test_store).load()
-    if train.manifest["backbone_key"] != test.manifest["backbone_key"]:
-        raise SystemExit("the two stores were extracted with different backbones")
-    source = load_source(train)
-    tr, va = train.indices("training"), train.indices("validation")
-    lines = []
     start = time.perf_counter()
-    for modalities, intra, inter, erasing in ROWS:
-        best = None
-        for seed in range(args.restarts):
-            opts = TrainOptions(epochs=args.epochs, optimizer="adam", lr=1e-3, relation_dim=64, theta=args.theta,
-                                modalities=modalities, intra=intra, inter=inter, erasing=erasing, seed=seed, select="map")
-            run = train_split(train, source, opts, Selection(tr, va, [], "validation"), "ablation")
-            if best is None or _better(run.metrics, best.metrics, "map"):
-                best = run
-        preds, gt = predict_table(best.model, test, list(range(len(test.ids))))
-        result = score(preds, gt, test.classes)
-        mark = lambda on: "✓" if on else "×"  # noqa: E731
-        row = (f"| {modalities} | {mark(intra)} | {mark(inter)} | {mark(erasing)} | {100 * result['accuracy']:.1f} | "
-               + " | ".join(f"{100 * result['mAP'][a]:.1f}" for a in ("0.1", "0.3", "0.5")) + " |")
-        print(row, flush=True)
-        lines.append(row)
-    minutes = (time.perf_counter() - start) / 60
-    text = "\n".join([
-        "# Ablation on the synthetic cue benchmark (paper Table 2, our numbers)",
-        "",
-        f"Produced by `python scripts/ablation.py --train-store {args.train_store} --test-store {args.test_store}` "
-        f"({minutes:.0f} minutes on a 2-core CPU); the numbers below are exactly as the script printed them. "
-        "The training store is the one `scripts/train_demo.sh WORK` writes (`WORK/features`), the test store "
-        "`python -m wecl extract WORK/heldout2 --out FEATURES --checkpoint checkpoints/wecl-untrained-tiny --views 1`.",
-        "",
-        f"- Training: synthetic benchmark seed 1 (`python -m wecl synth --videos {len(tr) + len(va)} --seed 1`: {len(tr)} "
-        f"training, {len(va)} validation videos), features of the random frozen backbones of `wecl-untrained-tiny` "
-        "(3 views per video). Heads trained with "
-        f"the loss of eq. 12 (or CE(x_o) only without erasing), Adam lr 1e-3, batch 32, {args.epochs} epochs, "
-        f"relation_dim 64, theta {args.theta:g}; per row the best of {args.restarts} seeds on the validation videos "
-        "(accuracy + mean mAP).",
-        f"- Test: {len(test.ids)} synthetic videos of seed 2, never used in training or selection. Accuracy of x_o; "
-        "mAP is the paper's class-agnostic protocol (section 4.5) at tIoU 0.1 / 0.3 / 0.5, detections at theta "
-        f"{args.theta:g}: the runs of eq. 9 keyframes (A*v and A*a >= theta; one modality alone in the single-modality "
-        "rows), as `python -m wecl evaluate` forms them by default.",
-        "- The synthetic cues are blunt colours and tones and the backbones are random: this table checks that every "
-        "switch works end to end, it does not reproduce the paper's figures (Table 2: 57.3 % / 58.2 % with all modules).",
-        "",
-        "| modalities | intra | inter | erasing | accuracy % | mAP@0.1 % | mAP@0.3 % | mAP@0.5 % |",
-        "|---|---|---|---|---|---|---|---|",
-        *lines,
-        "",
-    ])
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(f"wrote {args.out}")
+    text = check(args) if args.what == "check" else factorial(args)
+    command = "python scripts/ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = f"<!-- {command} ({(time.perf_counter() - start) / 60:.0f} min) -->\n" + text
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
     return 0
 
 

@@ -232,3 +232,33 @@ def test_classification_report_refuses_bad_input():
         classification_report(["joy"], ["surprise"], ["joy", "fear"])
     with pytest.raises(WECLError, match="2 true labels"):
         classification_report(["joy", "joy"], ["joy"], ["joy"])
+
+
+def _scored(strict: bool) -> dict:
+    from wecl.training.evaluate import score
+
+    gt = {"a": VideoAnnotation("a", 10.0, "joy", None, [Segment(1.0, 3.0)]),
+          "b": VideoAnnotation("b", 10.0, "joy", None, [Segment(5.0, 8.0)]),
+          "c": VideoAnnotation("c", 10.0, "joy", None, [])}  # nobody annotated c's segments
+    pred = {v: VideoAnnotation(v, 10.0, "joy", None, [Segment(*span, "joy", score)])
+            for v, span, score in (("a", (1.0, 3.0), 0.5), ("b", (5.0, 8.0), 0.4), ("c", (2.0, 4.0), 0.9))}
+    return score(pred, gt, ["joy", "sadness"], strict)
+
+
+def test_videos_without_ground_truth_segments_are_left_out_of_detection_unless_strict():
+    lenient, strict = _scored(False), _scored(True)
+    assert lenient["mAP"]["0.5"] == pytest.approx(1.0)  # a and b found exactly; c's detection is not known wrong
+    assert lenient["detection_videos"] == 2 and lenient["unannotated_videos"] == 1 and lenient["unannotated"] == "left out"
+    # strict: c's detection ranks first and is a false positive: precision 1/2 at recall 1/2, 2/3 at recall 1,
+    # interpolated (the best precision at any recall at least as high): 2/3 throughout
+    assert strict["mAP"]["0.5"] == pytest.approx(2 / 3)
+    assert strict["detection_videos"] == 3 and strict["unannotated"].startswith("counted")
+    assert lenient["accuracy"] == strict["accuracy"] == 1.0  # classification counts every labelled video
+
+
+def test_the_report_says_which_videos_detection_counted():
+    from wecl.training.evaluate import format_report
+
+    text = format_report(_scored(False))
+    assert "detections scored on 2 of 3 videos: 1 have no ground-truth segment and are left out" in text
+    assert "--strict-detection" in text

@@ -71,6 +71,10 @@ def test_extract_train_evaluate(setup, tmp_path):
     assert {"train_loss", "loss_original", "loss_keyframes", "loss_left", "val_accuracy", "val_mAP@0.5"} <= set(rows[0])
     losses = [float(r["train_loss"]) for r in rows]
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    # the keyframe sets are logged, under the rule the loss used
+    assert {r["keyframe_rule"] for r in rows} == {"eq9"}
+    assert all(0 <= int(float(r["empty_keyframes"])) <= 16 and 0 <= float(r["keyframe_share"]) <= 1 for r in rows)
+    assert all(r["peaks_agree"] != "" for r in rows)
     trained = WECL.from_pretrained(run)
     assert trained.config.classes == CLASSES and trained.config.training == "synthetic"
     for name in ("visual_backbone", "audio_backbone"):  # the saved model is complete: source backbones
@@ -78,6 +82,8 @@ def test_extract_train_evaluate(setup, tmp_path):
             assert np.array_equal(getattr(trained, name).state_dict()[key].numpy(), value.numpy())
     card = (run / "README.md").read_text()
     assert "synthetic" in card and "Optimiser adam" in card
+    verdict = trained.config.extra["convergence"]["verdict"]
+    assert f"over the last 10 of {epochs} epochs" in verdict and verdict.capitalize() in card
     assert "SGD, batch 32, lr 2e-4" in card
 
     out, pred = tmp_path / "eval.json", tmp_path / "pred.json"
@@ -89,6 +95,15 @@ def test_extract_train_evaluate(setup, tmp_path):
     assert set(result["mAP"]) == {"0.1", "0.2", "0.3", "0.4", "0.5"} and set(result["mAP_per_class"]) == set(result["mAP"])
     assert 0.0 <= result["accuracy"] <= 1.0 and result["videos"] == 16
     assert len(result["theta_sweep"]) == 11
+    assert result["convergence"]["verdict"] == verdict and result["keyframe_rule"] == "eq9"
+
+    # another rule: the loss, the log and the checkpoint's detections all use it
+    other = tmp_path / "joint"
+    assert main(["train", str(store), "--out", str(other), "--epochs", "2", "--optimizer", "adam", "--batch-size", "8",
+                 "--keyframes", "min-joint", "--quiet"]) == 0
+    rows = list(csv.DictReader(open(other / "train_log.csv")))
+    assert {r["keyframe_rule"] for r in rows} == {"min-joint"} and {r["empty_keyframes"] for r in rows} == {"0"}
+    assert WECL.from_pretrained(other).config.keyframe_rule == "min-joint"
     # scoring the written files gives the same figures
     again = tmp_path / "again.json"
     assert main(["evaluate", "--ground-truth", str(data / "annotations.json"), "--predictions", str(pred),
@@ -213,3 +228,14 @@ def test_selection_never_sees_the_test_labels(setup, tmp_path):
     last = tmp_path / "last"
     assert main(["train", str(store), "--out", str(last), *args, "--select", "last"]) == 0
     assert json.loads((last / "summary.json").read_text())["runs"][0]["selection"] == "last epoch"
+
+
+def test_convergence_tells_a_plateau_from_a_falling_loss():
+    from wecl.training.train import convergence
+
+    flat = convergence([{"train_loss": 1.0 + 0.001 * (i % 2)} for i in range(30)])
+    assert flat["converged"] and flat["last_epochs"] == 10 and "converged" in flat["verdict"]
+    falling = convergence([{"train_loss": 3.0 - 0.1 * i} for i in range(20)])
+    assert falling["converged"] is False and falling["loss_slope"] == pytest.approx(-0.1)
+    assert "still moving" in falling["verdict"]
+    assert convergence([{"train_loss": 1.0}])["converged"] is None

@@ -65,6 +65,9 @@ class WECLConfig:
     audio_channels: str = "repeat"
     # Heads (paper 3.2-3.4). `relation_dim` None means d_k = C, as in eq. 1 (Q, K, V in R^{T x C}).
     relation_dim: int | None = None
+    # Standardise each backbone feature channel with the training set's statistics before the relations
+    # (`model.FeatureNorm`; the official code's BatchNorm after its audio backbone, in eval form).
+    feature_norm: bool = False
     dropout: float = 0.5
     theta: float = 0.7
     # Which segments are keyframes, in the loss (x_k, x_l) and in detection: one of KEYFRAME_RULES

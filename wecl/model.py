@@ -44,6 +44,31 @@ def attention_pool(features: torch.Tensor, attention: torch.Tensor) -> torch.Ten
     return (weights.unsqueeze(-1) * features).sum(dim=1)
 
 
+class FeatureNorm(nn.Module):
+    """Each backbone feature channel standardised with fixed statistics of the training set: (F - mean) / std.
+
+    The random or frozen backbones' features can share one large common vector whose small variations
+    carry the content (a random audio ResNet's segments are 0.9995 cosine-alike), which eq. 7's
+    W_2 then barely sees: its attention falls back on W_1's per-position bias. The official code puts
+    a BatchNorm after its audio backbone; this is its eval-mode form, set once from the training
+    features (`set_statistics`) and saved with the heads."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(channels))
+        self.register_buffer("std", torch.ones(channels))
+
+    @torch.no_grad()
+    def set_statistics(self, features: torch.Tensor) -> None:
+        """From training features (..., C)."""
+        flat = features.reshape(-1, features.shape[-1]).double()
+        self.mean.copy_(flat.mean(0).float())
+        self.std.copy_(flat.std(0).clamp(min=1e-6).float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
 class WECLHeads(nn.Module):
     """Everything after the backbones: eq. 1-7 and the 4096-d classifier, on (B, T, C) features."""
 
@@ -52,6 +77,7 @@ class WECLHeads(nn.Module):
         self.config = config
         dims = {"visual": visual_dim if config.uses_visual else 0, "audio": audio_dim if config.uses_audio else 0}
         self.modalities = [m for m, d in dims.items() if d]
+        self.norm = nn.ModuleDict({m: FeatureNorm(dims[m]) for m in self.modalities} if config.feature_norm else {})
         self.embed = nn.ModuleDict()
         self.intra = nn.ModuleDict()
         self.attention = nn.ModuleDict()
@@ -74,6 +100,9 @@ class WECLHeads(nn.Module):
         """`embedded`: eq. 1's Q, K, V of these very features when the caller has them (gathered
         from the full video's for an erasing round); computed here otherwise."""
         feats = {"visual": visual, "audio": audio}
+        for m in self.norm:
+            feats[m] = self.norm[m](feats[m])
+        visual, audio = feats["visual"], feats["audio"]
         if embedded is None:
             embedded = {m: self.embed[m](feats[m]) for m in self.embed}
         intra = {m: self.intra[m](feats[m], embedded[m]) if m in self.intra else feats[m] for m in self.modalities}

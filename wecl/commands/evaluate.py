@@ -23,6 +23,9 @@ def register(sub) -> None:
     p.add_argument("--predictions", default=None, metavar="PRED", help="ActivityNet results JSON to score against GT")
     p.add_argument("--format", default=None, choices=["activitynet", "ekman-position", "csv", "split"], help="GT format")
     p.add_argument("--video-list", default=None, help="video list of an ekman-position GT file")
+    p.add_argument("--strict-detection", action="store_true",
+                   help="score detections on every video, so those in videos without ground-truth segments are false "
+                        "positives (default: only the videos with segments count when some have none)")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the figures as JSON")
     p.add_argument("--predictions-out", default=None, metavar="PRED", help="write the predictions (ActivityNet results JSON)")
     p.add_argument("--theta-sweep", action="store_true", help="accuracy and mAP against theta on the cached features")
@@ -65,7 +68,7 @@ def _score_files(args) -> dict:
         raise WECLError("scoring files needs both --ground-truth GT and --predictions PRED")
     if args.dataset or args.theta_sweep:
         raise WECLError("--ground-truth/--predictions score files; --dataset/--theta-sweep run a checkpoint: choose one")
-    return score_files(args.ground_truth, args.predictions, args.format, args.video_list)
+    return score_files(args.ground_truth, args.predictions, args.format, args.video_list, strict=args.strict_detection)
 
 
 def _run_checkpoint(args) -> dict:
@@ -97,11 +100,12 @@ def _run_checkpoint(args) -> dict:
     if args.ground_truth:
         gt = _with_segments_of(args, gt)
     predictions = ev.predict_features(model, got["features"], args.theta, args.rounds, args.keyframes)
-    result = ev.score(predictions, gt, model.config.classes)
+    result = ev.score(predictions, gt, model.config.classes, args.strict_detection)
     result["checkpoint"] = model.checkpoint.to_json() if model.checkpoint else None
     result["theta"] = model.config.theta if args.theta is None else args.theta
     result["rounds"] = args.rounds
     result["keyframe_rule"] = args.keyframes or model.config.keyframe_rule
+    result["convergence"] = model.config.extra.get("convergence")  # written by `train`; None for older checkpoints
     if args.predictions_out:
         write_prediction_file(predictions, args.predictions_out)
         print(f"wrote predictions to {args.predictions_out}")

@@ -1,6 +1,7 @@
 """`python -m wecl train STORE --out DIR`: train the heads on cached features (eq. 12)."""
 from __future__ import annotations
 
+import argparse
 import sys
 
 from wecl.commands.options import add_keyframes
@@ -31,6 +32,9 @@ def register(sub) -> None:
                    help="eq. 12's three CE terms summed (the paper) or averaged (the official code)")
     p.add_argument("--relation-dim", type=int, default=None, help="d_k of the relations (default: the source's; none = C)")
     p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--feature-norm", action=argparse.BooleanOptionalAction, default=True,
+                   help="standardise each backbone feature channel with the training videos' mean and std before the "
+                        "relations (default: on; without it a random audio backbone's attention ignores the sound)")
     p.add_argument("--views", type=int, default=None, help="stored views to sample from (default: all)")
     p.add_argument("--select", default="accuracy", choices=["accuracy", "map", "last"],
                    help="figure that picks the best epoch on the selection videos (never the test subset), or "
@@ -62,7 +66,8 @@ def run(args) -> int:
         weight_decay=args.weight_decay, modalities=args.modalities, intra=not args.no_intra,
         inter=not args.no_inter and args.modalities == "both", erasing=not args.no_erasing, theta=args.theta,
         keyframe_rule=args.keyframes, empty=args.empty, reduction=args.reduction,
-        relation_dim=args.relation_dim, dropout=args.dropout, views=args.views, seed=args.seed, restarts=args.restarts,
+        relation_dim=args.relation_dim, dropout=args.dropout, feature_norm=args.feature_norm, views=args.views,
+        seed=args.seed, restarts=args.restarts,
         device=args.device,
         select=args.select, holdout=args.holdout, select_on_test=args.select_on_test, description=args.description,
     )

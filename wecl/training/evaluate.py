@@ -82,8 +82,14 @@ def _clean(value):
     return value
 
 
-def score(predictions: AnnotationSet, ground_truth: AnnotationSet, classes: Sequence[str] | None = None) -> dict:
-    """Every figure of a prediction set against ground truth; keys as in `--json OUT`."""
+def score(predictions: AnnotationSet, ground_truth: AnnotationSet, classes: Sequence[str] | None = None,
+          strict: bool = False) -> dict:
+    """Every figure of a prediction set against ground truth; keys as in `--json OUT`.
+
+    Detection figures count only the videos with ground-truth segments when some have none (an
+    annotation file that covers part of a test set): a detection in a video nobody annotated is not
+    known to be wrong. `strict` counts every video, so those detections are false positives; the
+    result says which ("detection_videos", "unannotated_videos", "unannotated")."""
     labelled = [vid for vid, ann in ground_truth.items() if ann.label is not None]
     true = [ground_truth[vid].label for vid in labelled]
     pred = [predictions[vid].label if vid in predictions and predictions[vid].label is not None else NO_PREDICTION
@@ -101,7 +107,13 @@ def score(predictions: AnnotationSet, ground_truth: AnnotationSet, classes: Sequ
             out["videos_without_prediction"] = pred.count(NO_PREDICTION)
     else:
         out.update(accuracy=None, per_class_accuracy={}, confusion=None)
-    if any(ann.segments for ann in ground_truth.values()):
+    annotated = {vid for vid, ann in ground_truth.items() if ann.segments}
+    if annotated:
+        if not strict and len(annotated) < len(ground_truth):
+            predictions = {vid: ann for vid, ann in predictions.items() if vid in annotated}
+            ground_truth = {vid: ann for vid, ann in ground_truth.items() if vid in annotated}
+        out.update(detection_videos=len(ground_truth), unannotated_videos=out["videos"] - len(annotated),
+                   unannotated="counted: their detections are false positives" if strict else "left out")
         per_class = per_class_map(predictions, ground_truth)
         out["mAP"] = class_agnostic_map(predictions, ground_truth)
         out["mAP_per_class"] = per_class.mean
@@ -139,10 +151,10 @@ def score_sweep(predictions_by_theta: dict, ground_truth: AnnotationSet, classes
 
 
 def score_files(ground_truth: str | os.PathLike, predictions: str | os.PathLike, fmt: str | None = None,
-                video_list: str | None = None, classes: Sequence[str] | None = None) -> dict:
+                video_list: str | None = None, classes: Sequence[str] | None = None, strict: bool = False) -> dict:
     """Score a predictions file (ActivityNet results) against a ground-truth file of any readable format."""
     gt = read_annotations(ground_truth, fmt, video_list=video_list)
-    return score(read_prediction_file(predictions), gt, classes)
+    return score(read_prediction_file(predictions), gt, classes, strict)
 
 
 def format_report(result: dict) -> str:
@@ -152,6 +164,8 @@ def format_report(result: dict) -> str:
     if result.get("keyframe_rule"):
         lines.append(f"detections: theta {result['theta']:g}, {result['rounds']} erasing round(s), "
                      f"{RULE_TITLES[result['keyframe_rule']]}")
+    if (result.get("convergence") or {}).get("verdict"):
+        lines.append(f"training: {result['convergence']['verdict']}")
     if result.get("accuracy") is not None:
         lines.append(f"accuracy: {pct(result['accuracy'])} %")
         lines.append("per-class accuracy: " + ", ".join(f"{c} {pct(v)}" for c, v in result["per_class_accuracy"].items()))
@@ -163,6 +177,10 @@ def format_report(result: dict) -> str:
             lines.append(f"{c:<{width}}" + " ".join(f"{x:7d}" for x in row))
     if result.get("mAP"):
         alphas = [f"{a:g}" for a in ALPHAS]
+        if result.get("unannotated_videos"):
+            lines.append(f"detections scored on {result['detection_videos']} of {result['videos']} videos: "
+                         f"{result['unannotated_videos']} have no ground-truth segment and are {result['unannotated']}"
+                         + ("" if "counted" in result["unannotated"] else " (--strict-detection counts them)"))
         lines.append("tIoU alpha:               " + " ".join(f"{a:>6}" for a in alphas))
         lines.append("mAP class-agnostic (paper): " + " ".join(f"{pct(result['mAP'][a]):>6}" for a in alphas))
         lines.append("mAP per class (ActivityNet):" + " ".join(f"{pct(result['mAP_per_class'][a]):>6}" for a in alphas))

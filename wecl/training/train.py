@@ -73,6 +73,8 @@ class TrainOptions:
     reduction: str = "sum"  # eq. 12's three CE terms summed ("sum"), or averaged as the official code ("mean")
     relation_dim: int | None = None  # None: the source checkpoint's (None = d_k = C, eq. 1)
     dropout: float | None = None
+    # standardise the backbone features per channel with the training videos' statistics (`model.FeatureNorm`)
+    feature_norm: bool = True
     views: int | None = None  # stored views to sample from; None: all
     seed: int = 0
     restarts: int = 1  # train from seeds seed .. seed+restarts-1, keep the best on the selection videos
@@ -137,6 +139,7 @@ def build_config(source: WECLConfig, classes: list[str], opts: TrainOptions, tra
         data["relation_dim"] = opts.relation_dim
     if opts.dropout is not None:
         data["dropout"] = opts.dropout
+    data["feature_norm"] = opts.feature_norm
     return WECLConfig.from_dict(data)
 
 
@@ -242,6 +245,10 @@ def train_split(
     model = new_model(source, config).to(device)
     optimizer = make_optimizer(model, opts)
     v, a, present = _tensors(table, config, device)
+    for m, x in (("visual", v), ("audio", a)):
+        if m in model.heads.norm:  # the training videos' statistics (every view; audio only where there is sound)
+            rows = x[train_idx] if m == "visual" else x[[i for i in train_idx if table.has_audio[i]] or train_idx]
+            model.heads.norm[m].set_statistics(rows)
     labels = torch.tensor([table.classes.index(x) if x in table.classes else -1 for x in table.labels], device=device)
     n_views = 1 if v is None else v.shape[1] if opts.views is None else max(1, min(opts.views, v.shape[1]))
     history, best, best_state = [], None, None
@@ -393,7 +400,12 @@ def run_card(result: RunResult, table: FeatureTable, opts: TrainOptions, source_
                 f"(best: epoch {result.best_epoch}"
                 + (f" of the best of {opts.restarts} restarts, seed {result.seed}" if opts.restarts > 1 else "")
                 + "), loss of eq. 12 "
-                + ("(erasing on" + f", theta {c.theta:g})" if c.erasing else "(erasing off: CE(x_o) only)") + ". "
+                + ("(erasing on" + f", theta {c.theta:g}, keyframes {c.keyframe_rule})" if c.erasing
+                   else "(erasing off: CE(x_o) only)")
+                + (f", CE terms {opts.reduction}" if opts.reduction != "sum" else "")
+                + (", videos without keyframes drop their x_k and x_l terms" if opts.empty == "drop" else "")
+                + (", features standardised per channel with the training videos' statistics" if c.feature_norm else "")
+                + ". " + (c.extra.get("convergence") or convergence(result.history))["verdict"].capitalize() + ". "
                 + ("These are the paper's settings (4.2: mini-batch SGD, batch 32, lr 2e-4)." if paper else
                    "The paper trains with mini-batch SGD, batch 32, lr 2e-4 (4.2, the defaults of "
                    "`python -m wecl train`); this run changed them so that it trains in minutes on a CPU."))
@@ -457,6 +469,8 @@ def train(
             result.test_metrics = held_out_metrics(result.model, table, plan.test, prefix="test_")
             folder = out_dir if len(splits) == 1 else out_dir / name
             result.folder = folder
+            # the checkpoint says whether its run levelled off (`evaluate` reports it)
+            result.model.config.extra["convergence"] = convergence(result.history)
             checkpoints.save(result.model, folder, run_card(result, table, opts, source_id, split_file))
             if result.test_metrics:
                 echo(f"[{name}] test ({result.test_videos} videos, once, after selection): "
@@ -467,6 +481,24 @@ def train(
     summary = summarise(runs, opts)
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return TrainSummary(runs, summary)
+
+
+def convergence(history: list[dict], last: int = 10, tolerance: float = 0.05) -> dict:
+    """Whether the training loss has levelled off: the least-squares slope of `train_loss` over the
+    last `last` epochs, and the change it makes over them as a share of their mean loss. Converged
+    when that change is under `tolerance` (5 %)."""
+    losses = [r["train_loss"] for r in history if r.get("train_loss") is not None]
+    tail = np.asarray(losses[-last:], np.float64)
+    if len(tail) < 3:
+        return {"epochs": len(losses), "converged": None,
+                "verdict": f"not judged: {len(losses)} epochs, at least 3 are needed"}
+    slope = float(np.polyfit(np.arange(len(tail)), tail, 1)[0])
+    change = slope * (len(tail) - 1) / max(float(tail.mean()), 1e-12)
+    converged = abs(change) < tolerance
+    verdict = (f"{'converged' if converged else 'still moving'}: the training loss changed {100 * change:+.1f} % "
+               f"over the last {len(tail)} of {len(losses)} epochs (slope {slope:+.4f} per epoch)")
+    return {"epochs": len(losses), "last_epochs": len(tail), "loss_slope": slope, "relative_change": change,
+            "converged": converged, "verdict": verdict}
 
 
 def summarise(runs: list[RunResult], opts: TrainOptions) -> dict:
@@ -484,7 +516,7 @@ def summarise(runs: list[RunResult], opts: TrainOptions) -> dict:
         "selection": sorted({r.selection for r in runs}),
         "runs": [{"split": r.split, "seed": r.seed, "best_epoch": r.best_epoch, "folder": str(r.folder),
                   "train_videos": r.train_videos, "selection": r.selection, "val_videos": r.val_videos,
-                  "test_videos": r.test_videos, **f}
+                  "test_videos": r.test_videos, "convergence": convergence(r.history), **f}
                  for r, f in zip(runs, figures)],
         "mean_std": mean_std,
     }
