@@ -18,7 +18,7 @@ from ui import dataset_tab, fairness, video_tab
 # `app.gpu` is also reached through this module: a Space checks that ZeroGPU wraps the prediction.
 from ui.common import clean_outputs, device_label, end_session, gpu  # noqa: F401
 from ui.limits import BodyLimit, parse_size, sweep_stray_uploads, upload_folder
-from wecl.explorer.policy import checkpoint_choices, checkpoint_theta, served_files
+from wecl.explorer.policy import checkpoint_choices, checkpoint_settings, served_files
 
 CSS_FILE = Path(__file__).resolve().parent / "assets" / "app.css"
 MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")  # per upload request, all its files together
@@ -30,7 +30,7 @@ QUEUE_BACKSTOP = 2000  # events waiting app-wide, all kinds together (`ui.fairne
 
 def build_app() -> gr.Blocks:
     choices, default = checkpoint_choices()
-    default_theta = checkpoint_theta(default) or 0.7
+    settings = checkpoint_settings(default) or (0.7, "eq9")  # (theta, keyframe rule) the controls start at
     with gr.Blocks(title="WECL Explorer", fill_width=True, delete_cache=(3600, 3600)) as demo:
         with gr.Row(equal_height=True):
             gr.Markdown("# WECL Explorer\nVideo emotion with cross-modal temporal erasing (CVPR 2023): "
@@ -38,9 +38,9 @@ def build_app() -> gr.Blocks:
             gr.Markdown(f"**Device:** {device_label()}", elem_id="device")
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Video", elem_id="video-tab"):
-                video_tab.build(choices, default, default_theta)
+                video_tab.build(choices, default, settings)
             with gr.Tab("Dataset", elem_id="dataset-tab"):
-                dataset_tab.build(choices, default)
+                dataset_tab.build(choices, default, settings[1])
         demo.unload(end_session)
     return demo
 

@@ -3,6 +3,7 @@
 tiny published-format backbone weights (Hara et al. 3D ResNet, torchvision ResNet)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,10 @@ def standins(tmp_path_factory):
         for vid, ann in anns.items():
             (root / name / ann.label).mkdir(parents=True, exist_ok=True)
             shutil.copy(root / "synth" / f"{vid}.mp4", root / name / ann.label / f"{vid}.mp4")
+    # folders beside the class folders that hold no video are not classes
+    for name in ("ve8", "ekman6"):
+        (root / name / "annotations").mkdir()
+        (root / name / "annotations" / "notes.txt").write_text("not a class\n")
     # Ekman-6's keyframe labels: position.txt (<= 3 segments per video) + position_videos.txt
     write_annotations({vid: ann for vid, ann in anns.items() if len(ann.segments) <= 3},
                       root / "ekman6" / "position.txt", "ekman-position")
@@ -46,9 +51,9 @@ def standins(tmp_path_factory):
     return root
 
 
-def reproduce(standins: Path, dataset: str, work: Path) -> str:
-    env = {**os.environ, "PYTHON": sys.executable, "EPOCHS": "4", "VIEWS": "2"}
-    done = subprocess.run(["bash", "scripts/reproduce.sh", dataset, str(standins / dataset),
+def reproduce(standins: Path, dataset: str, work: Path, root: Path | None = None) -> str:
+    env = {**os.environ, "PYTHON": sys.executable, "EPOCHS": "4", "VIEWS": "2", "THETAS": "0.3 0.7"}
+    done = subprocess.run(["bash", "scripts/reproduce.sh", dataset, str(root or standins / dataset),
                            str(standins / "r3d101_KM_200ep.pth"), str(standins / "resnet50.pth"), str(work)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -70,6 +75,13 @@ def test_videoemotion8_ten_2to1_splits(standins, tmp_path):
     assert "held-out part of training" in row.group(3)  # selection never on test
     assert len(list((tmp_path / "splits").glob("ve8_*.json"))) == 10
     assert (tmp_path / "table.md").read_text().strip() == out[out.index("### VideoEmotion-8"):].strip()
+    assert json.loads((tmp_path / "splits" / "ve8_01.json").read_text())["labels"] == ["anger", "joy", "sadness", "surprise"]
+    # beside it, like for like with the paper: the best epoch chosen on test, labelled as such
+    on_test = re.search(r"^\| WECL, best epoch on test \(official code\) \| 10 \| \d+ \| testing \(the official code's protocol",
+                        out, re.M)
+    assert on_test, out
+    # Fig. 3 (left): test accuracy against the training theta
+    assert re.search(r"^\| θ \| 0\.3 \| 0\.7 \|$", out, re.M) and re.search(r"^\| accuracy \| \d+\.\d \| \d+\.\d \|$", out, re.M)
 
 
 def test_ekman6_one_1to1_split_with_detection(standins, tmp_path):
@@ -80,6 +92,25 @@ def test_ekman6_one_1to1_split_with_detection(standins, tmp_path):
     assert table3 and len(table3.group(1).split("|")) == 5, out
     assert all(re.fullmatch(r"\s*\d+\.\d\s*", x) for x in table3.group(1).split("|"))
     assert "| WECL (paper) | 52.7 | 43.5 | 40.1 | 38.2 | 20.1 |" in out
+
+
+def test_ekman6_with_two_official_split_files(standins, tmp_path):
+    """Two split files that cover different videos: every split's videos are extracted, each split's
+    own checkpoint is evaluated, and the detection figures are their mean."""
+    root = tmp_path / "data"
+    shutil.copytree(standins / "ekman6", root)
+    videos = sorted((vid.stem, vid.parent.name) for vid in root.glob("*/*.mp4"))
+    (root / "splits").mkdir()
+    for n, part in enumerate((videos[:16], videos[8:])):
+        database = {vid: {"subset": "training" if i % 2 == 0 else "validation", "annotations": {"label": label}}
+                    for i, (vid, label) in enumerate(part)}
+        (root / "splits" / f"ek6_0{n + 1}.json").write_text(json.dumps(
+            {"labels": ["anger", "joy", "sadness", "surprise"], "database": database}))
+    out = reproduce(standins, "ekman6", tmp_path / "work", root)
+    assert accuracy_row(out, "58.2").group(1) == "2"
+    assert len(list((tmp_path / "work" / "features" / "features").glob("*.npz"))) == len(videos)
+    assert sorted(p.name for p in (tmp_path / "work" / "detection").glob("*.json")) == ["ek6_01.json", "ek6_02.json"]
+    assert "mean of 2 split(s)" in out
 
 
 def test_caer_own_subsets_select_on_validation(standins, tmp_path):

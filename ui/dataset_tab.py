@@ -285,7 +285,7 @@ def _aggregates_tab(summary: gr.Markdown) -> Aggregates:
                       distribution=distribution, sweep=sweep, faithfulness=faithfulness, faithfulness_md=faithfulness_md)
 
 
-def build(choices, default: str) -> None:
+def build(choices, default: str, keyframe_rule: str = "eq9") -> None:
     """A folder of videos with its annotation file, through one or two checkpoints; the table, the
     aggregates, one video's timelines, and ground-truth editing."""
     token, vid, shown = gr.State(None), gr.State(None), gr.State(None)
@@ -305,7 +305,7 @@ def build(choices, default: str) -> None:
                                        elem_id="ds-checkpoint")
             checkpoint_b = gr.Dropdown([("— none —", "")] + choices, value="", allow_custom_value=True,
                                        label="Compare with (optional)", elem_id="ds-checkpoint-b")
-            ds_keyframes = gr.Radio(KEYFRAME_CHOICES, value="eq9", label="Keyframes (detections)",
+            ds_keyframes = gr.Radio(KEYFRAME_CHOICES, value=keyframe_rule, label="Keyframes (detections)",
                                     elem_id="ds-keyframes")
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="ds-start")

@@ -16,7 +16,7 @@ from wecl.annotations import video_id
 from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError
 from wecl.explorer import faithfulness_view, groundtruth, plots, render
-from wecl.explorer.policy import allowed_checkpoint, checkpoint_theta, example_rows, public_result
+from wecl.explorer.policy import allowed_checkpoint, checkpoint_settings, example_rows, public_result
 from wecl.features import features_for
 
 MAX_ROUNDS = 4
@@ -24,7 +24,8 @@ MAX_ROUNDS = 4
 API_DOC = """
 The prediction is the endpoint **`/predict`**: `(video, checkpoint, theta, rounds, keyframes)` → the
 result JSON (see the README, "API"). An empty checkpoint means the registry default; keyframes is
-`"eq9"` (the paper's, the default) or `"fused"`.
+a rule of docs/detection.md (`"eq9"`, the paper's, `"eq9-fallback"`, `"min-joint"`, `"sum-joint"`,
+`"per-modality"` or `"fused"`); empty means the checkpoint's own.
 
 ```python
 from gradio_client import Client, handle_file
@@ -49,6 +50,7 @@ print(dict(zip(erased["classes"], erased["erased"])))
 class CheckpointPicked(NamedTuple):
     info: Any
     theta: Any
+    keyframes: Any
 
 
 class Prediction(NamedTuple):
@@ -106,17 +108,20 @@ def checkpoint_info(spec: str | None) -> str:
 
 
 def on_checkpoint(spec: str) -> CheckpointPicked:
-    theta = checkpoint_theta(spec)
-    return CheckpointPicked(info=checkpoint_info(spec), theta=gr.update() if theta is None else theta)
+    """What the checkpoint is, and the θ and keyframe rule it was trained with (where they are known)."""
+    settings = checkpoint_settings(spec)
+    if settings is None:
+        return CheckpointPicked(info=checkpoint_info(spec), theta=gr.update(), keyframes=gr.update())
+    return CheckpointPicked(info=checkpoint_info(spec), theta=settings[0], keyframes=settings[1])
 
 
 @gpu
 @user_errors
 def run_prediction(video: str | None, checkpoint: str | None, theta: float | None, rounds: float | None,
-                   keyframes: str | None = "eq9", request: gr.Request = None, progress=gr.Progress()) -> Prediction:
+                   keyframes: str | None = None, request: gr.Request = None, progress=gr.Progress()) -> Prediction:
     """The `/predict` endpoint: (video, checkpoint, theta, rounds, keyframes) -> result JSON
-    (docs/formats.md#result-json). An empty checkpoint is the registry default; keyframes "eq9" (the paper's) or
-    "fused"."""
+    (docs/formats.md#result-json). An empty checkpoint is the registry default; an empty keyframes the
+    checkpoint's own rule."""
     if not video:
         raise WECLError("no video: upload one or pick an example first")
     theta, rounds = checked_settings(theta, rounds)
@@ -545,20 +550,22 @@ class Controls(NamedTuple):
     info: Any
 
 
-def _controls(choices, default: str, default_theta: float, gt_files: gr.File) -> Controls:
+def _controls(choices, default: str, settings: tuple[float, str], gt_files: gr.File) -> Controls:
     """The left column: the video, the checkpoint, θ, rounds, the keyframe rule, Run, the examples
     (which fill `gt_files` too) and what the checkpoint is."""
     video = gr.Video(label="Video", sources=["upload"], height=200, elem_id="video")
     checkpoint = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
                              info="from the registry, or type a Hub id owner/name@revision or a folder",
                              elem_id="checkpoint")
-    theta = gr.Slider(0, 1, value=default_theta, step=0.01, label="θ: erasing threshold",
-                      info="segments whose A* reaches θ in both modalities are erased (eq. 9); without sound, in the visual one",
+    theta = gr.Slider(0, 1, value=settings[0], step=0.01, label="θ: erasing threshold",
+                      info="segments whose A* reaches θ are erased, in both modalities under eq. 9 (the keyframe rule "
+                           "below); without sound, in the visual one",
                       elem_id="theta")
     rounds = gr.Slider(1, MAX_ROUNDS, value=1, step=1, label="Erasing rounds", elem_id="rounds",
                        info="rounds > 1 explore what the model turns to next; they change the "
                             "detections only under the fused rule")
-    keyframes = gr.Radio(KEYFRAME_CHOICES, value="eq9", label="Keyframes (detections)", elem_id="keyframes")
+    keyframes = gr.Radio(KEYFRAME_CHOICES, value=settings[1], label="Keyframes (detections)", elem_id="keyframes",
+                         info="the checkpoint's own rule is selected when it is picked (docs/detection.md)")
     run = gr.Button("Run", variant="primary", elem_id="run")
     rows = example_rows()
     if rows:
@@ -583,7 +590,7 @@ def _prediction_column() -> tuple[gr.Markdown, gr.Markdown, gr.Plot, gr.Plot, gr
     return summary, notices, probabilities, timeline, strip
 
 
-def build(choices, default: str, default_theta: float) -> None:
+def build(choices, default: str, settings: tuple[float, str]) -> None:
     """One video: upload or example, checkpoint, θ and rounds; the prediction, the attention
     timeline, the segment strip, and the tabs for segments, ground truth, downloads and the API."""
     session = gr.State(None)
@@ -593,7 +600,7 @@ def build(choices, default: str, default_theta: float) -> None:
                        elem_id="gt-file")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            c = _controls(choices, default, default_theta, gt_files)
+            c = _controls(choices, default, settings, gt_files)
         with gr.Column(scale=3):
             summary, notices, probabilities, timeline, strip = _prediction_column()
     with gr.Tabs():
@@ -618,7 +625,7 @@ def build(choices, default: str, default_theta: float) -> None:
                               comparison_md=gt.comparison_md, json_file=downloads.json_file,
                               csv_file=downloads.csv_file))
     view_inputs = [session, c.theta, c.rounds, c.keyframes, gt.gt_table, c.video, c.checkpoint]
-    c.checkpoint.change(on_checkpoint, c.checkpoint, list(CheckpointPicked(info=c.info, theta=c.theta)),
+    c.checkpoint.change(on_checkpoint, c.checkpoint, list(CheckpointPicked(info=c.info, theta=c.theta, keyframes=c.keyframes)),
                         api_visibility="private")
     faithfulness_outputs = list(FaithfulnessViews(figure=ft.figure, table=ft.table, summary=ft.summary, ticks=ft.ticks,
                                                   erased_figure=ft.erased_figure, erased_summary=ft.erased_summary))

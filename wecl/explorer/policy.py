@@ -99,14 +99,16 @@ def checkpoint_choices() -> tuple[list[tuple[str, str]], str]:
     return choices, reg["default"]
 
 
-def checkpoint_theta(spec: str | None) -> float | None:
-    """The theta in a registry checkpoint's config.json (local ones only: no download to show it)."""
+def checkpoint_settings(spec: str | None) -> tuple[float, str] | None:
+    """(theta, keyframe rule) in a registry checkpoint's config.json (local ones only: no download to
+    show them), so the controls start at what the checkpoint was trained with."""
     entry = checkpoints.registry_entry(spec or checkpoints.registry()["default"])
     if entry and entry.get("path"):
         try:
-            return WECLConfig.load(checkpoints.PROJECT_ROOT / entry["path"] / "config.json").theta
+            config = WECLConfig.load(checkpoints.PROJECT_ROOT / entry["path"] / "config.json")
         except Exception:  # a broken config shows up as an error on Run, not here
             return None
+        return config.theta, config.keyframe_rule
     return None
 
 
