@@ -20,13 +20,13 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from wecl.config import KEYFRAME_RULES, MASK_RULES, mask_rule
+from wecl.config import KEYFRAME_RULES, MASK_RULES
 from wecl.model import WECL
 from wecl.training.diagnostics import (
     audio_content,
@@ -37,7 +37,7 @@ from wecl.training.diagnostics import (
 )
 from wecl.training.evaluate import predict_table, score
 from wecl.training.extract import FeatureStore
-from wecl.training.train import Selection, TrainOptions, _better, load_source, train_split
+from wecl.training.train import Selection, TrainOptions, load_source, train_split
 
 ALPHAS = ("0.1", "0.3", "0.5")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
-from helpers import tiny_config
 from test_detection import THETA, attention_model, hand_features, spans_of
 from test_model import _hand_resample
+
+from helpers import tiny_config
 from wecl.config import MASK_RULES, WECLConfig
 from wecl.erasing import erase_mask, keyframe_masks
 from wecl.errors import WECLError

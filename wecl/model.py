@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from wecl import checkpoints
-from wecl.device import chunk_size, resolve_precision, run_backbone
 from wecl.config import WECLConfig, mask_rule
+from wecl.device import chunk_size, resolve_precision, run_backbone
 from wecl.erasing import TemporalAttention, keyframe_masks, minmax_normalise, select_segments
 from wecl.face import FaceBackbone
 from wecl.relations import Embedded, InterModalRelation, IntraModalRelation, ModalityEmbedding
