@@ -199,25 +199,33 @@ def _median_iqr(values: list[float], scale: float = 100.0, digits: int = 1) -> s
 
 
 def factorial_table(results: list[dict]) -> str:
-    by_arm: dict[Arm, list[dict]] = {}
+    """The Markdown table of every arm: medians [interquartile ranges] over the restarts and both
+    test sets. `results`: per restart, {"arm": label, "empty_train": ..., "tests": {name: measure()}}
+    (the --raw file's rows)."""
+    by_arm: dict[str, list[dict]] = {}
     for r in results:
         by_arm.setdefault(r["arm"], []).append(r)
-    head = ("| arm | restarts | accuracy % | mAP@0.1 % | mAP@0.3 % | mAP@0.5 % | empty % at epoch 1 / 10 / 40 / selected "
-            "| held-out empty % | keyframes % of T | peaks agree % (shuffled) | audio A* inside − outside cues |")
+    head = ("| arm | restarts | accuracy % | mAP@0.1 % | mAP@0.3 % | mAP@0.5 % | training videos without keyframes %, "
+            "epoch 1 / 10 / 40 / selected | held-out videos without keyframes % | keyframes % of T "
+            "| peaks agree % (shuffled pairs) | audio A* inside − outside audio cues | audio A* variance across / within "
+            "videos | \\|A*a − A*a(silence)\\| |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for arm, runs in by_arm.items():
+    for label, runs in by_arm.items():
         per_test = [t for r in runs for t in r["tests"].values()]
-        rule = lambda t: t["rules"][arm.rule]  # noqa: E731
+        rule = lambda t: next(iter(t["rules"].values()))  # noqa: E731 - each model is scored under its own rule
+        diag = lambda key: [t["diagnostics"].get(key) for t in per_test]  # noqa: E731
+        empty = lambda key: np.median([r["empty_train"].get(key, r["empty_train"].get(str(key), np.nan))  # noqa: E731
+                                       for r in runs])
         lines.append(
-            f"| {arm.label} | {len(runs)} | {_median_iqr([rule(t)['accuracy'] for t in per_test])} | "
+            f"| {label} | {len(runs)} | {_median_iqr([rule(t)['accuracy'] for t in per_test])} | "
             + " | ".join(_median_iqr([rule(t)[f"mAP@{a}"] for t in per_test]) for a in ALPHAS) + " | "
-            + " / ".join(f"{100 * np.median([r['empty_train'].get(k, np.nan) for r in runs]):.0f}"
-                         for k in (1, 10, 40, "selected")) + " | "
+            + " / ".join(f"{100 * empty(k):.0f}" for k in (1, 10, 40, "selected")) + " | "
             + f"{_median_iqr([rule(t).get('empty') for t in per_test])} | "
             + f"{_median_iqr([rule(t).get('keyframe_share') for t in per_test])} | "
-            + f"{_median_iqr([t['diagnostics'].get('agree') for t in per_test], digits=0)} "
-            + f"({100 * np.median([t['diagnostics'].get('shuffled', np.nan) for t in per_test]):.0f}) | "
-            + f"{_median_iqr([t['diagnostics'].get('cue_gap') for t in per_test], scale=1.0, digits=2)} |")
+            + f"{_median_iqr(diag('agree'), digits=0)} ({100 * np.nanmedian(np.array(diag('shuffled'), float)):.0f}) | "
+            + f"{_median_iqr(diag('cue_gap'), scale=1.0, digits=2)} | "
+            + f"{np.nanmedian(np.array(diag('across'), float)):.3f} / {np.nanmedian(np.array(diag('within'), float)):.3f} | "
+            + f"{np.nanmedian(np.array(diag('silence'), float)):.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -230,11 +238,11 @@ def factorial(args) -> str:
     results, start = [], time.perf_counter()
     with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(args.train_store, args.test, args.epochs)) as pool:
         for n, result in enumerate(pool.map(_run, jobs, chunksize=1), 1):
-            results.append(result)
+            results.append({**result, "arm": result["arm"].label})
             if n % 8 == 0 or n == len(jobs):
                 print(f"{n}/{len(jobs)} in {(time.perf_counter() - start) / 60:.1f} min", file=sys.stderr, flush=True)
     if args.raw:
-        Path(args.raw).write_text(json.dumps([{**r, "arm": r["arm"].label} for r in results], default=float, indent=1))
+        Path(args.raw).write_text(json.dumps(results, default=float, indent=1))
     return factorial_table(results)
 
 
@@ -254,10 +262,16 @@ def main(argv=None) -> int:
     f.add_argument("--raw", default=None, help="also write every restart's figures to this JSON file")
     for q in (c, f):
         q.add_argument("--test", action="append", required=True, metavar="STORE:DATA")
+    t = sub.add_parser("table", help="the factorial's table again, from its --raw file (no training)")
+    t.add_argument("raw")
+    for q in (c, f, t):
         q.add_argument("--out", default=None, help="write the table here (Markdown) as well as to stdout")
     args = p.parse_args(argv)
     start = time.perf_counter()
-    text = check(args) if args.what == "check" else factorial(args)
+    if args.what == "table":
+        text = factorial_table(json.loads(Path(args.raw).read_text()))
+    else:
+        text = check(args) if args.what == "check" else factorial(args)
     command = "python scripts/ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = f"<!-- {command} ({(time.perf_counter() - start) / 60:.0f} min) -->\n" + text
     print(text)

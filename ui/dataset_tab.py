@@ -19,6 +19,7 @@ from wecl.explorer.policy import (
     SAMPLES,
     allowed_checkpoint,
     allowed_dataset_folder,
+    checkpoint_settings,
     reachable_from_elsewhere,
     served_files,
     shown_path,
@@ -89,8 +90,10 @@ def _dataset_run(token):
 
 
 @user_errors
-def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None, keyframes: str | None = "eq9",
+def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None, keyframes: str | None = None,
                   request: gr.Request = None) -> Started:
+    """Start (or rejoin) a dataset run; `keyframes` None is the first checkpoint's own rule (eq9 when it is
+    not a bundled one)."""
     folder = (folder or "").strip()
     if not folder:
         raise WECLError("no folder: type the path of a folder of videos")
@@ -102,7 +105,8 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     paths = [files] if isinstance(files, str) else list(files or [])
     # Reachable from elsewhere, every visitor gets a run of their own, editing a copy: the bundled files never change.
     owner = (getattr(request, "session_hash", None) or "anonymous") if reachable_from_elsewhere() else None
-    run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=keyframes or "eq9", owner=owner)
+    rule = keyframes or (checkpoint_settings(specs[0]) or (None, "eq9"))[1]
+    run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=rule, owner=owner)
     source = (f"`{shown_path(run.annotation_path)}`" if run.annotation_path
               else "none: every video is listed, nothing is scored (add segments below)")
     if run.private and run.annotation_path:
