@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -199,34 +200,36 @@ def _median_iqr(values: list[float], scale: float = 100.0, digits: int = 1) -> s
 
 
 def factorial_table(results: list[dict]) -> str:
-    """The Markdown table of every arm: medians [interquartile ranges] over the restarts and both
-    test sets. `results`: per restart, {"arm": label, "empty_train": ..., "tests": {name: measure()}}
-    (the --raw file's rows)."""
+    """Two Markdown tables of every arm, medians [interquartile ranges] over the restarts and both
+    test sets: detection, and what the attention does. `results`: per restart, {"arm": label,
+    "empty_train": ..., "tests": {name: measure()}} (the --raw file's rows)."""
     by_arm: dict[str, list[dict]] = {}
     for r in results:
         by_arm.setdefault(r["arm"], []).append(r)
-    head = ("| arm | restarts | accuracy % | mAP@0.1 % | mAP@0.3 % | mAP@0.5 % | training videos without keyframes %, "
-            "epoch 1 / 10 / 40 / selected | held-out videos without keyframes % | keyframes % of T "
-            "| peaks agree % (shuffled pairs) | audio A* inside − outside audio cues | audio A* variance across / within "
-            "videos | \\|A*a − A*a(silence)\\| |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    first = ("| arm | restarts | accuracy % | mAP@0.1 % | mAP@0.3 % | mAP@0.5 % | training videos without keyframes %, "
+             "epoch 1 / 10 / 40 / selected | held-out videos without keyframes % | keyframes % of T |")
+    second = ("| arm | peaks agree % (shuffled pairs %, chance 10 %) | audio A* inside − outside audio cues "
+              "| audio A* variance across / within videos | mean \\|A*a − A*a(silence)\\| |")
+    rule_line = lambda head: "|" + "---|" * (len(re.split(r"(?<!\\)\|", head)) - 2)  # noqa: E731 - "\\|" is text
+    detection, attention = [first, rule_line(first)], [second, rule_line(second)]
     for label, runs in by_arm.items():
         per_test = [t for r in runs for t in r["tests"].values()]
         rule = lambda t: next(iter(t["rules"].values()))  # noqa: E731 - each model is scored under its own rule
         diag = lambda key: [t["diagnostics"].get(key) for t in per_test]  # noqa: E731
+        median = lambda key: np.nanmedian(np.array(diag(key), float))  # noqa: E731
         empty = lambda key: np.median([r["empty_train"].get(key, r["empty_train"].get(str(key), np.nan))  # noqa: E731
                                        for r in runs])
-        lines.append(
+        detection.append(
             f"| {label} | {len(runs)} | {_median_iqr([rule(t)['accuracy'] for t in per_test])} | "
             + " | ".join(_median_iqr([rule(t)[f"mAP@{a}"] for t in per_test]) for a in ALPHAS) + " | "
             + " / ".join(f"{100 * empty(k):.0f}" for k in (1, 10, 40, "selected")) + " | "
             + f"{_median_iqr([rule(t).get('empty') for t in per_test])} | "
-            + f"{_median_iqr([rule(t).get('keyframe_share') for t in per_test])} | "
-            + f"{_median_iqr(diag('agree'), digits=0)} ({100 * np.nanmedian(np.array(diag('shuffled'), float)):.0f}) | "
-            + f"{_median_iqr(diag('cue_gap'), scale=1.0, digits=2)} | "
-            + f"{np.nanmedian(np.array(diag('across'), float)):.3f} / {np.nanmedian(np.array(diag('within'), float)):.3f} | "
-            + f"{np.nanmedian(np.array(diag('silence'), float)):.3f} |")
-    return "\n".join(lines) + "\n"
+            + f"{_median_iqr([rule(t).get('keyframe_share') for t in per_test])} |")
+        attention.append(
+            f"| {label} | {_median_iqr(diag('agree'), digits=0)} ({100 * median('shuffled'):.0f}) | "
+            + f"{_median_iqr(diag('cue_gap'), scale=1.0, digits=2)} | {median('across'):.3f} / {median('within'):.3f} | "
+            + f"{median('silence'):.3f} |")
+    return "\n".join(detection) + "\n\n" + "\n".join(attention) + "\n"
 
 
 def factorial(args) -> str:
