@@ -237,5 +237,8 @@ def test_convergence_tells_a_plateau_from_a_falling_loss():
     assert flat["converged"] and flat["last_epochs"] == 10 and "converged" in flat["verdict"]
     falling = convergence([{"train_loss": 3.0 - 0.1 * i} for i in range(20)])
     assert falling["converged"] is False and falling["loss_slope"] == pytest.approx(-0.1)
-    assert "still moving" in falling["verdict"]
+    assert falling["relative_change"] == pytest.approx(-0.9 / 1.9) and "still moving" in falling["verdict"]
+    # fallen from 5 to about 0.5 and jittering there by +-10 %: levelled off
+    jitter = convergence([{"train_loss": x} for x in [5.0, 2.0, 1.0] + [0.5 + 0.05 * (-1) ** i for i in range(20)]])
+    assert jitter["converged"]
     assert convergence([{"train_loss": 1.0}])["converged"] is None

@@ -485,18 +485,22 @@ def train(
 
 def convergence(history: list[dict], last: int = 10, tolerance: float = 0.05) -> dict:
     """Whether the training loss has levelled off: the least-squares slope of `train_loss` over the
-    last `last` epochs, and the change it makes over them as a share of their mean loss. Converged
-    when that change is under `tolerance` (5 %)."""
+    last `last` epochs, and the change it makes over them as a share of the loss's whole descent
+    (first epoch to lowest; the first epoch's loss if it never fell). Converged when that share is
+    under `tolerance` (5 %). Measured against the descent, not the current loss, so a loss that has
+    fallen close to zero and jitters there reads as levelled off."""
     losses = [r["train_loss"] for r in history if r.get("train_loss") is not None]
     tail = np.asarray(losses[-last:], np.float64)
     if len(tail) < 3:
         return {"epochs": len(losses), "converged": None,
                 "verdict": f"not judged: {len(losses)} epochs, at least 3 are needed"}
     slope = float(np.polyfit(np.arange(len(tail)), tail, 1)[0])
-    change = slope * (len(tail) - 1) / max(float(tail.mean()), 1e-12)
+    descent = losses[0] - min(losses)
+    scale = descent if descent > 0 else abs(losses[0])
+    change = slope * (len(tail) - 1) / max(scale, 1e-12)
     converged = abs(change) < tolerance
-    verdict = (f"{'converged' if converged else 'still moving'}: the training loss changed {100 * change:+.1f} % "
-               f"over the last {len(tail)} of {len(losses)} epochs (slope {slope:+.4f} per epoch)")
+    verdict = (f"{'converged' if converged else 'still moving'}: over the last {len(tail)} of {len(losses)} epochs the "
+               f"training loss moved {100 * change:+.1f} % of its descent (slope {slope:+.4f} per epoch)")
     return {"epochs": len(losses), "last_epochs": len(tail), "loss_slope": slope, "relative_change": change,
             "converged": converged, "verdict": verdict}
 
