@@ -234,9 +234,10 @@ class WECL(checkpoints.Pretrained, nn.Module):
         A video without keyframes has x_k = x_l = x_o (nothing to erase). With `empty="triple"`
         (eq. 12 as written) its loss is 3 CE(x_o, y); with "drop" its x_k and x_l terms are left
         out (they repeat CE(x_o)). `reduction` "sum" is eq. 12; "mean" averages the three terms, as
-        the official code does. Also returned, not part of the loss: "empty_keyframes" (videos
-        without a keyframe), "keyframe_share" (the share of segments that are keyframes), "peaks_agree" (videos whose visual and
-        audio attention peak in one segment); computed with erasing off too."""
+        the official code does. Also returned, not part of the loss, and computed with erasing
+        off too: "empty_keyframes" (videos without a keyframe), "keyframe_share" (the share of
+        segments that are keyframes) and "peaks_agree" (videos whose visual and audio attention
+        peak in one segment)."""
         out = self(visual, audio)
         parts = {"original": F.cross_entropy(out.logits, labels)}
         with torch.no_grad():
