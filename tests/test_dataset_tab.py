@@ -441,3 +441,9 @@ def test_the_player_keeps_one_copy_per_session(tmp_path):
     b = Path(dataset_tab._playable(str(second), request))
     assert b.read_bytes() == second.read_bytes() and not a.exists()  # the earlier copy is gone
     assert [p.name for p in b.parent.iterdir()] == [second.name]
+
+
+def test_picking_a_checkpoint_selects_its_keyframe_rule():
+    assert dataset_tab.checkpoint_rule(DEMO) == "min-joint"  # trained with it (docs/ablation.md)
+    assert dataset_tab.checkpoint_rule("wecl-face-ekman6") == "eq9"
+    assert not isinstance(dataset_tab.checkpoint_rule("someone/else"), str)  # not on disk: left as it is

@@ -89,6 +89,13 @@ def _dataset_run(token):
     return run
 
 
+def checkpoint_rule(spec: str | None):
+    """The keyframe rule a picked checkpoint was trained with, as the Video tab does (unchanged for a
+    checkpoint whose config is not on disk)."""
+    settings = checkpoint_settings(spec)
+    return gr.update() if settings is None else settings[1]
+
+
 @user_errors
 def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: str | None, keyframes: str | None = None,
                   request: gr.Request = None) -> Started:
@@ -338,6 +345,7 @@ def build(choices, default: str, keyframe_rule: str = "eq9") -> None:
             aggregates = _aggregates_tab(summary)._asdict()
     video_views = VideoViews(heading=heading, player=player, timeline_a=timeline_a, timeline_b=timeline_b, strip=strip,
                              gt_rows=gt_rows, comparison=comparison)._asdict()
+    checkpoint_a.change(checkpoint_rule, checkpoint_a, ds_keyframes, api_visibility="private", show_progress="hidden")
     start.click(cleared_run, None, list(Cleared(vid=vid, **video_views, **aggregates)), api_visibility="private",
                 show_progress="hidden")
     start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b, ds_keyframes],
