@@ -496,12 +496,7 @@ def _ground_truth_tab(gt_files: gr.File) -> GroundTruthTab:
 class FaithfulnessTab(NamedTuple):
     how: Any
     measure: Any
-    figure: Any
-    table: Any
-    summary: Any
-    ticks: Any
-    erased_figure: Any
-    erased_summary: Any
+    views: FaithfulnessViews
 
 
 def _faithfulness_tab() -> FaithfulnessTab:
@@ -517,7 +512,8 @@ def _faithfulness_tab() -> FaithfulnessTab:
     figure = gr.Plot(show_label=False, elem_id="faithfulness-curves")
     table = gr.Dataframe(interactive=False, elem_id="faithfulness-auc")
     summary = gr.Markdown(elem_id="faithfulness-summary")
-    return FaithfulnessTab(how, measure, figure, table, summary, ticks, erased_figure, erased_summary)
+    return FaithfulnessTab(how, measure, FaithfulnessViews(figure=figure, table=table, summary=summary, ticks=ticks,
+                                                           erased_figure=erased_figure, erased_summary=erased_summary))
 
 
 class DownloadsTab(NamedTuple):
@@ -627,8 +623,8 @@ def build(choices, default: str, settings: tuple[float, str]) -> None:
     view_inputs = [session, c.theta, c.rounds, c.keyframes, gt.gt_table, c.video, c.checkpoint]
     c.checkpoint.change(on_checkpoint, c.checkpoint, list(CheckpointPicked(info=c.info, theta=c.theta, keyframes=c.keyframes)),
                         api_visibility="private")
-    faithfulness_outputs = list(FaithfulnessViews(figure=ft.figure, table=ft.table, summary=ft.summary, ticks=ft.ticks,
-                                                  erased_figure=ft.erased_figure, erased_summary=ft.erased_summary))
+    fv = ft.views
+    faithfulness_outputs = list(fv)
     rendered = list(Rendered(video=downloads.annotated, file=downloads.annotated_file))
     forgotten = [*view_outputs, session, *faithfulness_outputs, *rendered]
     c.checkpoint.change(on_new_checkpoint, [c.checkpoint, c.video], forgotten, api_visibility="private",
@@ -643,14 +639,14 @@ def build(choices, default: str, settings: tuple[float, str]) -> None:
         concurrency_limit=1, concurrency_id="predict",
     )
     run.success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
-    run.success(segment_choices, session, ft.ticks, api_visibility="private", show_progress="hidden")
+    run.success(segment_choices, session, fv.ticks, api_visibility="private", show_progress="hidden")
     erase_button.click(erase_api, [c.video, c.checkpoint, erase_segments, ft.how], erase_answer, api_name="erase",
                        concurrency_limit=1, concurrency_id="predict")
     ft.measure.click(measure_faithfulness, [*view_inputs, ft.how],
-                     list(Faithfulness(figure=ft.figure, table=ft.table, summary=ft.summary)), api_visibility="private",
+                     list(Faithfulness(figure=fv.figure, table=fv.table, summary=fv.summary)), api_visibility="private",
                      concurrency_limit=4, concurrency_id="views")
-    gr.on([ft.ticks.input, ft.how.input], erase_yourself, [session, ft.ticks, ft.how, c.video, c.checkpoint],
-          list(Erased(figure=ft.erased_figure, summary=ft.erased_summary)), api_visibility="private",
+    gr.on([fv.ticks.input, ft.how.input], erase_yourself, [session, fv.ticks, ft.how, c.video, c.checkpoint],
+          list(Erased(figure=fv.erased_figure, summary=fv.erased_summary)), api_visibility="private",
           trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="views")
     run.failure(failed_run, c.video, forgotten, api_visibility="private", show_progress="hidden")
     gr.on([c.theta.input, c.theta.release, c.rounds.input, c.rounds.release, c.keyframes.input], on_setting, view_inputs,
