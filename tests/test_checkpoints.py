@@ -354,3 +354,17 @@ def test_hub_cache_files_are_memory_mapped(tiny_checkpoint, tmp_path):
 
     assert blob.tensor(key, blob.places[key][3]) is blob.mapped[key]
     assert torch.equal(blob.tensor(key, torch.float32), copied.tensor(key, torch.float32))
+
+
+def test_published_files_carry_no_machine_path():
+    """The held-out figures bundled with a checkpoint name it relative to the checkout, not this machine's folder."""
+    from pathlib import Path
+
+    from wecl.checkpoints import PROJECT_ROOT, project_relative
+
+    assert project_relative(PROJECT_ROOT / "checkpoints" / "x") == "checkpoints/x"
+    assert project_relative("/elsewhere/ckpt") == "/elsewhere/ckpt"
+    found = sorted((PROJECT_ROOT / "checkpoints").glob("*/heldout_seed*.json"))
+    assert found
+    for path in found:
+        assert not Path(json.loads(path.read_text())["checkpoint"]["id"]).is_absolute(), path

@@ -23,6 +23,13 @@ from wecl.face import face_pipeline
 from wecl.video import CLIP_SAMPLING
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def project_relative(path: str | Path) -> str:
+    """A path relative to the checkout when it lies there (a bundled checkpoint or sample), else as
+    it is: what files that are published or shown carry instead of this machine's folders."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(PROJECT_ROOT)) if resolved.is_relative_to(PROJECT_ROOT) else str(path)
 CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
 REGISTRY = CHECKPOINTS_DIR / "registry.json"
 FILES = ("config.json", "model.safetensors", "README.md")

@@ -74,7 +74,9 @@ def _score_files(args) -> dict:
 def _run_checkpoint(args) -> dict:
     """A checkpoint on --dataset: its figures, and its predictions written if asked."""
     import sys
+    from pathlib import Path
 
+    from wecl import checkpoints
     from wecl.annotations import write_prediction_file
     from wecl.errors import WECLError
     from wecl.inference import load_model
@@ -102,6 +104,8 @@ def _run_checkpoint(args) -> dict:
     predictions = ev.predict_features(model, got["features"], args.theta, args.rounds, args.keyframes)
     result = ev.score(predictions, gt, model.config.classes, args.strict_detection)
     result["checkpoint"] = model.checkpoint.to_json() if model.checkpoint else None
+    if result["checkpoint"] and Path(result["checkpoint"]["id"]).is_absolute():  # no machine path in a published file
+        result["checkpoint"]["id"] = checkpoints.project_relative(result["checkpoint"]["id"])
     result["theta"] = model.config.theta if args.theta is None else args.theta
     result["rounds"] = args.rounds
     result["keyframe_rule"] = args.keyframes or model.config.keyframe_rule

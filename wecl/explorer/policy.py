@@ -137,7 +137,7 @@ def shown_path(path: str | Path) -> str:
     visitor named on a lab machine)."""
     resolved = Path(path).resolve()
     if resolved.is_relative_to(checkpoints.PROJECT_ROOT):
-        return str(resolved.relative_to(checkpoints.PROJECT_ROOT))
+        return checkpoints.project_relative(resolved)
     return public_message(str(resolved))
 
 

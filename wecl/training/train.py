@@ -433,8 +433,8 @@ def train(
     table = FeatureStore(store).load()
     source = load_source(table)
     source_id = source.checkpoint.id
-    if Path(source_id).is_absolute() and Path(source_id).is_relative_to(checkpoints.PROJECT_ROOT):
-        source_id = str(Path(source_id).relative_to(checkpoints.PROJECT_ROOT))  # no machine paths in the card
+    if Path(source_id).is_absolute():
+        source_id = checkpoints.project_relative(source_id)  # no machine paths in the card
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     echo = echo or (lambda line: None)
