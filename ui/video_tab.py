@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 
 from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, last_error, session_dir, skipping, user_errors
@@ -345,12 +344,9 @@ def erase_yourself(session, ticked, how, video=None, checkpoint=None) -> Erased:
     removed = sorted({int(i) for i in ticked or [] if 0 <= int(i) < t})
     if not removed:
         return Erased(figure=None, summary="Tick segments to take them away.")
-    masks = np.zeros((2, t), bool)
-    masks[1, removed] = True
-    probs = faithfulness.probabilities(faithfulness.heads_scorer(model), features.visual, features.audio, masks,
-                                       faithfulness.check_perturbation(how or "remove"))
+    whole, erased = faithfulness.without(faithfulness.heads_scorer(model), features.visual, features.audio, removed,
+                                         faithfulness.check_perturbation(how or "remove"))
     classes = list(model.config.classes)
-    whole, erased = probs
     text = (f"Without segments {', '.join(map(str, removed))} ({how}): **{classes[int(erased.argmax())]} · "
             f"{erased.max():.1%}**; the whole video: {classes[int(whole.argmax())]} · {whole.max():.1%}.")
     return Erased(figure=faithfulness_view.erased_probabilities_figure(classes, whole, erased, removed), summary=text)
@@ -384,10 +380,7 @@ def erase_api(video: str | None, checkpoint: str | None, segments, perturbation:
     model = inference.load_model(allowed_checkpoint(checkpoint), device=DEVICE)
     features = features_for(video, model)
     removed = _segment_list(segments, len(features.spans))
-    masks = np.zeros((2, len(features.spans)), bool)
-    masks[1, removed] = True
-    whole, erased = faithfulness.probabilities(faithfulness.heads_scorer(model), features.visual, features.audio,
-                                               masks, how)
+    whole, erased = faithfulness.without(faithfulness.heads_scorer(model), features.visual, features.audio, removed, how)
     return {"classes": list(model.config.classes), "whole": whole.tolist(), "erased": erased.tolist(),
             "removed": removed, "perturbation": how}
 

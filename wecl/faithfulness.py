@@ -84,6 +84,16 @@ def probabilities(scorer: Scorer, visual: np.ndarray | None, audio: np.ndarray |
                                       np.float64) for i in range(0, len(removed), step)])
 
 
+def without(scorer: Scorer, visual: np.ndarray | None, audio: np.ndarray | None, removed: Sequence[int],
+            how: str = "remove") -> tuple[np.ndarray, np.ndarray]:
+    """(P(classes) of the whole video, P(classes) with the segments `removed` taken away), in one scorer call."""
+    t = len(visual if visual is not None else audio)
+    masks = np.zeros((2, t), bool)
+    masks[1, list(removed)] = True
+    whole, erased = probabilities(scorer, visual, audio, masks, how)
+    return whole, erased
+
+
 def heads_scorer(model) -> Scorer:
     """A WECL's heads as a `Scorer` (eval mode, no gradient, softmax over its classes)."""
     import torch
