@@ -67,16 +67,15 @@ def measure(model: WECL, test: Test, rules=None, theta: float | None = None) -> 
     table = test.table
     theta = model.config.theta if theta is None else theta
     every = list(range(len(table.ids)))
+    nv, na = normalised_attention(model, table)  # one pass of the heads: the rules differ only in the mask
     out = {}
     for rule in rules or [model.config.keyframe_rule]:
         preds, gt = predict_table(model, table, every, theta, keyframe_rule=rule)
         result = score(preds, gt, table.classes)
-        nv, na = normalised_attention(model, table)
         row = {"accuracy": result["accuracy"], **{f"mAP@{a}": result["mAP"][a] for a in ALPHAS}}
         if rule != "fused":
             row.update(keyframe_figures(nv, na, table.has_audio, theta, rule))
         out[rule] = row
-    nv, na = normalised_attention(model, table)
     diag = {}
     if nv is not None and na is not None:
         heard = table.has_audio

@@ -261,7 +261,7 @@ def dataset_faithfulness(per_video: dict[str, dict], labels: dict[str, str | Non
     outs = list(per_video.values())
     found: dict[str, list[dict]] = {}  # the main attention order is "attention", leave-one-out "loo"
     for out in outs:
-        main = _main(out)
+        main = main_order(out)
         for name, order in out["orders"].items():
             found.setdefault("attention" if name == main else {"leave-one-out": "loo"}.get(name, name), []).append(order)
     orders = {key: {f"{kind}_auc{stat}": float(fn([o[f"{kind}_auc"] for o in values]))
@@ -269,8 +269,8 @@ def dataset_faithfulness(per_video: dict[str, dict], labels: dict[str, str | Non
               for key, values in found.items()}
     taus = [out["kendall_tau"] for out in outs if out.get("kendall_tau") is not None]
     hits = [out["hit"] for out in outs if out.get("hit") is not None]
-    beats = [out["orders"][_main(out)]["deletion_auc"] < out["orders"]["random"]["deletion_auc"]
-             for out in outs if _main(out) and "random" in out["orders"]]
+    beats = [out["orders"][main_order(out)]["deletion_auc"] < out["orders"]["random"]["deletion_auc"]
+             for out in outs if main_order(out) and "random" in out["orders"]]
     result = {
         "videos": len(outs),
         "perturbation": outs[0]["perturbation"],
@@ -283,14 +283,14 @@ def dataset_faithfulness(per_video: dict[str, dict], labels: dict[str, str | Non
     if labels:
         per_class: dict[str, list[dict]] = {}
         for vid, out in per_video.items():
-            if labels.get(vid) is not None and _main(out):
-                per_class.setdefault(labels[vid], []).append(out["orders"][_main(out)])
+            if labels.get(vid) is not None and main_order(out):
+                per_class.setdefault(labels[vid], []).append(out["orders"][main_order(out)])
         result["per_class"] = {c: {"videos": len(v), "deletion_auc": float(np.mean([o["deletion_auc"] for o in v])),
                                    "insertion_auc": float(np.mean([o["insertion_auc"] for o in v]))}
                                for c, v in sorted(per_class.items())}
     return result
 
 
-def _main(out: dict) -> str | None:
+def main_order(out: dict) -> str | None:
     """The name of a video's main attention order (the first one given: fused when both modalities count)."""
     return next((name for name in out["orders"] if name.startswith("attention: ")), None)

@@ -270,7 +270,7 @@ class DatasetRun:
             gt = self.ground_truth.get(vid)
             truth = [(s.start, s.end) for s in gt.segments] if gt else []
             spans = [(s["start"], s["end"]) for s in result["segments"]]
-            main = next((n for n in out["orders"] if n.startswith("attention: ")), None)
+            main = faithfulness.main_order(out)
             hit = faithfulness.in_truth(out["orders"][main]["order"][0], spans, truth) if truth and main else None
             figures[vid] = {**out, "hit": hit}
         return faithfulness.dataset_faithfulness(figures, {vid: a.label for vid, a in self.ground_truth.items()})
