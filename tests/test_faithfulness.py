@@ -182,3 +182,21 @@ def test_big_videos_are_scored_in_bounded_batches(monkeypatch):
     batched = f.video_faithfulness(recording, x, None, {"fused": [0, 0, 0, 1, 0]}, SPANS, how="zeros", n_random=5)
     assert len(sizes) > 10 and max(sizes) <= 3 * x.size * 8  # float64 here: twice the float32 the bound counts
     assert batched["orders"] == whole["orders"] and batched["leave_one_out"] == whole["leave_one_out"]
+
+
+def test_remove_resamples_exactly_as_erasing_does():
+    """`perturb(..., "remove")` keeps its own numpy copy of the resampling formula (it runs ~1,200 times a
+    measurement): it must pick the same segments as `erasing.resample_indices` for every mask."""
+    import torch
+
+    from wecl.erasing import resample_indices
+
+    rng = np.random.default_rng(3)
+    for t in (1, 2, 5, 10, 17, 64):
+        x = np.arange(t, dtype=np.float64)[:, None]
+        for _ in range(40):
+            removed = rng.random(t) < rng.random()
+            if removed.all():
+                continue
+            index = resample_indices(torch.from_numpy(~removed)).numpy()
+            assert np.array_equal(f.perturb(x, removed, "remove")[:, 0], index), (t, removed)
