@@ -20,7 +20,13 @@ def register(sub) -> None:
     p.add_argument("--ground-truth", default=None, metavar="GT",
                    help="ground-truth annotation file (any readable format): scored against --predictions, or, with "
                         "--dataset, the temporal ground truth of the dataset's videos (e.g. Ekman-6's position.txt)")
-    p.add_argument("--predictions", default=None, metavar="PRED", help="ActivityNet results JSON to score against GT")
+    p.add_argument("--predictions", default=None, metavar="PRED",
+                   help="another model's scores to score against GT: ActivityNet results JSON or a CSV "
+                        "video,start,end,score[,label][,model] (docs/formats.md#other-models-scores)")
+    p.add_argument("--model", default=None, help="the model to score, in a --predictions file that holds several")
+    p.add_argument("--score-rule", default="as-is", metavar="RULE",
+                   help="how --predictions intervals become detections: as-is (they are detections), threshold:S "
+                        "(runs of intervals scoring >= S) or top-k:K (each video's K best intervals)")
     p.add_argument("--format", default=None, choices=["activitynet", "ekman-position", "csv", "split"], help="GT format")
     p.add_argument("--video-list", default=None, help="video list of an ekman-position GT file")
     p.add_argument("--strict-detection", action="store_true",
@@ -68,7 +74,8 @@ def _score_files(args) -> dict:
         raise WECLError("scoring files needs both --ground-truth GT and --predictions PRED")
     if args.dataset or args.theta_sweep:
         raise WECLError("--ground-truth/--predictions score files; --dataset/--theta-sweep run a checkpoint: choose one")
-    return score_files(args.ground_truth, args.predictions, args.format, args.video_list, strict=args.strict_detection)
+    return score_files(args.ground_truth, args.predictions, args.format, args.video_list, strict=args.strict_detection,
+                       model=args.model, rule=args.score_rule)
 
 
 def _run_checkpoint(args) -> dict:

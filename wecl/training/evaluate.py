@@ -20,8 +20,8 @@ from wecl.annotations import (
     Segment,
     VideoAnnotation,
     read_annotations,
-    read_prediction_file,
 )
+from wecl.annotations import scores
 from wecl.detection import RULE_TITLES
 from wecl.errors import WECLError
 from wecl.features import features_for
@@ -151,16 +151,43 @@ def score_sweep(predictions_by_theta: dict, ground_truth: AnnotationSet, classes
 
 
 def score_files(ground_truth: str | os.PathLike, predictions: str | os.PathLike, fmt: str | None = None,
-                video_list: str | None = None, classes: Sequence[str] | None = None, strict: bool = False) -> dict:
-    """Score a predictions file (ActivityNet results) against a ground-truth file of any readable format."""
+                video_list: str | None = None, classes: Sequence[str] | None = None, strict: bool = False,
+                model: str | None = None, rule: str | scores.Rule | None = None) -> dict:
+    """Score a predictions file (ActivityNet results JSON or a per-interval score CSV,
+    `wecl.annotations.scores`) against a ground-truth file of any readable format: the file's
+    `model` (needed when it holds several), its intervals made detections by `rule`."""
     gt = read_annotations(ground_truth, fmt, video_list=video_list)
-    return score(read_prediction_file(predictions), gt, classes, strict)
+    tracks = scores.read_scores(predictions, known=scores.known_videos(gt))
+    return score_track(tracks, gt, model, rule, classes, strict)
+
+
+def score_track(tracks: scores.Tracks, ground_truth: AnnotationSet, model: str | None = None,
+                rule: str | scores.Rule | None = None, classes: Sequence[str] | None = None, strict: bool = False) -> dict:
+    """`score` of one imported model's track, its intervals made detections by `rule`; the result
+    names the model and the rule. The app's Dataset tab and `evaluate --predictions` both call it."""
+    name = pick_model(tracks, model)
+    rule = rule if isinstance(rule, scores.Rule) else scores.parse_rule(rule)
+    result = score(scores.as_detections(tracks[name], rule), ground_truth, classes, strict)
+    return {"model": name, "score_rule": str(rule), **result}
+
+
+def pick_model(tracks: scores.Tracks, model: str | None) -> str:
+    """`model`, or the only model of a file; WECLError naming the file's models otherwise."""
+    if model is None and len(tracks) == 1:
+        return next(iter(tracks))
+    if model in tracks:
+        return model
+    names = ", ".join(tracks)
+    raise WECLError(f"the file holds the models {names}: name one with --model" if model is None
+                    else f"no model {model!r} in the file (it holds {names})")
 
 
 def format_report(result: dict) -> str:
     """The human summary printed by `python -m wecl evaluate`."""
     pct = lambda x: "  n/a" if x is None else f"{100 * x:5.1f}"  # noqa: E731
     lines = [f"videos: {result['videos']}"]
+    if result.get("model"):
+        lines.append(f"model: {result['model']} (intervals {result['score_rule']})")
     if result.get("keyframe_rule"):
         lines.append(f"detections: theta {result['theta']:g}, {result['rounds']} erasing round(s), "
                      f"{RULE_TITLES[result['keyframe_rule']]}")
