@@ -21,6 +21,7 @@ from ui.limits import BodyLimit, parse_size, sweep_stray_uploads, upload_folder
 from wecl.explorer.policy import checkpoint_choices, checkpoint_settings, served_files
 
 CSS_FILE = Path(__file__).resolve().parent / "assets" / "app.css"
+PLAYER_JS = Path(__file__).resolve().parent / "assets" / "player.js"  # the player that follows the timeline
 MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")  # per upload request, all its files together
 # Sessions whose state (a prediction's features and thumbnails, about 2 MB) and last inputs Gradio
 # keeps; the oldest go first. Gradio's default is 10,000.
@@ -53,7 +54,7 @@ def launch_options() -> dict:
         app_kwargs={"middleware": [Middleware(BodyLimit, upload_limit=parse_size(MAX_FILE_SIZE) + 2**20)]},
         state_session_capacity=SESSIONS,
         allowed_paths=served_files(),
-        theme=gr.themes.Soft(), css=CSS_FILE.read_text(), show_error=True,
+        theme=gr.themes.Soft(), css=CSS_FILE.read_text(), js=PLAYER_JS.read_text(), show_error=True,
     )
 
 

@@ -352,3 +352,103 @@ def test_erase_it_yourself_and_the_faithfulness_curves(page, tmp_path):
     assert page.locator("#erase-ticks label").count() == 0
     assert page.locator("#erased-probabilities .js-plotly-plot").count() == 0
     assert "Without segments" not in page.locator("#erased-summary").inner_text()
+
+
+# Where a time falls on the timeline, in page pixels (the x axis as plotly laid it out), and the
+# playhead's place: assets/player.js draws it over the plot.
+TIME_TO_PAGE_JS = """t => {
+  const gd = document.querySelector('#timeline .js-plotly-plot');
+  const axis = gd._fullLayout.xaxis, size = gd._fullLayout._size, box = gd.getBoundingClientRect();
+  return {x: box.left + axis._offset + (t - axis.range[0]) / (axis.range[1] - axis.range[0]) * axis._length,
+          y: box.top + size.t + 0.15 * size.h};
+}"""
+PLAYHEAD_JS = """() => { const h = document.querySelector('#timeline .wecl-playhead');
+  return h && h.style.display !== 'none' ? parseFloat(h.style.left) : null; }"""
+CURRENT_TIME_JS = "() => document.querySelector('#video video').currentTime"
+
+
+def test_the_player_follows_the_timeline_and_other_models_share_it(page, tmp_path):
+    """Issue 23: a click on the timeline at segment 6 seeks the video into segment 6; playing moves
+    the playhead; the arrow keys, a thumbnail and a table row seek; another model's CSV is a track
+    of its own with its tIoU against the ground truth."""
+    from test_app import make_video
+
+    shots = Path(os.environ.get("WECL_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    video = make_video(tmp_path / "sync_clip.mp4", 10.0)  # T = 10 segments of 1 s: segment 6 is [6, 7)
+    pick_checkpoint(page, "checkpoint", "wecl-synth-demo")
+    page.locator("#video input[type=file]").set_input_files(str(video))
+    page.wait_for_selector("#video video")
+    page.wait_for_function("() => document.querySelector('#video video').readyState >= 1")  # Chromium can play it
+    page.locator("#run").click()
+    bars_when(page, "(b['visual attention'] || 0) === 10")
+    segments = page.evaluate("() => document.querySelector('#timeline .js-plotly-plot').layout.meta.wecl.segments")
+    start, end = segments[6]
+
+    # a click on the timeline at segment 6
+    page.evaluate("() => document.querySelector('#timeline').scrollIntoView({block: 'center'})")
+    at = page.evaluate(TIME_TO_PAGE_JS, (start + end) / 2)
+    page.mouse.click(at["x"], at["y"])
+    page.wait_for_function(f"() => {{ const t = ({CURRENT_TIME_JS})(); return t >= {start} && t < {end}; }}")
+    assert start <= page.evaluate(CURRENT_TIME_JS) < end
+    page.wait_for_function(f"() => ({PLAYHEAD_JS})() !== null")
+    head = page.evaluate(PLAYHEAD_JS)
+    assert abs(head - (at["x"] - page.evaluate("() => document.querySelector('#timeline .js-plotly-plot')"
+                                               ".getBoundingClientRect().left"))) < 3
+
+    # playing moves the playhead
+    page.evaluate("() => { const v = document.querySelector('#video video'); v.muted = true; return v.play(); }")
+    page.wait_for_function(f"() => ({PLAYHEAD_JS})() > {head} + 5", timeout=15_000)
+    page.evaluate("() => document.querySelector('#video video').pause()")
+
+    # keys step through the segments; a thumbnail and a table row seek to their segment's start
+    page.evaluate("t => { document.querySelector('#video video').currentTime = t; }", segments[2][0] + 0.3)
+    page.locator("#player-help").click()  # focus off the video: the page has the keys
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => Math.abs(({CURRENT_TIME_JS})() - {segments[3][0]}) < 0.01")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => Math.abs(({CURRENT_TIME_JS})() - {segments[2][0]}) < 0.01")
+    # the strip has 5 tiles a row (STRIP_COLUMNS): the second row's second tile is segment 6
+    strip = page.locator("#strip img")
+    box = strip.bounding_box()
+    strip.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.75})
+    page.wait_for_function(f"() => Math.abs(({CURRENT_TIME_JS})() - {segments[6][0]}) < 0.01")
+    row = page.evaluate("""() => Array.from(document.querySelectorAll('#segments [role=row]')).find(
+        r => { const c = r.querySelector('[role=gridcell]'); return c && c.innerText.trim() === '8'; }
+      ).getAttribute('aria-rowindex')""")
+    page.locator(f"#segments [role=row][aria-rowindex='{row}'] [role=gridcell]").first.click()  # segment 8's row
+    page.wait_for_function(f"() => Math.abs(({CURRENT_TIME_JS})() - {segments[8][0]}) < 0.01")
+
+    # another model's scores: a track of its own, and its tIoU against the ground truth
+    page.get_by_role("tab", name="Ground truth").click()
+    truth = tmp_path / "truth.csv"
+    truth.write_text("video,start,end,label\nsync_clip,1.0,3.0,joy\nsync_clip,6.0,8.0,joy\n")
+    page.locator("#gt-file input[type=file]").set_input_files(str(truth))
+    bars_when(page, "b['ground truth'] === 2")
+    page.get_by_role("tab", name="Other models").click()
+    scores = tmp_path / "other.csv"
+    scores.write_text("video,start,end,score,label,model\nsync_clip,1.0,3.0,0.9,joy,vaanet\n"
+                      "sync_clip,6.5,8.0,0.6,joy,vaanet\nsync_clip,4.0,5.0,0.2,joy,vaanet\n")
+    page.locator("#scores-file input[type=file]").set_input_files(str(scores))
+    bars = bars_when(page, "b['vaanet'] === 3")
+    assert bars["vaanet"] == 3 and bars["ground truth"] == 2
+    names = page.evaluate(TRACE_NAMES_JS)
+    assert "vaanet" in names
+    page.get_by_text("vaanet").first.wait_for()
+    page.get_by_role("tab", name="Ground truth").click()
+    page.wait_for_function("() => document.querySelector('#gt-comparison').innerText.includes('vaanet tIoU')")
+    text = page.locator("#gt-comparison").inner_text()
+    assert "1.0" in text and "0.75" in text, text  # [1, 3] exactly; [6.5, 8] against [6, 8]
+    assert "**vaanet**" not in page.locator("#gt-tab").inner_text()  # rendered as bold, not as asterisks
+    page.get_by_text("vaanet (imported, intervals as-is)").first.wait_for()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shots / "browser_player.png"), full_page=True)
+
+    # a bad file is a message, and the scores already imported stay
+    page.get_by_role("tab", name="Other models").click()
+    bad = tmp_path / "overlapping.csv"
+    bad.write_text("video,start,end,score\nsync_clip,1,3,0.5\nsync_clip,2,4,0.5\n")
+    page.locator("#scores-file").get_by_role("button", name="Clear").click()  # the file box's own ×
+    page.locator("#scores-file input[type=file]").set_input_files(str(bad))
+    page.get_by_text("lines 2 and 3 overlap").first.wait_for()
+    assert page.evaluate(BARS_JS)["vaanet"] == 3

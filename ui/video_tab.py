@@ -14,7 +14,8 @@ from wecl import checkpoints, faithfulness, inference
 from wecl.annotations import video_id
 from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError
-from wecl.explorer import faithfulness_view, groundtruth, plots, render
+from wecl.annotations.scores import RULE_KINDS, parse_rule
+from wecl.explorer import faithfulness_view, groundtruth, imported, plots, render
 from wecl.explorer.policy import allowed_checkpoint, checkpoint_settings, example_rows, public_result
 from wecl.features import features_for
 
@@ -239,41 +240,71 @@ def checked_settings(theta, rounds) -> tuple[float | None, int]:
     return theta, int(count)
 
 
-def compute_views(session: dict, theta: float, rounds: int, keyframes: str | None, gt_rows) -> Views:
+def compute_views(session: dict, theta: float, rounds: int, keyframes: str | None, gt_rows,
+                  scores: str | None = None, rule: str = "as-is") -> Views:
     """Every view of one prediction from cached features: explain() and the plots, no I/O (the
-    download files are left None: `update_views` writes them)."""
+    download files are left None: `update_views` writes them). `scores`: an imported score file's
+    path, its models drawn as tracks and compared with the ground truth under `rule`."""
     theta, rounds = checked_settings(theta, rounds)
     model = inference.load_model(session["checkpoint"], device=DEVICE)
     result = public_result(inference.explain(session["features"], model, theta, rounds, keyframes or None).json)
-    truth = _truth_or_warn(gt_rows, result["video"]["duration"])
-    comparison = groundtruth.compare(truth, result)
+    duration = result["video"]["duration"]
+    truth = _truth_or_warn(gt_rows, duration)
+    tracks = _tracks_or_warn(scores, session["video"], duration, rule)
+    comparison, others = groundtruth.compare(truth, result), imported.comparisons(truth, tracks)
     features = session["features"]  # leave-one-out: one heads call of 1 + T videos, a third track on the timeline
     _, _, importance = faithfulness.leave_one_out(faithfulness.heads_scorer(model), features.visual, features.audio)
     return Views(
         result_json=result,
         summary=plots.prediction_markdown(result),
         notices=plots.notices_markdown(result),
-        timeline=plots.timeline_figure(result, truth, importance),
+        timeline=plots.timeline_figure(result, truth, importance, tracks, sound_row(features, result)),
         probabilities=plots.probabilities_figure(result),
         strip=plots.thumbnail_strip(session["features"].thumbnails, result, columns=STRIP_COLUMNS),
         table=plots.segments_table(result),
-        comparison=groundtruth.comparison_rows(truth, result, comparison),
-        comparison_md=groundtruth.comparison_markdown(comparison),
+        comparison=pd.DataFrame(groundtruth.comparison_rows(truth, result, comparison, others),
+                                columns=groundtruth.comparison_columns(others)),
+        comparison_md=groundtruth.comparison_markdown(comparison, others, rule),
         json_file=None,
         csv_file=None,
     )
 
 
+def sound_row(features, result) -> object:
+    """The timeline's sound row: the picture of the decoded samples, or why there is none."""
+    if features.sound is not None:
+        return features.sound
+    if not result["video"]["has_audio"]:
+        return "no sound: the video has no audio track"
+    return "no picture of the sound: these features were cached before it was kept (clear the cache to see it)"
+
+
+def _tracks_or_warn(scores: str | None, video: str, duration: float, rule: str) -> list[imported.Track]:
+    try:
+        return imported.video_tracks(scores, video, duration, parse_rule(rule))
+    except WECLError as error:
+        gr.Warning(f"{error}; the imported scores are left out until it is fixed")
+        return []
+
+
+def score_rule(kind: str | None, value) -> str:
+    """The rule the Other models tab's controls make ("as-is", "threshold:0.5", "top-k:3"), checked."""
+    kind = kind or "as-is"
+    if kind == "as-is":
+        return kind
+    return str(parse_rule(f"{kind}:{_number(value, 'the score rule value'):g}"))
+
+
 @user_errors
-def update_views(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None,
-                 request: gr.Request = None) -> Views:
+def update_views(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None, scores=None,
+                 rule_kind=None, rule_value=None, request: gr.Request = None) -> Views:
     """The views of the session's prediction, if it is of the current video and checkpoint (a run
     that ends after the video was replaced draws nothing of the old one)."""
     if not session:
         return skipping(Views)
     if not current(session, video, checkpoint):
         return cleared_views(press_run(video))
-    views = compute_views(session, theta, rounds, keyframes, gt_rows)
+    views = compute_views(session, theta, rounds, keyframes, gt_rows, scores, score_rule(rule_kind, rule_value))
     result = views.result_json
     folder = session_dir(request)
     stem = video_id(session["video"])
@@ -285,14 +316,15 @@ def update_views(session, theta, rounds, keyframes, gt_rows, video=None, checkpo
 
 
 @user_errors
-def on_setting(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None,
-               request: gr.Request = None) -> Views:
+def on_setting(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None, scores=None,
+               rule_kind=None, rule_value=None, request: gr.Request = None) -> Views:
     """θ, rounds or the keyframe rule moved: the views again, or, with no prediction for the current
     video and checkpoint, a word in the summary that there is nothing to apply them to yet."""
     if not current(session, video, checkpoint):  # said in the summary's place, once however many moves
         return skipping(Views, summary=f"{press_run(video)} θ, rounds and the keyframe rule apply to its prediction "
                                        "once it has run." if video else gr.skip())
-    return update_views(session, theta, rounds, keyframes, gt_rows, video, checkpoint, request)
+    return update_views(session, theta, rounds, keyframes, gt_rows, video, checkpoint, scores, rule_kind, rule_value,
+                        request)
 
 
 class Faithfulness(NamedTuple):
@@ -453,6 +485,45 @@ def render_video(session, theta, rounds, keyframes, gt_rows, video=None, checkpo
     return Rendered(video=str(out), file=str(out))
 
 
+class ScoresFile(NamedTuple):
+    """An imported score file: its path (the session keeps it; the parsed tracks are held once for
+    all sessions, `imported.read_imports`) and what it holds."""
+    path: Any
+    summary: Any
+
+
+@user_errors
+def load_scores(file, video=None) -> ScoresFile:
+    """Read another model's scores (docs/formats.md#other-models-scores): a bad file is a message
+    and the scores already loaded stay."""
+    if not file:
+        return ScoresFile(path=None, summary="")
+    tracks = imported.read_imports(str(file))
+    return ScoresFile(path=str(file), summary=imported.summary_markdown(tracks, video))
+
+
+@user_errors
+def seek_strip(session, result, video=None, checkpoint=None, evt: gr.SelectData = None):
+    """A click on the segment strip: the start of the clicked segment's time (the player seeks there)."""
+    if not current(session, video, checkpoint) or not result or evt is None or not evt.index:
+        return gr.skip()
+    x, y = evt.index[:2]
+    i = plots.strip_segment_at(session["features"].thumbnails, result, x, y, columns=STRIP_COLUMNS)
+    return gr.skip() if i is None else result["segments"][i]["start"]
+
+
+def seek_row(evt: gr.SelectData):
+    """A click on a row of the segments table: that segment's start (the player seeks there)."""
+    row = getattr(evt, "row_value", None)
+    try:
+        return float(row[1])
+    except (TypeError, ValueError, IndexError):
+        return gr.skip()
+
+
+SEEK_JS = "(t) => { if (window.weclPlayer && t !== null) window.weclPlayer.seek(Number(t)); return []; }"
+
+
 # ---------------------------------------------------------------------------------------------
 # The components and their events
 
@@ -480,7 +551,7 @@ def _ground_truth_tab(gt_files: gr.File) -> GroundTruthTab:
                             elem_id="gt-table")
     comparison_md = gr.Markdown()
     comparison = gr.Dataframe(headers=groundtruth.COMPARISON_COLUMNS, interactive=False,
-                              label="Best tIoU of each ground-truth segment with a detection")
+                              label="Best tIoU of each ground-truth segment with a detection", elem_id="gt-comparison")
     export = gr.Button("Export ground truth (ActivityNet JSON and CSV)")
     exported = gr.File(label="Exported annotation", file_count="multiple", interactive=False, visible=False)
     return GroundTruthTab(picker, clear, gt_table, comparison_md, comparison, export, exported)
@@ -507,6 +578,33 @@ def _faithfulness_tab() -> FaithfulnessTab:
     summary = gr.Markdown(elem_id="faithfulness-summary")
     return FaithfulnessTab(how, measure, FaithfulnessViews(figure=figure, table=table, summary=summary, ticks=ticks,
                                                            erased_figure=erased_figure, erased_summary=erased_summary))
+
+
+class OtherModelsTab(NamedTuple):
+    file: Any
+    rule_kind: Any
+    rule_value: Any
+    summary: Any
+    clear: Any
+
+
+def _other_models_tab() -> OtherModelsTab:
+    """Another model's scores for this video (or a whole dataset), drawn under WECL's attention."""
+    gr.Markdown("Put another model's scores on the same timeline: a CSV `video,start,end,score[,label][,model]` or "
+                "an ActivityNet results JSON (docs/formats.md). Each model is a row under the attention, its "
+                "intervals as the file gives them; the Ground truth tab gives its tIoU and the precision and recall "
+                "of its time. Faithfulness applies to WECL only: it runs the model again on erased inputs, which a "
+                "file of scores cannot do. Imports are yours alone: other visitors never see them.")
+    with gr.Row():
+        file = gr.File(label="Other models' scores (CSV or ActivityNet results JSON)", file_types=[".csv", ".json"],
+                       elem_id="scores-file", scale=2)
+        with gr.Column(scale=1):
+            rule_kind = gr.Radio(list(RULE_KINDS), value="as-is", label="Its intervals are", elem_id="score-rule",
+                                 info="as-is: detections; threshold: runs scoring ≥ the value; top-k: the k best")
+            rule_value = gr.Number(0.5, label="threshold score, or k", elem_id="score-rule-value")
+            clear = gr.Button("Clear imported scores")
+    summary = gr.Markdown(elem_id="scores-summary")
+    return OtherModelsTab(file, rule_kind, rule_value, summary, clear)
 
 
 class DownloadsTab(NamedTuple):
@@ -573,6 +671,13 @@ def _prediction_column() -> tuple[gr.Markdown, gr.Markdown, gr.Plot, gr.Plot, gr
             notices = gr.Markdown(elem_id="notices")
         probabilities = gr.Plot(label="Class probabilities", scale=2, elem_id="probabilities")
     timeline = gr.Plot(label="Attention timeline", elem_id="timeline")
+    with gr.Row(elem_id="player-steps"):  # assets/player.js: the video follows the timeline, and these step it
+        for label, kind, direction in (("◀ segment", "segments", -1), ("segment ▶", "segments", 1),
+                                       ("◀ detection", "detections", -1), ("detection ▶", "detections", 1)):
+            gr.Button(label, size="sm", min_width=80, elem_id=f"step-{kind}-{'next' if direction > 0 else 'prev'}"
+                      ).click(None, js=f"() => {{ window.weclPlayer && window.weclPlayer.step('{kind}', {direction}); }}")
+    gr.Markdown("Click the timeline, a thumbnail or a table row to play from there; ← → step through the segments, "
+                "Shift+← → through the detections.", elem_id="player-help")
     gr.Markdown("**Segments**: one thumbnail each, erased ones framed in their round's colour", elem_id="strip-caption")
     strip = gr.Image(show_label=False, type="numpy", interactive=False, elem_id="strip", height=270,
                      buttons=["fullscreen"])
@@ -599,6 +704,8 @@ def build(choices, default: str, settings: tuple[float, str]) -> None:
             ft = _faithfulness_tab()
         with gr.Tab("Ground truth", elem_id="gt-tab"):
             gt = _ground_truth_tab(gt_files)
+        with gr.Tab("Other models", elem_id="other-models-tab"):
+            om = _other_models_tab()
         with gr.Tab("Downloads"):
             downloads = _downloads_tab()
         with gr.Tab("Result JSON"):
@@ -614,6 +721,8 @@ def build(choices, default: str, settings: tuple[float, str]) -> None:
                               comparison_md=gt.comparison_md, json_file=downloads.json_file,
                               csv_file=downloads.csv_file))
     view_inputs = [session, c.theta, c.rounds, c.keyframes, gt.gt_table, c.video, c.checkpoint]
+    scores = gr.State(None)  # the imported score file's path, this session's alone
+    all_inputs = [*view_inputs, scores, om.rule_kind, om.rule_value]  # the views' inputs
     c.checkpoint.change(on_checkpoint, c.checkpoint, list(CheckpointPicked(info=c.info, theta=c.theta, keyframes=c.keyframes)),
                         api_visibility="private")
     fv = ft.views
@@ -631,7 +740,7 @@ def build(choices, default: str, settings: tuple[float, str]) -> None:
         list(Prediction(result_json=result_json, session=session)), api_name="predict",
         concurrency_limit=1, concurrency_id="predict",
     )
-    run.success(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden")
+    run.success(update_views, all_inputs, view_outputs, api_visibility="private", show_progress="hidden")
     run.success(segment_choices, session, fv.ticks, api_visibility="private", show_progress="hidden")
     erase_button.click(erase_api, [c.video, c.checkpoint, erase_segments, ft.how], erase_answer, api_name="erase",
                        concurrency_limit=1, concurrency_id="predict")
@@ -642,11 +751,22 @@ def build(choices, default: str, settings: tuple[float, str]) -> None:
           list(Erased(figure=fv.erased_figure, summary=fv.erased_summary)), api_visibility="private",
           trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="views")
     run.failure(failed_run, c.video, forgotten, api_visibility="private", show_progress="hidden")
-    gr.on([c.theta.input, c.theta.release, c.rounds.input, c.rounds.release, c.keyframes.input], on_setting, view_inputs,
+    gr.on([c.theta.input, c.theta.release, c.rounds.input, c.rounds.release, c.keyframes.input, om.rule_kind.input,
+           om.rule_value.submit, om.rule_value.blur], on_setting, all_inputs,
           view_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden",
           concurrency_limit=4, concurrency_id="views")
-    gt.gt_table.change(update_views, view_inputs, view_outputs, api_visibility="private", show_progress="hidden",
+    gt.gt_table.change(update_views, all_inputs, view_outputs, api_visibility="private", show_progress="hidden",
                        trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
+    om.file.upload(load_scores, [om.file, c.video], list(ScoresFile(path=scores, summary=om.summary)),
+                   api_visibility="private").success(update_views, all_inputs, view_outputs, api_visibility="private",
+                                                     show_progress="hidden")
+    om.clear.click(lambda: (None, None, ""), None, [om.file, scores, om.summary], api_visibility="private").then(
+        update_views, all_inputs, view_outputs, api_visibility="private", show_progress="hidden")
+    seek_to = gr.Number(visible=False)
+    strip.select(seek_strip, [session, result_json, c.video, c.checkpoint], seek_to, api_visibility="private",
+                 show_progress="hidden").then(None, seek_to, None, js=SEEK_JS)
+    table.select(seek_row, None, seek_to, api_visibility="private", show_progress="hidden").then(
+        None, seek_to, None, js=SEEK_JS)
     gt_files.change(load_ground_truth, [gt_files, c.video],
                     list(GroundTruthFile(picker=gt.picker, rows=gt.gt_table, files=gt_paths)), api_visibility="private")
     c.video.change(match_loaded_ground_truth, [gt_paths, c.video], list(GroundTruthMatch(picker=gt.picker, rows=gt.gt_table)),

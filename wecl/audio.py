@@ -8,6 +8,7 @@ checks that both agree.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import av
@@ -153,3 +154,47 @@ def mfcc_patches(
         patch = torch.from_numpy(np.ascontiguousarray(coeffs[:, a:b]))[None, None]
         patches.append(F.interpolate(patch, size=(size, size), mode="bilinear", align_corners=False)[0])
     return torch.cat(patches).unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
+
+
+# ---------------------------------------------------------------------------------------------
+# The sound, seen: a small log-mel picture of the whole track for the timeline
+
+
+SOUND_COLUMNS = 480  # at most this many time columns, whatever the video's length
+SOUND_BANDS = 32
+SOUND_FRAMES = 8  # STFT frames averaged per column: a column of an hour-long track is 7.5 s
+
+
+@dataclass
+class SoundPicture:
+    """The track's log-mel spectrogram, (bands, columns) in dB below its loudest cell (0 … -80),
+    columns tiling [0, duration] evenly; `band_hz`: each band's centre frequency."""
+
+    mel_db: np.ndarray  # (SOUND_BANDS, columns) float16
+    band_hz: list[float]
+
+    @property
+    def nbytes(self) -> int:
+        return self.mel_db.nbytes
+
+
+def sound_picture(waveform: np.ndarray | None, sample_rate: int, duration: float,
+                  columns: int = SOUND_COLUMNS) -> SoundPicture | None:
+    """A bounded picture of decoded samples (the ones the MFCC was computed from): each column
+    averages the power of up to SOUND_FRAMES STFT frames spread over its time, so its cost and size
+    do not grow with the video's length. None without sound."""
+    if waveform is None or waveform.size < N_FFT or duration <= 0:
+        return None
+    columns = max(1, min(columns, int(duration * 10)))  # no finer than a tenth of a second
+    edges = np.linspace(0, waveform.size - N_FFT, columns + 1)
+    starts = np.concatenate([np.linspace(a, max(a, b - 1), SOUND_FRAMES) for a, b in zip(edges[:-1], edges[1:])])
+    frames = waveform[starts.astype(np.int64)[:, None] + np.arange(N_FFT)[None, :]]  # (columns * F, N_FFT)
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2
+    filters = mel_filters(sample_rate, N_FFT, SOUND_BANDS)
+    mel = np.einsum("mf,tf->mt", filters, power.astype(np.float32), optimize=False)
+    mel = mel.reshape(SOUND_BANDS, columns, SOUND_FRAMES).mean(axis=2)
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    db = np.maximum(db - db.max(), -80.0)
+    centres = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2), SOUND_BANDS + 2))[1:-1]
+    return SoundPicture(db.astype(np.float16), [float(hz) for hz in centres])

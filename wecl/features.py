@@ -24,7 +24,7 @@ import torch
 
 from wecl import video as video_io
 from wecl.atomic import atomic_write
-from wecl.audio import mfcc_patches, read_audio
+from wecl.audio import SoundPicture, mfcc_patches, read_audio, sound_picture
 from wecl.checkpoints import file_sha256
 from wecl.config import WECLConfig, cache_root
 from wecl.errors import WECLError
@@ -50,10 +50,11 @@ class Features:
     source: str = "computed"  # "computed", "memory" or "disk"
     # Round 0 of the heads (independent of theta) per heads state, so a theta change skips it.
     first_round: dict = field(default_factory=dict, repr=False)
+    sound: SoundPicture | None = None  # the timeline's picture of the sound, from the decoded samples
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.visual, self.audio, self.thumbnails) if a is not None)
+        return sum(a.nbytes for a in (self.visual, self.audio, self.thumbnails, self.sound) if a is not None)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Inputs:
     patches: torch.Tensor | None  # (T, 3, S, S), None for a visual-only model
     thumbnails: np.ndarray  # (T, h, w, 3) uint8, of view 0
     timings: dict[str, float]
+    sound: SoundPicture | None = None
 
     def frames(self, view: int, config: WECLConfig) -> torch.Tensor:
         """View `view`'s clips as the visual backbone takes them, (T, 3, k, H, W)."""
@@ -81,13 +83,23 @@ def prepare_frames(frames: np.ndarray, mean, std) -> torch.Tensor:
 
 
 def audio_patches(video: str, config: WECLConfig, info: VideoInfo, deadline: video_io.Deadline | None
-                  ) -> tuple[torch.Tensor, bool]:
-    """The MFCC patches of the video's sound (silence when it has none) and whether it has sound."""
+                  ) -> tuple[torch.Tensor, bool, SoundPicture | None]:
+    """The MFCC patches of the video's sound (silence when it has none), whether it has sound, and
+    the timeline's picture of it, from the same samples."""
     c = config
     waveform = read_audio(video, c.sample_rate, info.duration, deadline) if info.has_audio else None
     spans = video_io.segment_spans(info.duration, c.segments)
     patches = mfcc_patches(waveform, c.sample_rate, spans, c.n_mfcc, c.mfcc_hop, c.audio_patch_size)
-    return patches, waveform is not None and waveform.size > 0
+    return patches, waveform is not None and waveform.size > 0, sound_picture(waveform, c.sample_rate, info.duration)
+
+
+PICTURE_RATE = 8000  # Hz: the sound of a checkpoint that does not listen, decoded for the picture alone
+
+
+def sound_only(video: str, info: VideoInfo, deadline: video_io.Deadline | None) -> SoundPicture | None:
+    """The picture of the sound for a visual-only checkpoint: its one decode of the audio."""
+    waveform = read_audio(video, PICTURE_RATE, info.duration, deadline) if info.has_audio else None
+    return sound_picture(waveform, PICTURE_RATE, info.duration)
 
 
 def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = None,
@@ -110,14 +122,14 @@ def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = N
                                   info=decoded[0].info if decoded else None, whole=c.face))
     info, spans = decoded[0].info, decoded[0].spans
     timings["decode"] = time.perf_counter() - start
-    patches = None
+    patches = sound = None
     if c.uses_audio:
         progress(0.2, 1.0, "audio: MFCC")
         start = time.perf_counter()
-        patches, info.has_audio = audio_patches(video, c, info, deadline)
+        patches, info.has_audio, sound = audio_patches(video, c, info, deadline)
         timings["audio"] = time.perf_counter() - start
     clips = [view.frames for view in decoded] if c.uses_visual else []
-    return Inputs(info, spans, clips, patches, np.stack(decoded[0].thumbnails), timings)
+    return Inputs(info, spans, clips, patches, np.stack(decoded[0].thumbnails), timings, sound)
 
 
 def run_backbones(inputs: Inputs, model: WECL, progress: Progress | None = None) -> Features:
@@ -135,7 +147,7 @@ def run_backbones(inputs: Inputs, model: WECL, progress: Progress | None = None)
         start = time.perf_counter()
         _, audio = model.forward_features(patches=inputs.patches)
         timings["audio_backbone"] = time.perf_counter() - start
-    return Features(inputs.info, inputs.spans, visual, audio, inputs.thumbnails, timings)
+    return Features(inputs.info, inputs.spans, visual, audio, inputs.thumbnails, timings, sound=inputs.sound)
 
 
 def compute_features(video: str, model: WECL, progress: Progress | None = None) -> Features:
@@ -167,13 +179,15 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
         threads = [pool.submit(deadline.run, decode)]
         if c.uses_audio:
             threads.append(pool.submit(deadline.run, _timed, timings, "audio", audio_patches, video, c, info, deadline))
+        else:  # a checkpoint that does not listen: the sound is decoded once, for the timeline's picture
+            threads.append(pool.submit(deadline.run, _timed, timings, "sound", sound_only, video, info, deadline))
         try:
             visual, timings["visual_backbone"] = deadline.run(_visual_as_decoded, ready, model, progress,
                                                               lambda: deadline.check(video))
         except video_io.Cancelled:  # a decoding thread failed: `gather` below raises its own failure
             visual = None
-    clips, *sound = video_io.gather(threads)  # the failure of either thread, not the other's stop
-    patches, has_audio = sound[0] if sound else (None, clips.info.has_audio)
+    clips, heard = video_io.gather(threads)  # the failure of either thread, not the other's stop
+    patches, has_audio, sound = heard if c.uses_audio else (None, clips.info.has_audio, heard)
     clips.info.has_audio = has_audio
     audio = None
     if model.audio_backbone is not None:
@@ -181,7 +195,7 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
         deadline.check(video)
         _, audio = _timed(timings, "audio_backbone", model.forward_features, patches=patches)
     timings["overlap_saved"] = max(0.0, sum(timings.values()) - (time.perf_counter() - began))
-    return Features(clips.info, clips.spans, visual, audio, np.stack(clips.thumbnails), timings)
+    return Features(clips.info, clips.spans, visual, audio, np.stack(clips.thumbnails), timings, sound=sound)
 
 
 def _timed(timings: dict[str, float], stage: str, fn: Callable, *args, **kwargs):
@@ -371,6 +385,8 @@ def _write_npz(path: Path, f: Features) -> None:
     for name in ("visual", "audio"):
         if getattr(f, name) is not None:
             arrays[name] = getattr(f, name)
+    if f.sound is not None:
+        arrays.update(sound_db=f.sound.mel_db, sound_hz=np.asarray(f.sound.band_hz))
     meta = json.dumps({"info": f.info.to_json(), "timings": f.timings})
     atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), **arrays))
 
@@ -382,7 +398,9 @@ def _read_npz(path: Path, video: str) -> Features | None:
             info = VideoInfo(**{**meta["info"], "path": str(video)})
             spans = [tuple(s) for s in data["spans"].tolist()]
             get = lambda name: data[name] if name in data.files else None  # noqa: E731
-            return Features(info, spans, get("visual"), get("audio"), data["thumbnails"], meta["timings"], "disk")
+            sound = SoundPicture(data["sound_db"], data["sound_hz"].tolist()) if "sound_db" in data.files else None
+            return Features(info, spans, get("visual"), get("audio"), data["thumbnails"], meta["timings"], "disk",
+                            sound=sound)
     except Exception:  # a damaged cache entry is recomputed, never trusted
         return None
 

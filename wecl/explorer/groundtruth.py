@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,13 +31,14 @@ from wecl.metrics import overlap_seconds, tiou_matrix, total_length, union
 from wecl.schema import Result
 
 TABLE_COLUMNS = ["start", "end", "label"]
+T = TypeVar("T")
 
 
 # Parsed uploads, shared by every session, by the files' names and contents: a browser session
 # keeps only the paths, so the memory an annotation set takes is held once and bounded for the
 # whole server, not per visitor. At most PARSED_FILES sets, PARSED_ITEMS videos + segments in all.
 PARSED_FILES, PARSED_ITEMS = 8, 2 * MAX_ANNOTATION_ITEMS
-_parsed: OrderedDict[tuple, tuple[AnnotationSet, int]] = OrderedDict()
+_parsed: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
 _parsed_lock = threading.Lock()
 PARSING = 2
 _parsing = threading.Semaphore(PARSING)
@@ -66,19 +68,26 @@ def read_ground_truth(paths: str | Sequence[str]) -> AnnotationSet:
     if not paths:
         raise WECLError("no annotation file given")
     check_file_count(paths)
-    key = _content_key(paths)
+    return shared_parse(paths, "annotations", _read_files,
+                        lambda annotations: len(annotations) + sum(len(a.segments) for a in annotations.values()))
+
+
+def shared_parse(paths: list[str], kind: str, parse: Callable[[list[str]], T], items: Callable[[T], int]) -> T:
+    """`parse(paths)`, held once for all sessions by `kind` and the files' names and contents (at
+    most PARSED_FILES results, PARSED_ITEMS `items` in all; the oldest go first). The result may be
+    shared with other callers: never change it."""
+    key = (kind, _content_key(paths))
     with _parsing:  # at most PARSING parses at once (each up to ~280 MB while it runs)
         with _parsed_lock:
             if key in _parsed:  # also when another request parsed the same file while this one waited
                 _parsed.move_to_end(key)
                 return _parsed[key][0]
-        annotations = _read_files(paths)
-    items = len(annotations) + sum(len(a.segments) for a in annotations.values())
+        parsed = parse(paths)
     with _parsed_lock:
-        _parsed[key] = (annotations, items)
+        _parsed[key] = (parsed, items(parsed))
         while len(_parsed) > PARSED_FILES or (len(_parsed) > 1 and sum(n for _, n in _parsed.values()) > PARSED_ITEMS):
             _parsed.popitem(last=False)
-    return annotations
+    return parsed
 
 
 def check_file_count(paths: Sequence[str], positions: int = 1) -> None:
@@ -191,8 +200,14 @@ def erased_intervals(result: Result) -> list[tuple[float, float]]:
 def compare(truth: Sequence[Segment], result: Result) -> Comparison:
     """Best tIoU of each ground-truth segment with a detection; precision and recall of the erased
     time against the ground-truth time (both as unions of intervals, in seconds)."""
+    return compare_times(truth, [(d["start"], d["end"]) for d in result["detections"]], erased_intervals(result))
+
+
+def compare_times(truth: Sequence[Segment], det: Sequence[tuple[float, float]], time: Sequence[tuple[float, float]]
+                  ) -> Comparison:
+    """Best tIoU of each ground-truth segment with one of the detections `det`; precision and recall
+    of a model's `time` (WECL's erased time, another model's detected time) against the ground truth's."""
     gt = [(g.start, g.end) for g in truth]
-    det = [(d["start"], d["end"]) for d in result["detections"]]
     if gt and det:
         ious = tiou_matrix(gt, det)  # (G, D)
         best = ious.argmax(1)
@@ -200,7 +215,7 @@ def compare(truth: Sequence[Segment], result: Result) -> Comparison:
         best_detection = [int(j) if ious[i, j] > 0 else None for i, j in enumerate(best)]
     else:
         best_tiou, best_detection = [0.0] * len(gt), [None] * len(gt)
-    erased, truth_union = erased_intervals(result), union(gt)
+    erased, truth_union = union(time), union(gt)
     overlap = overlap_seconds(erased, truth_union)
     erased_s, truth_s = total_length(erased), total_length(truth_union)
     return Comparison(
@@ -210,31 +225,48 @@ def compare(truth: Sequence[Segment], result: Result) -> Comparison:
     )
 
 
-def comparison_rows(truth: Sequence[Segment], result: Result, comparison: Comparison) -> list[list]:
-    """Rows for a table: ground-truth segment, its label, the best detection, the best tIoU."""
+def comparison_rows(truth: Sequence[Segment], result: Result, comparison: Comparison,
+                    others: Mapping[str, Comparison] | None = None) -> list[list]:
+    """Rows for a table: ground-truth segment, its label, the best detection, the best tIoU, and
+    each other model's best tIoU (`others`, by model name; `comparison_columns` names them)."""
     rows = []
-    for g, iou, j in zip(truth, comparison.best_tiou, comparison.best_detection):
+    for i, (g, iou, j) in enumerate(zip(truth, comparison.best_tiou, comparison.best_detection)):
         d = None if j is None else result["detections"][j]
         rows.append([f"{g.start:.2f}–{g.end:.2f} s", g.label or "",
-                     "none" if d is None else f"{d['start']:.2f}–{d['end']:.2f} s", round(iou, 3)])
+                     "none" if d is None else f"{d['start']:.2f}–{d['end']:.2f} s", round(iou, 3),
+                     *(round(other.best_tiou[i], 3) for other in (others or {}).values())])
     return rows
 
 
 COMPARISON_COLUMNS = ["ground truth", "label", "best detection", "best tIoU"]
 
 
-def comparison_markdown(comparison: Comparison) -> str:
-    def pct(x: float) -> str:
-        return "n/a" if math.isnan(x) else f"{x:.1%}"
+def comparison_columns(others: Mapping[str, Comparison] | None = None) -> list[str]:
+    return COMPARISON_COLUMNS + [f"{name} tIoU" for name in others or {}]
 
+
+def _pct(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.1%}"
+
+
+def comparison_markdown(comparison: Comparison, others: Mapping[str, Comparison] | None = None,
+                        rule: str = "as-is") -> str:
+    """WECL's erased time against the ground truth, and each other model's detected time (its
+    intervals made detections by `rule`)."""
     if comparison.truth_seconds == 0:
         return "No ground truth yet: upload an annotation file or type segments in the table."
-    return (
-        f"**Erased time vs ground truth:** precision {pct(comparison.precision)} "
+    lines = [
+        f"**Erased time vs ground truth:** precision {_pct(comparison.precision)} "
         f"({comparison.overlap_seconds:.2f} s of {comparison.erased_seconds:.2f} s erased lie in ground truth), "
-        f"recall {pct(comparison.recall)} ({comparison.overlap_seconds:.2f} s of {comparison.truth_seconds:.2f} s "
+        f"recall {_pct(comparison.recall)} ({comparison.overlap_seconds:.2f} s of {comparison.truth_seconds:.2f} s "
         f"of ground truth erased). Mean best tIoU {np.mean(comparison.best_tiou):.3f}."
-    )
+    ]
+    for name, other in (others or {}).items():
+        lines.append(
+            f"**{name}** (imported, intervals {rule}): precision {_pct(other.precision)} "
+            f"({other.overlap_seconds:.2f} s of its {other.erased_seconds:.2f} s detected lie in ground truth), "
+            f"recall {_pct(other.recall)}. Mean best tIoU {np.mean(other.best_tiou):.3f}.")
+    return "\n\n".join(lines)
 
 
 def annotation_set(vid: str, truth: Sequence[Segment], duration: float | None = None,

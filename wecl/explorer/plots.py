@@ -15,7 +15,9 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
 from wecl.annotations import Segment
+from wecl.audio import SoundPicture
 from wecl.detection import RULE_TITLES
+from wecl.explorer.imported import Track
 from wecl.schema import Result
 
 VISUAL_COLOR = "#2563eb"
@@ -43,11 +45,13 @@ def _value(x: float | None) -> float:
 IMPORTANCE_COLOR = "#059669"
 
 
-def timeline_figure(result: Result, ground_truth: Sequence[Segment] = (), importance: Sequence[float] | None = None
-                    ) -> go.Figure:
+def timeline_figure(result: Result, ground_truth: Sequence[Segment] = (), importance: Sequence[float] | None = None,
+                    imported: Sequence[Track] = (), sound: SoundPicture | str | None = None) -> go.Figure:
     """Attention per segment on the video's seconds: visual and audio A* as bars (raw A in the
     hover), later erasing rounds' A* as dotted lines, theta as a line, erased segments shaded by
-    round, and below, on their own tracks, the detections and the ground-truth segments. With
+    round, and below, on their own tracks, the detections, the ground-truth segments and each
+    imported model's intervals as its file gives them (`imported`); with `sound`, a row for the
+    log-mel spectrogram on the same time axis (or a sentence in its place, such as "no sound"). With
     `importance` (leave-one-out, `wecl.faithfulness`), each segment's signed Δp on an axis of its own."""
     segments = result["segments"]
     duration = float(result["video"]["duration"])
@@ -71,7 +75,7 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = (), import
     truth = [(g.start, g.end, g.label or "") for g in ground_truth]
     traces.append(_track(detections, "detections", DETECTION_COLOR, detection_why(result.get("keyframe_rule", "eq9"))))
     traces.append(_track(truth, "ground truth", GROUND_TRUTH_COLOR))
-
+    traces += [_imported_track(track) for track in imported]
     if importance is not None:
         traces.append(go.Scatter(
             x=centres, y=[float(v) for v in importance], yaxis="y3", mode="lines+markers", name="leave-one-out Δp",
@@ -89,23 +93,89 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = (), import
         annotations.append(dict(text=text, xref="paper", yref="paper",  # inside the plot: clear of the toolbar
                                 x=1, y=1.0, xanchor="right", yanchor="top", showarrow=False,
                                 bgcolor="rgba(255,255,255,0.85)", font=dict(size=11, color="#b45309")))
+    rows = [*TRACKS, *(track.name for track in imported)]
+    layout = _timeline_layout(result, rows, importance, sound is not None)
+    if sound is not None:
+        traces += _sound_traces(sound, duration, annotations)
+    layout["annotations"] = annotations
+    # What the player (assets/player.js) steps through: segments and detections, in seconds.
+    layout["meta"] = {"wecl": {"duration": duration, "segments": [[s["start"], s["end"]] for s in segments],
+                               "detections": [[d["start"], d["end"]] for d in result["detections"]]}}
+    return go.Figure(data=traces, layout=layout)
+
+
+# The timeline's rows, in pixels: attention above, then the sound, then one row per track.
+ATTENTION_PX, SOUND_PX, ROW_PX, GAP_PX, MARGIN_TOP, MARGIN_BOTTOM = 250, 80, 34, 26, 64, 80
+
+
+def _timeline_layout(result: Result, rows: list[str], importance, with_sound: bool) -> dict:
+    """The axes: attention (y, y3 for Δp), the sound (y4) and the tracks (y2, a category per row),
+    stacked by pixel heights so that added rows never squeeze the attention."""
+    tracks_px = ROW_PX * len(rows) + 10
+    plot_px = ATTENTION_PX + (SOUND_PX + GAP_PX if with_sound else 0) + GAP_PX + tracks_px
+    frac = lambda px: px / plot_px  # noqa: E731
+    tracks_top = frac(tracks_px)
+    sound_domain = [tracks_top + frac(GAP_PX), tracks_top + frac(GAP_PX + SOUND_PX)]
+    attention_bottom = (sound_domain[1] if with_sound else tracks_top) + frac(GAP_PX)
+    duration = float(result["video"]["duration"])
     layout = dict(
-        template="plotly_white", height=460, barmode="overlay", bargap=0,
+        template="plotly_white", height=plot_px + MARGIN_TOP + MARGIN_BOTTOM, barmode="overlay", bargap=0,
         # The settings on two short lines and the legend under the axis: on a 390 px phone a one-line
         # title was cut off and a legend above the plot hid behind plotly's toolbar.
         title=dict(text=settings_title(result).replace(" · keyframes", "<br>keyframes"), x=0.01, font=dict(size=12)),
-        margin=dict(l=60, r=20 if importance is None else 64, t=64, b=20), hovermode="closest",
-        legend=dict(orientation="h", x=0, y=-0.16, xanchor="left", yanchor="top", font=dict(size=11)),
+        margin=dict(l=60, r=20 if importance is None else 64, t=MARGIN_TOP, b=20), hovermode="closest",
+        legend=dict(orientation="h", x=0, y=-frac(46), xanchor="left", yanchor="top", font=dict(size=11)),
         xaxis=dict(title="time (s)", range=[0, duration], anchor="y2", showgrid=True),
-        yaxis=dict(title="attention A*", range=[0, 1.05], domain=[0.32, 1.0]),
-        yaxis2=dict(domain=[0.0, 0.24], type="category", categoryorder="array", categoryarray=list(TRACKS),
-                    range=[-0.5, 1.5], showgrid=False),
-        **({"yaxis3": dict(overlaying="y", side="right", title=dict(text="leave-one-out Δp", font=dict(
-            color=IMPORTANCE_COLOR, size=11)), zeroline=True, zerolinecolor=IMPORTANCE_COLOR, showgrid=False,
-            range=_symmetric(importance))} if importance is not None else {}),
-        annotations=annotations,
+        yaxis=dict(title="attention A*", range=[0, 1.05], domain=[attention_bottom, 1.0]),
+        yaxis2=dict(domain=[0.0, tracks_top], type="category", categoryorder="array", categoryarray=rows,
+                    range=[-0.5, len(rows) - 0.5], showgrid=False),
     )
-    return go.Figure(data=traces, layout=layout)
+    if importance is not None:
+        layout["yaxis3"] = dict(overlaying="y", side="right", title=dict(text="leave-one-out Δp", font=dict(
+            color=IMPORTANCE_COLOR, size=11)), zeroline=True, zerolinecolor=IMPORTANCE_COLOR, showgrid=False,
+            range=_symmetric(importance))
+    if with_sound:
+        layout["yaxis4"] = dict(domain=sound_domain, title=dict(text="sound", font=dict(size=11)), showgrid=False,
+                                showticklabels=False, zeroline=False)
+    return layout
+
+
+# More intervals than this in one model's row are drawn with WebGL (one marker each), fewer as bars.
+WEBGL_FROM = 1000
+
+
+def _imported_track(track: Track) -> go.Bar | go.Scattergl:
+    """An imported model's intervals on its own row, as the file gives them: opacity follows the
+    score (scaled within the row), the raw score and label in the hover."""
+    scores = [float(s.score) for s in track.segments]
+    low, high = min(scores, default=0.0), max(scores, default=1.0)
+    shade = [0.3 + 0.7 * ((x - low) / (high - low) if high > low else 1.0) for x in scores]
+    custom = [[s.start, s.end, float(s.score), s.label or ""] for s in track.segments]
+    hover = (f"{track.name} (imported): %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} s<br>score "
+             "%{customdata[2]:.4g} %{customdata[3]}<extra></extra>")
+    if len(track.segments) > WEBGL_FROM:
+        return go.Scattergl(x=[(s.start + s.end) / 2 for s in track.segments], y=[track.name] * len(scores),
+                            yaxis="y2", mode="markers", name=track.name, customdata=custom, hovertemplate=hover,
+                            marker=dict(symbol="square", size=10, color=track.color, opacity=0.9,
+                                        line=dict(width=0)))
+    return go.Bar(y=[track.name] * len(scores), x=[s.end - s.start for s in track.segments],
+                  base=[s.start for s in track.segments], orientation="h", yaxis="y2", width=0.6, name=track.name,
+                  marker=dict(color=track.color, opacity=shade, line=dict(width=0.5, color="white")),
+                  customdata=custom, hovertemplate=hover)
+
+
+def _sound_traces(sound: SoundPicture | str, duration: float, annotations: list) -> list[go.Heatmap]:
+    """The log-mel spectrogram on the sound row, or the sentence given in its place."""
+    if isinstance(sound, str):
+        annotations.append(dict(text=sound, xref="paper", yref="y4 domain", x=0.5, y=0.5, showarrow=False,
+                                font=dict(size=12, color="#6b7280")))
+        return []
+    step = duration / sound.mel_db.shape[1]
+    return [go.Heatmap(
+        z=sound.mel_db.astype(float).round(1).tolist(), x=[(i + 0.5) * step for i in range(sound.mel_db.shape[1])],
+        y=[f"{hz:.0f} Hz" for hz in sound.band_hz], yaxis="y4", colorscale="Magma", showscale=False, name="sound",
+        hovertemplate="%{x:.2f} s · %{y}: %{z:.0f} dB (log-mel, from the decoded track)<extra></extra>",
+    )]
 
 
 def _symmetric(values: Sequence[float]) -> list[float]:
@@ -240,38 +310,62 @@ def thumbnail_strip(thumbnails: np.ndarray, result: Result, height: int = 96, co
     """One image: a thumbnail per segment with its time span, `columns` per row (default: all in
     one row); erased segments framed in their round's colour and marked "erased r<round>".
     -> (H, W, 3) uint8."""
-    segments = result["segments"]
-    border, caption, gap = 4, 20, 4
     small = _font(13)
     tiles = []
-    for thumb, seg in zip(thumbnails, segments):
+    for thumb, seg, width in zip(thumbnails, result["segments"], _tile_widths(thumbnails, result, height, small)):
         h, w = thumb.shape[:2]
-        width = max(1, round(w * height / h))
-        tile = Image.fromarray(np.ascontiguousarray(thumb)).resize((width, height), Image.BILINEAR)
-        # a portrait thumbnail is narrower than its caption: centred on a white tile as wide as the text
-        text = max(small.getbbox(_caption(seg))[2], small.getbbox("erased r0")[2] + 6)
-        if text > width:
-            wide = Image.new("RGB", (text, height), "white")
-            wide.paste(tile, ((text - width) // 2, 0))
+        tile = Image.fromarray(np.ascontiguousarray(thumb)).resize((max(1, round(w * height / h)), height),
+                                                                    Image.BILINEAR)
+        if tile.width < width:  # a portrait thumbnail is narrower than its caption: centred on a white tile
+            wide = Image.new("RGB", (width, height), "white")
+            wide.paste(tile, ((width - tile.width) // 2, 0))
             tile = wide
         tiles.append((tile, seg))
-    columns = max(1, columns or len(tiles) or 1)
-    lines = [tiles[i : i + columns] for i in range(0, len(tiles), columns)] or [[]]
-    row_h = height + 2 * border + caption
-    total = max((sum(t.width + 2 * border + gap for t, _ in line) - gap for line in lines if line), default=1)
-    canvas = Image.new("RGB", (max(total, 1), row_h * len(lines) + gap * (len(lines) - 1)), "white")
+    row_h = height + 2 * STRIP_BORDER + STRIP_CAPTION
+    places = list(_placed([t.width for t, _ in tiles], columns))
+    total = max((x + t.width + 2 * STRIP_BORDER for (t, _), (_, x) in zip(tiles, places)), default=1)
+    rows = 1 + max((n for n, _ in places), default=0)
+    canvas = Image.new("RGB", (max(total, 1), row_h * rows + STRIP_GAP * (rows - 1)), "white")
     draw = ImageDraw.Draw(canvas)
-    for n, tile, seg, x in _placed(lines, border, gap):
-        _draw_tile(canvas, draw, small, tile, seg, x, n * (row_h + gap), height, border)
+    for (tile, seg), (n, x) in zip(tiles, places):
+        _draw_tile(canvas, draw, small, tile, seg, x, n * (row_h + STRIP_GAP), height, STRIP_BORDER)
     return np.asarray(canvas)
 
 
-def _placed(lines, border: int, gap: int):
-    for n, line in enumerate(lines):
-        x = 0
-        for tile, seg in line:
-            yield n, tile, seg, x
-            x += tile.width + 2 * border + gap
+STRIP_BORDER, STRIP_CAPTION, STRIP_GAP = 4, 20, 4
+
+
+def strip_segment_at(thumbnails: np.ndarray, result: Result, x: float, y: float, height: int = 96,
+                     columns: int | None = None) -> int | None:
+    """The index of the segment whose tile of `thumbnail_strip` holds pixel (x, y), or None."""
+    widths = _tile_widths(thumbnails, result, height, _font(13))
+    row_h = height + 2 * STRIP_BORDER + STRIP_CAPTION
+    for i, (width, (n, left)) in enumerate(zip(widths, _placed(widths, columns))):
+        top = n * (row_h + STRIP_GAP)
+        if left <= x < left + width + 2 * STRIP_BORDER and top <= y < top + row_h:
+            return i
+    return None
+
+
+def _tile_widths(thumbnails: np.ndarray, result: Result, height: int, font) -> list[int]:
+    """Each tile's width: its thumbnail at `height`, or its caption's width where that is wider."""
+    widths = []
+    for thumb, seg in zip(thumbnails, result["segments"]):
+        h, w = thumb.shape[:2]
+        text = max(font.getbbox(_caption(seg))[2], font.getbbox("erased r0")[2] + 6)
+        widths.append(max(max(1, round(w * height / h)), text))
+    return widths
+
+
+def _placed(widths: list[int], columns: int | None):
+    """(row, x) of each tile, `columns` per row (all in one row by default)."""
+    columns = max(1, columns or len(widths) or 1)
+    x = 0
+    for i, width in enumerate(widths):
+        if i % columns == 0:
+            x = 0
+        yield i // columns, x
+        x += width + 2 * STRIP_BORDER + STRIP_GAP
 
 
 def _draw_tile(canvas: Image.Image, draw: ImageDraw.ImageDraw, font, tile: Image.Image, seg: dict,

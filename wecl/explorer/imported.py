@@ -1,0 +1,87 @@
+"""Other models' scores in the explorer: an uploaded score file (`wecl.annotations.scores`) read once
+for all sessions, one video's intervals of each model in it, and their comparison with the ground
+truth. The intervals are drawn as the file gives them; only the comparisons use the detections a
+score rule makes of them. A session keeps only the file's path (on a Space, imports are per session).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wecl.annotations import Segment
+from wecl.annotations.scores import Rule, Tracks, as_detections, check_video, read_scores
+from wecl.errors import WECLError
+from wecl.explorer.groundtruth import Comparison, compare_times, match_video, shared_parse
+
+# One colour per imported model, apart from WECL's own (plots: visual, audio, detections, ground truth).
+COLORS = ("#0891b2", "#be185d", "#65a30d", "#c2410c", "#4f46e5", "#0f766e", "#a16207", "#9333ea")
+RESERVED = {"detections", "ground truth", "sound"}  # the timeline's own rows
+# Intervals of one model in one video that the timeline draws: a 1 h video scored every 0.2 s is 18,000.
+MAX_DRAWN = 20_000
+
+
+@dataclass
+class Track:
+    """One imported model's intervals in one video, and the detections its rule makes of them."""
+
+    name: str  # the timeline row's name
+    segments: list[Segment]  # as the file gives them, sorted by start
+    detections: list[Segment]
+    color: str
+
+
+def read_imports(path: str) -> Tracks:
+    """Every model of an uploaded score file, shared by the sessions that upload the same file."""
+    return shared_parse([str(path)], "scores", lambda paths: read_scores(paths[0]),
+                        lambda tracks: sum(len(a.segments) + 1 for t in tracks.values() for a in t.values()))
+
+
+def video_tracks(path: str | None, video: str | None, duration: float, rule: Rule = Rule()) -> list[Track]:
+    """The imported models' intervals in this video (matched by file name, or the only video of a
+    model), checked against its duration; WECLError when no model in the file has this video."""
+    if not path or not video:
+        return []
+    tracks, name = read_imports(path), Path(str(path)).name
+    out = []
+    for n, (model, track) in enumerate(tracks.items()):
+        vid = match_video(track, video)
+        if vid is None:
+            continue
+        ann = track[vid]
+        check_video(name, model, ann, {vid: duration})
+        if len(ann.segments) > MAX_DRAWN:
+            raise WECLError(f'{name}: model "{model}" has {len(ann.segments):,} intervals in video "{vid}"; the '
+                            f"timeline draws at most {MAX_DRAWN:,} per model")
+        row = f"{model} (imported)" if model in RESERVED else model
+        out.append(Track(row, sorted(ann.segments, key=lambda s: s.start),
+                         as_detections({vid: ann}, rule)[vid].segments, COLORS[n % len(COLORS)]))
+    if not out:
+        videos = sorted({vid for track in tracks.values() for vid in track})
+        some = ", ".join(videos[:5]) + (", …" if len(videos) > 5 else "")
+        raise WECLError(f"{name} has no scores for this video: it names {some}")
+    return out
+
+
+def comparisons(truth: Sequence[Segment], tracks: Sequence[Track]) -> dict[str, Comparison]:
+    """Each imported model against the ground truth: best tIoU of each ground-truth segment with
+    its detections, precision and recall of its detected time."""
+    out = {}
+    for track in tracks:
+        spans = [(s.start, s.end) for s in track.detections]
+        out[track.name] = compare_times(truth, spans, spans)
+    return out
+
+
+def summary_markdown(tracks: Tracks, video: str | None = None) -> str:
+    """What an imported file holds: each model's videos, intervals and score range, and whether it
+    has this video."""
+    lines = []
+    for model, track in tracks.items():
+        scores = [s.score for ann in track.values() for s in ann.segments]
+        here = match_video(track, video) if video else None
+        note = f"; this video: **{len(track[here].segments)}** intervals" if here is not None else \
+            ("; none for this video" if video else "")
+        lines.append(f"- **{model}**: {len(track)} video{'s' if len(track) != 1 else ''}, {len(scores)} intervals, "
+                     f"scores {min(scores, default=0):.4g} … {max(scores, default=0):.4g}{note}")
+    return "Imported (drawn on the timeline, compared on the Ground truth tab):\n\n" + "\n".join(lines)
