@@ -447,3 +447,69 @@ def test_picking_a_checkpoint_selects_its_keyframe_rule():
     assert dataset_tab.checkpoint_rule(DEMO) == "min-joint"  # trained with it (docs/ablation.md)
     assert dataset_tab.checkpoint_rule("wecl-face-ekman6") == "eq9"
     assert not isinstance(dataset_tab.checkpoint_rule("someone/else"), str)  # not on disk: left as it is
+
+
+def _other_models_csv(dataset: Path, path: Path) -> Path:
+    """Two other models of the dataset's videos: "shifted" (the ground truth 0.3 s late, random
+    scores: detections) and "dense" (a score every 0.5 s, high inside the ground truth: a score track)."""
+    gt = read_annotations(dataset / "annotations.json")
+    rng = np.random.default_rng(5)
+    lines = ["video,start,end,score,label,model"]
+    for vid, ann in gt.items():
+        for s in ann.segments:
+            lines.append(f"{vid},{s.start + 0.3},{min(ann.duration, s.end + 0.3)},{rng.random():.4f},{s.label},shifted")
+        steps = np.arange(0.0, ann.duration, 0.5)
+        for start in steps:
+            end = min(ann.duration, start + 0.5)
+            inside = any(s.start < end and start < s.end for s in ann.segments)
+            lines.append(f"{vid},{start},{end},{(0.9 if inside else 0.1) + 0.05 * rng.random():.4f},{ann.label},dense")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("kind,value,rule", [("as-is", None, "as-is"), ("threshold", 0.5, "threshold:0.5"),
+                                             ("top-k", 2, "top-k:2")])
+def test_an_imported_model_is_scored_as_the_evaluate_command_scores_it(dataset, first_run, tmp_path, kind, value, rule):
+    """Issue 23: the Dataset tab's column group, AP curve and summary row of an imported model equal
+    `python -m wecl evaluate --predictions FILE` on the same file, under each score rule."""
+    token, _ = first_run
+    scores = _other_models_csv(dataset, tmp_path / "others.csv")
+    out = dataset_tab.import_dataset_scores(token, str(scores), kind, value)
+    assert "**shifted**" in out.scores_md and "**dense**" in out.scores_md
+    for model in ("shifted", "dense"):
+        done = run_wecl("evaluate", "--ground-truth", str(dataset / "annotations.json"), "--predictions", str(scores),
+                        "--model", model, "--score-rule", rule, "--json", str(tmp_path / f"{model}.json"))
+        assert done.returncode == 0, done.stderr
+        cli = json.loads((tmp_path / f"{model}.json").read_text())
+        assert cli["model"] == model and cli["score_rule"] == rule
+        curve = next(t for t in out.ap_curve.data if t.name == f"{model} (imported): class-agnostic")
+        alphas = sorted(cli["mAP"], key=float)
+        assert list(curve.x) == [float(a) for a in alphas]
+        assert list(curve.y) == [cli["mAP"][a] for a in alphas]
+        row = next(line for line in out.summary.splitlines() if line.startswith(f"| {model} (imported) |"))
+        assert row == (f"| {model} (imported) | {cli['videos']} | {100 * cli['accuracy']:.1f} | "
+                       + " | ".join(f"{100 * cli['mAP'][a]:.1f}" for a in alphas)
+                       + f" | {100 * cli['mAP_per_class']['0.5']:.1f} |")
+        column = out.table[f"best tIoU ({model}, imported)"]
+        assert column.notna().sum() == VIDEOS and column.between(0, 1).all()
+    assert "faithfulness does not apply to them" in out.summary
+    if kind == "as-is":  # 0.3 s late: still overlapping every segment
+        assert out.table["best tIoU (shifted, imported)"].min() > 0.2
+
+
+def test_a_bad_score_file_is_a_message_and_the_imported_scores_stay(dataset, first_run, tmp_path):
+    token, _ = first_run
+    good = _other_models_csv(dataset, tmp_path / "others.csv")
+    first = dataset_tab.import_dataset_scores(token, str(good))
+    assert first.scores == str(good)
+    bad = tmp_path / "unknown.csv"
+    bad.write_text("video,start,end,score\nnot_a_video,0,1,0.5\n")
+    with pytest.raises(gr.Error, match='video "not_a_video" is not one of the videos here'):
+        dataset_tab.import_dataset_scores(token, str(bad))
+    late = tmp_path / "late.csv"
+    vid = sorted(read_annotations(dataset / "annotations.json"))[0]
+    late.write_text(f"video,start,end,score\n{vid},1,99,0.5\n")
+    with pytest.raises(gr.Error, match=r"\[1, 99\] s ends after the video"):
+        dataset_tab.import_dataset_scores(token, str(late))
+    polled = dataset_tab.poll_dataset(token, None, str(good))  # the good file's columns are still there
+    assert "best tIoU (shifted, imported)" in polled.table.columns

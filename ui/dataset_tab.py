@@ -12,9 +12,10 @@ import gradio as gr
 
 from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
 from wecl import checkpoints
-from wecl.annotations import majority_label
+from wecl.annotations import majority_label, video_id
 from wecl.errors import WECLError
-from wecl.explorer import dataset_run, dataset_view, groundtruth, plots
+from wecl.annotations.scores import RULE_KINDS, as_detections
+from wecl.explorer import dataset_run, dataset_view, groundtruth, imported, plots
 from wecl.explorer.policy import (
     SAMPLES,
     allowed_checkpoint,
@@ -25,6 +26,7 @@ from wecl.explorer.policy import (
     shown_path,
 )
 from wecl.features import cache as feature_cache
+from wecl.training.evaluate import score_track
 
 # ---------------------------------------------------------------------------------------------
 # Named outputs: each event's outputs list is built from the same class its handler returns;
@@ -76,6 +78,9 @@ OpenedVideo = _composite("OpenedVideo", "A row clicked: the video's id (kept in 
                          "vid", VideoViews)
 Saved = _composite("Saved", "A corrected ground truth saved: the table, the Aggregates and the VideoViews follow.",
                    "table", Aggregates, VideoViews)
+ImportedScores = _composite("ImportedScores", "Other models' scores imported (their path kept in a State, this "
+                            "session's alone): what they hold, the table and the Aggregates with them.",
+                            "scores", "scores_md", "table", Aggregates)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,16 +135,44 @@ def stop_dataset(token):
     gr.Info("Stopping after the video in hand: everything finished is kept, and Start continues from there.")
 
 
-def dataset_tables(run):
-    """The table: one row per video, the second checkpoint's columns beside the first's."""
+def imported_models(run, scores: str | None, rule_kind=None, rule_value=None) -> dict:
+    """model -> its intervals per video, from this session's imported score file, checked against
+    the run's videos and durations; {} without one."""
+    if not scores:
+        return {}
+    tracks = imported.read_imports(scores)
+    imported.check_known(scores, tracks, run_videos(run))
+    imported.rule_from(rule_kind, rule_value)  # a bad rule is a message before anything is drawn
+    return tracks
+
+
+def run_videos(run) -> dict[str, float | None]:
+    """Every video id of a run (its folder's and its annotation file's) with its duration, where known."""
+    known = {vid: ann.duration for vid, ann in run.ground_truth.items()}
+    for path in run.videos:
+        known.setdefault(video_id(path.name), None)
+    for vid, result in run.results(0).items():
+        known[vid] = result["video"]["duration"]
+    return known
+
+
+def dataset_tables(run, tracks: dict | None = None, rule_kind=None, rule_value=None):
+    """The table: one row per video, the second checkpoint's columns beside the first's, then each
+    imported model's column group."""
     tables = {name: dataset_view.video_table(run.results(i), run.ground_truth) for i, name in enumerate(run.names)}
-    return dataset_view.compared_table(tables)
+    rule = imported.rule_from(rule_kind, rule_value)
+    others = {model: dataset_view.imported_table(as_detections(track, rule), run.ground_truth)
+              for model, track in (tracks or {}).items()}
+    return dataset_view.with_imported(dataset_view.compared_table(tables), others)
 
 
-def dataset_aggregates(run) -> Aggregates:
-    """The summary table and every aggregate figure, all from `evaluate.score` on the stored results."""
+def dataset_aggregates(run, tracks: dict | None = None, rule_kind=None, rule_value=None) -> Aggregates:
+    """The summary table and every aggregate figure, all from `evaluate.score` on the stored results;
+    each imported model scored by `evaluate.score_track`, as `evaluate --predictions` scores it."""
     scores = {name: dataset_view.dataset_scores(run.results(i), run.ground_truth, run.models[i].config.classes)
               for i, name in enumerate(run.names)}
+    rule = imported.rule_from(rule_kind, rule_value)
+    others = {f"{model} (imported)": score_track(tracks, run.ground_truth, model, rule) for model in tracks or {}}
     samples = {name: dataset_view.attention_samples(run.results(i), run.ground_truth) for i, name in enumerate(run.names)}
     sweeps = {name: run.theta_sweep(i) for i, name in enumerate(run.names)}
     faithful = {name: run.faithfulness(i) for i, name in enumerate(run.names)}
@@ -147,8 +180,8 @@ def dataset_aggregates(run) -> Aggregates:
     n = len(failures)
     note = f"\n\n{n} video{'s' if n != 1 else ''} could not be read: " + "; ".join(failures.values()) if n else ""
     return Aggregates(
-        summary=dataset_view.scores_markdown(scores) + note,
-        ap_curve=dataset_view.ap_curve_figure(scores, run.keyframe_rule),
+        summary=dataset_view.scores_markdown({**scores, **others}) + note,
+        ap_curve=dataset_view.ap_curve_figure({**scores, **others}, run.keyframe_rule),
         confusion=dataset_view.confusion_figure(scores),
         per_class=dataset_view.per_class_accuracy_figure(scores),
         distribution=dataset_view.attention_distribution_figure(samples),
@@ -159,7 +192,7 @@ def dataset_aggregates(run) -> Aggregates:
 
 
 @user_errors
-def poll_dataset(token, shown: str | None = None) -> Polled:
+def poll_dataset(token, shown: str | None = None, scores: str | None = None, rule_kind=None, rule_value=None) -> Polled:
     """One timer tick: progress, the table so far, and once finished the aggregates. The table
     goes to the browser only when it differs from the one sent last (`shown`, its digest): a
     running dataset of thousands of videos is not resent every second."""
@@ -168,13 +201,41 @@ def poll_dataset(token, shown: str | None = None) -> Polled:
         return skipping(Polled, timer=gr.Timer(active=False))
     finished = run.finished  # read once, before the status: the run may end while we look
     status = ("" if finished else f"{run.fraction():.0%} · ") + run.status()
-    table = dataset_tables(run)
+    try:
+        tracks = imported_models(run, scores, rule_kind, rule_value)
+    except WECLError as error:  # said in the status, not as a warning every second
+        tracks, status = {}, f"{status} · the imported scores are left out: {error}"
+    table = dataset_tables(run, tracks, rule_kind, rule_value)
     digest = hashlib.sha256(table.to_json(orient="split").encode()).hexdigest()
     changed = {"table": table, "shown": digest} if digest != shown else {}
     if not finished:
         return skipping(Polled, timer=gr.Timer(active=True), status=status, **changed)
-    return skipping(Polled, timer=gr.Timer(active=False), status=status, **dataset_aggregates(run)._asdict(),
-                    **changed)
+    return skipping(Polled, timer=gr.Timer(active=False), status=status,
+                    **dataset_aggregates(run, tracks, rule_kind, rule_value)._asdict(), **changed)
+
+
+def _tracks_or_warn(run, scores, rule_kind, rule_value) -> dict:
+    try:
+        return imported_models(run, scores, rule_kind, rule_value)
+    except WECLError as error:
+        gr.Warning(f"{error}; the imported scores are left out until it is fixed")
+        return {}
+
+
+@user_errors
+def import_dataset_scores(token, file, rule_kind=None, rule_value=None) -> ImportedScores:
+    """Another model's scores for the dataset (docs/formats.md#other-models-scores): checked against
+    the run's videos; a bad file is a message and the scores already imported stay."""
+    run, path = dataset_run.get_run(token), str(file) if file else None
+    if run is None:  # read now, checked against the videos when a dataset runs
+        tracks = imported.read_imports(path) if path else {}
+        imported.rule_from(rule_kind, rule_value)
+        note = "\n\nThey are scored against the dataset when it runs (**Start**)."
+        return skipping(ImportedScores, scores=path, scores_md=imported.summary_markdown(tracks) + note if tracks else "")
+    tracks = imported_models(run, path, rule_kind, rule_value)
+    aggregates = dataset_aggregates(run, tracks, rule_kind, rule_value)._asdict() if run.finished else {}
+    return skipping(ImportedScores, scores=path, scores_md=imported.summary_markdown(tracks) if tracks else "",
+                    table=dataset_tables(run, tracks, rule_kind, rule_value), **aggregates)
 
 
 # A video opened from the table is played from a copy in the session's folder (Gradio serves the
@@ -255,7 +316,8 @@ def open_dataset_video(token, evt: gr.SelectData, request: gr.Request = None) ->
 
 
 @user_errors
-def save_dataset_ground_truth(token, vid, rows, request: gr.Request = None) -> Saved:
+def save_dataset_ground_truth(token, vid, rows, scores=None, rule_kind=None, rule_value=None,
+                              request: gr.Request = None) -> Saved:
     run = _dataset_run(token)
     if not vid:
         raise WECLError("open a video from the table first")
@@ -264,7 +326,10 @@ def save_dataset_ground_truth(token, vid, rows, request: gr.Request = None) -> S
     gt = run.ground_truth.get(vid)
     path = run.save_segments(vid, truth, label=None if gt and gt.label else majority_label(truth))
     gr.Info(f"Saved {len(truth)} segments of {vid} to {Path(path).name} (previous version: {Path(path).name}.bak)")
-    return Saved(table=dataset_tables(run), **dataset_aggregates(run)._asdict(), **_video_views(run, vid, request)._asdict())
+    tracks = _tracks_or_warn(run, scores, rule_kind, rule_value)
+    return Saved(table=dataset_tables(run, tracks, rule_kind, rule_value),
+                 **dataset_aggregates(run, tracks, rule_kind, rule_value)._asdict(),
+                 **_video_views(run, vid, request)._asdict())
 
 
 @user_errors
@@ -311,6 +376,13 @@ def build(choices, default: str, keyframe_rule: str = "eq9") -> None:
                                 info="a relative folder is read from the app's own folder")
             files = gr.File(label="Annotation file (optional)", file_count="multiple",
                             file_types=[".json", ".csv", ".txt"], height=150, elem_id="ds-gt-file")
+            with gr.Row():
+                scores_file = gr.File(label="Other models' scores (optional: CSV or ActivityNet results JSON)",
+                                      file_types=[".csv", ".json"], height=150, elem_id="ds-scores-file", scale=2)
+                with gr.Column(scale=1):
+                    rule_kind = gr.Radio(list(RULE_KINDS), value="as-is", label="Their intervals are",
+                                         elem_id="ds-score-rule")
+                    rule_value = gr.Number(0.5, label="threshold score, or k", elem_id="ds-score-rule-value")
         with gr.Column(scale=1):
             checkpoint_a = gr.Dropdown(choices, value=default, allow_custom_value=True, label="Checkpoint",
                                        elem_id="ds-checkpoint")
@@ -322,6 +394,8 @@ def build(choices, default: str, keyframe_rule: str = "eq9") -> None:
                 start = gr.Button("Start", variant="primary", elem_id="ds-start")
                 stop = gr.Button("Stop", variant="stop", elem_id="ds-stop")
     source = gr.Markdown(elem_id="ds-source")
+    scores = gr.State(None)  # the imported score file's path: this session's alone
+    scores_md = gr.Markdown(elem_id="ds-scores-summary")
     status = gr.Markdown(elem_id="ds-status")
     summary = gr.Markdown(elem_id="ds-summary")
     table = gr.Dataframe(headers=dataset_view.COLUMNS, interactive=False, show_search="filter", max_height=420,
@@ -351,11 +425,17 @@ def build(choices, default: str, keyframe_rule: str = "eq9") -> None:
     start.click(start_dataset, [folder, files, checkpoint_a, checkpoint_b, ds_keyframes],
                 list(Started(token=token, timer=timer, source=source)), api_visibility="private")
     stop.click(stop_dataset, token, None, api_visibility="private")
-    timer.tick(poll_dataset, [token, shown], list(Polled(timer=timer, status=status, table=table, **aggregates,
-                                                        shown=shown)),
+    timer.tick(poll_dataset, [token, shown, scores, rule_kind, rule_value],
+               list(Polled(timer=timer, status=status, table=table, **aggregates, shown=shown)),
                api_visibility="private", show_progress="hidden", concurrency_limit=4, concurrency_id="views")
     table.select(open_dataset_video, token, list(OpenedVideo(vid=vid, **video_views)), api_visibility="private",
                  concurrency_limit=4, concurrency_id="views")
-    save.click(save_dataset_ground_truth, [token, vid, gt_rows], list(Saved(table=table, **aggregates, **video_views)),
-               api_visibility="private")
+    save.click(save_dataset_ground_truth, [token, vid, gt_rows, scores, rule_kind, rule_value],
+               list(Saved(table=table, **aggregates, **video_views)), api_visibility="private")
+    imported_outputs = list(ImportedScores(scores=scores, scores_md=scores_md, table=table, **aggregates))
+    gr.on([scores_file.upload, rule_kind.input, rule_value.submit, rule_value.blur], import_dataset_scores,
+          [token, scores_file, rule_kind, rule_value], imported_outputs, api_visibility="private",
+          trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
+    scores_file.clear(import_dataset_scores, [token, scores_file, rule_kind, rule_value], imported_outputs,
+                      api_visibility="private")
     export.click(export_dataset_ground_truth, token, exported, api_visibility="private")

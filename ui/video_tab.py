@@ -287,14 +287,6 @@ def _tracks_or_warn(scores: str | None, video: str, duration: float, rule: str) 
         return []
 
 
-def score_rule(kind: str | None, value) -> str:
-    """The rule the Other models tab's controls make ("as-is", "threshold:0.5", "top-k:3"), checked."""
-    kind = kind or "as-is"
-    if kind == "as-is":
-        return kind
-    return str(parse_rule(f"{kind}:{_number(value, 'the score rule value'):g}"))
-
-
 @user_errors
 def update_views(session, theta, rounds, keyframes, gt_rows, video=None, checkpoint=None, scores=None,
                  rule_kind=None, rule_value=None, request: gr.Request = None) -> Views:
@@ -304,7 +296,7 @@ def update_views(session, theta, rounds, keyframes, gt_rows, video=None, checkpo
         return skipping(Views)
     if not current(session, video, checkpoint):
         return cleared_views(press_run(video))
-    views = compute_views(session, theta, rounds, keyframes, gt_rows, scores, score_rule(rule_kind, rule_value))
+    views = compute_views(session, theta, rounds, keyframes, gt_rows, scores, str(imported.rule_from(rule_kind, rule_value)))
     result = views.result_json
     folder = session_dir(request)
     stem = video_id(session["video"])

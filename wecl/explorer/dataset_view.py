@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from wecl.annotations import AnnotationSet
 from wecl.detection import RULE_TITLES
-from wecl.explorer.groundtruth import compare
+from wecl.explorer.groundtruth import compare, compare_times
 from wecl.explorer.plots import settings_title, timeline_figure
 from wecl.metrics import covered_fraction
 from wecl.schema import Result
@@ -76,6 +76,30 @@ def compared_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return merged
 
 
+IMPORTED_COLUMNS = ["predicted", "detected segments", "best tIoU"]
+
+
+def imported_table(detections: AnnotationSet, ground_truth: AnnotationSet) -> pd.DataFrame:
+    """An imported model's columns of the table, per video it has scores for: its label, its
+    detections (after its score rule) and their best tIoU with the ground truth."""
+    rows = []
+    for vid, ann in sorted(detections.items()):
+        gt = ground_truth.get(vid)
+        best = compare_times(gt.segments if gt else [], [(s.start, s.end) for s in ann.segments], []).best_tiou
+        rows.append({"video": vid, "predicted": ann.label, "detected segments": len(ann.segments),
+                     "best tIoU": round(max(best), 4) if best else math.nan})
+    return pd.DataFrame(rows, columns=["video", *IMPORTED_COLUMNS])
+
+
+def with_imported(table: pd.DataFrame, imported: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The table with each imported model's column group, suffixed "(<model>, imported)", on the
+    table's own videos."""
+    for name, other in imported.items():
+        table = table.merge(other.rename(columns={c: f"{c} ({name}, imported)" for c in IMPORTED_COLUMNS}),
+                            on="video", how="left")
+    return table
+
+
 def scores_markdown(scores: Mapping[str, dict]) -> str:
     """Accuracy and mAP at each tIoU per checkpoint, as `python -m wecl evaluate` prints them (%)."""
     alphas = [f"{a:g}" for a in ALPHAS]
@@ -89,7 +113,11 @@ def scores_markdown(scores: Mapping[str, dict]) -> str:
         per_class = (s.get("mAP_per_class") or {}).get("0.5")
         lines.append(f"| {name} | {s.get('videos', 0)} | {pct(s.get('accuracy'))} | "
                      + " | ".join(pct(maps.get(a)) for a in alphas) + f" | {pct(per_class)} |")
-    return "\n".join(lines) + "\n\nmAP: the paper's class-agnostic protocol (docs/design.md#5-detection), in %."
+    imported = [s.get("score_rule") for s in scores.values() if s.get("model")]
+    note = (f" Imported models' intervals are scored as detections {imported[0]} (`evaluate --predictions "
+            f"--score-rule`), on every video of the annotation file; faithfulness does not apply to them: it runs "
+            "the model again on erased inputs, which a file of scores cannot do." if imported else "")
+    return "\n".join(lines) + "\n\nmAP: the paper's class-agnostic protocol (docs/design.md#5-detection), in %." + note
 
 
 def video_timelines(results: Mapping[str, Result | None], truth) -> list[go.Figure]:

@@ -5,12 +5,13 @@ score rule makes of them. A session keeps only the file's path (on a Space, impo
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from wecl.annotations import Segment
-from wecl.annotations.scores import Rule, Tracks, as_detections, check_video, read_scores
+from wecl.annotations.scores import Rule, Tracks, as_detections, check_video, parse_rule, read_scores
 from wecl.errors import WECLError
 from wecl.explorer.groundtruth import Comparison, compare_times, match_video, shared_parse
 
@@ -29,6 +30,23 @@ class Track:
     segments: list[Segment]  # as the file gives them, sorted by start
     detections: list[Segment]
     color: str
+
+
+def rule_from(kind: str | None, value=None) -> Rule:
+    """The rule the score-rule controls make (a kind of `RULE_KINDS` and its number), checked."""
+    kind = kind or "as-is"
+    if kind == "as-is":
+        return Rule()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise WECLError(f"the {kind} rule needs a finite number, not {value!r}"[:200])
+    return parse_rule(f"{kind}:{float(value)!r}")
+
+
+def check_known(path: str, tracks: Tracks, known: Mapping[str, float | None]) -> None:
+    """Every model's videos are among `known` and end within their durations (a dataset's)."""
+    for model, track in tracks.items():
+        for ann in track.values():
+            check_video(Path(path).name, model, ann, known)
 
 
 def read_imports(path: str) -> Tracks:
