@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wecl.annotations import Segment
+from wecl.annotations import Segment, video_id
 from wecl.annotations.scores import Rule, Tracks, as_detections, check_video, parse_rule, read_scores
 from wecl.errors import WECLError
 from wecl.explorer.groundtruth import Comparison, compare_times, match_video, shared_parse
@@ -56,14 +56,15 @@ def read_imports(path: str) -> Tracks:
 
 
 def video_tracks(path: str | None, video: str | None, duration: float, rule: Rule = Rule()) -> list[Track]:
-    """The imported models' intervals in this video (matched by file name, or the only video of a
-    model), checked against its duration; WECLError when no model in the file has this video."""
+    """The imported models' intervals in this video (matched by file name, or the only video of the
+    file), checked against its duration; WECLError when no model in the file has this video."""
     if not path or not video:
         return []
     tracks, name = read_imports(path), Path(str(path)).name
+    videos = sorted({vid for track in tracks.values() for vid in track})
     out = []
     for n, (model, track) in enumerate(tracks.items()):
-        vid = match_video(track, video)
+        vid = _this_video(track, video, videos)
         if vid is None:
             continue
         ann = track[vid]
@@ -75,10 +76,17 @@ def video_tracks(path: str | None, video: str | None, duration: float, rule: Rul
         out.append(Track(row, sorted(ann.segments, key=lambda s: s.start),
                          as_detections({vid: ann}, rule)[vid].segments, COLORS[n % len(COLORS)]))
     if not out:
-        videos = sorted({vid for track in tracks.values() for vid in track})
         some = ", ".join(videos[:5]) + (", …" if len(videos) > 5 else "")
         raise WECLError(f"{name} has no scores for this video: it names {some}")
     return out
+
+
+def _this_video(track: dict, video: str, videos: list[str]) -> str | None:
+    """The id of `video` in a model's track: by file name (case aside where that is unique); a
+    file of one video (`videos`: every model's) is this video's, whatever its name."""
+    if len(videos) == 1:
+        return videos[0] if videos[0] in track else None
+    return match_video({v: None for v in track if v.lower() == video_id(video).lower()}, video)
 
 
 def comparisons(truth: Sequence[Segment], tracks: Sequence[Track]) -> dict[str, Comparison]:
@@ -94,10 +102,10 @@ def comparisons(truth: Sequence[Segment], tracks: Sequence[Track]) -> dict[str, 
 def summary_markdown(tracks: Tracks, video: str | None = None) -> str:
     """What an imported file holds: each model's videos, intervals and score range, and whether it
     has this video."""
-    lines = []
+    lines, videos = [], sorted({vid for track in tracks.values() for vid in track})
     for model, track in tracks.items():
         scores = [s.score for ann in track.values() for s in ann.segments]
-        here = match_video(track, video) if video else None
+        here = _this_video(track, video, videos) if video else None
         note = f"; this video: **{len(track[here].segments)}** intervals" if here is not None else \
             ("; none for this video" if video else "")
         lines.append(f"- **{model}**: {len(track)} video{'s' if len(track) != 1 else ''}, {len(scores)} intervals, "
