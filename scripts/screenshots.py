@@ -5,8 +5,10 @@
 
 Launches the app on a free localhost port, picks a bundled example (its ground truth loads with
 it), runs it with two erasing rounds, and saves: main.png (the first screen), ground_truth.png
-(the comparison tab, whole page), downloads.png (after rendering the annotated MP4), and from the
-Dataset tab on assets/samples dataset.png (table and one video) and dataset_aggregates.png.
+(the comparison tab, whole page), downloads.png (after rendering the annotated MP4), player.png
+(synth_3_0000 with assets/samples/other_models.csv on the timeline, the player at segment 6), and
+from the Dataset tab on assets/samples dataset.png (table and one video), dataset_aggregates.png
+and dataset_imported.png (the same other models added).
 `--first-screen NAME` takes the first screen alone, as NAME.
 """
 from __future__ import annotations
@@ -97,6 +99,25 @@ def main() -> int:
             page.wait_for_selector("video[src*='annotated']")
             page.wait_for_timeout(800)
             page.screenshot(path=str(out / "downloads.png"), full_page=True)
+            # another model on the timeline, and the player at segment 6 (assets/player.js)
+            page.get_by_role("button", name="synth_3_0000", exact=True).click()
+            page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('press **Run**') "
+                                   "|| document.querySelector('#prediction').innerText.includes('press Run')")
+            page.locator("#run").click()
+            page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('synth_3_0000')")
+            page.get_by_role("tab", name="Other models").click()
+            page.locator("#scores-file input[type=file]").set_input_files(str(ROOT / "assets/samples/other_models.csv"))
+            page.wait_for_function("() => { const p = document.querySelector('#timeline .js-plotly-plot');"
+                                   " return p && p.data.some(t => t.name === 'wecl-synth-paper detections'); }")
+            page.evaluate("() => document.querySelector('#timeline').scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(800)
+            page.evaluate("""() => { const gd = document.querySelector('#timeline .js-plotly-plot');
+              const [s, e] = gd.layout.meta.wecl.segments[6]; window.weclPlayer.seek((s + e) / 2); }""")
+            page.wait_for_timeout(600)
+            # an example's annotation file may arrive before its video, and warn for a moment: not pictured
+            style = page.add_style_tag(content=".toast-wrap { display: none !important; }")
+            page.screenshot(path=str(out / "player.png"))
+            style.evaluate("node => node.remove()")
             # the dataset tab on the bundled samples: the table, one video, the aggregates
             page.get_by_role("tab", name="Dataset", exact=True).click()
             pick_checkpoint(page, "ds-checkpoint", args.checkpoint)
@@ -110,10 +131,16 @@ def main() -> int:
             page.get_by_role("tab", name="Aggregates").click()
             page.wait_for_timeout(1200)
             page.screenshot(path=str(out / "dataset_aggregates.png"), full_page=True)
+            # the same other model on the dataset: a column group and a curve on the AP plot
+            page.locator("#ds-scores-file input[type=file]").set_input_files(str(ROOT / "assets/samples/other_models.csv"))
+            page.wait_for_function("() => document.querySelector('#ds-summary').innerText.includes('(imported)')")
+            page.wait_for_timeout(1200)
+            page.screenshot(path=str(out / "dataset_imported.png"), full_page=True)
             browser.close()
     finally:
         demo.close()
-    for name in ("main.png", "ground_truth.png", "downloads.png", "dataset.png", "dataset_aggregates.png"):
+    for name in ("main.png", "ground_truth.png", "downloads.png", "player.png", "dataset.png", "dataset_aggregates.png",
+                 "dataset_imported.png"):
         print(out / name)
     return 0
 

@@ -145,3 +145,21 @@ def test_the_rule_controls_are_checked():
                         ("threshold", True), ("median", 1)]:
         with pytest.raises(WECLError):
             imported.rule_from(kind, value)
+
+
+def test_a_cache_entry_from_before_the_sound_picture_is_computed_again(media, tiny_model, tmp_path):
+    import json
+
+    features = compute_features(str(media("av")), tiny_model)
+    cache = FeatureCache(tmp_path)
+    cache.put(str(media("av")), tiny_model, features)
+    path = cache.path(cache.key(str(media("av")), tiny_model))
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files if not k.startswith("sound")}
+    meta = json.loads(str(arrays["meta"]))
+    del meta["sound"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    assert path.exists()
+    cache.clear()
+    assert cache.get(str(media("av")), tiny_model) is None  # a miss: the caller computes it, picture and all

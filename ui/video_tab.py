@@ -276,7 +276,7 @@ def sound_row(features, result) -> object:
         return features.sound
     if not result["video"]["has_audio"]:
         return "no sound: the video has no audio track"
-    return "no picture of the sound: these features were cached before it was kept (clear the cache to see it)"
+    return "no picture of the sound: its track holds too few samples"
 
 
 def _tracks_or_warn(scores: str | None, video: str, duration: float, rule: str) -> list[imported.Track]:

@@ -387,7 +387,7 @@ def _write_npz(path: Path, f: Features) -> None:
             arrays[name] = getattr(f, name)
     if f.sound is not None:
         arrays.update(sound_db=f.sound.mel_db, sound_hz=np.asarray(f.sound.band_hz))
-    meta = json.dumps({"info": f.info.to_json(), "timings": f.timings})
+    meta = json.dumps({"info": f.info.to_json(), "timings": f.timings, "sound": f.sound is not None})
     atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), **arrays))
 
 
@@ -395,6 +395,8 @@ def _read_npz(path: Path, video: str) -> Features | None:
     try:
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
+            if "sound" not in meta:  # written before the sound's picture was kept: computed again, once
+                return None
             info = VideoInfo(**{**meta["info"], "path": str(video)})
             spans = [tuple(s) for s in data["spans"].tolist()]
             get = lambda name: data[name] if name in data.files else None  # noqa: E731

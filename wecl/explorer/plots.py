@@ -96,7 +96,7 @@ def timeline_figure(result: Result, ground_truth: Sequence[Segment] = (), import
     rows = [*TRACKS, *(track.name for track in imported)]
     layout = _timeline_layout(result, rows, importance, sound is not None)
     if sound is not None:
-        traces += _sound_traces(sound, duration, annotations)
+        traces += _sound_traces(sound, duration, annotations, sum(layout["yaxis4"]["domain"]) / 2)
     layout["annotations"] = annotations
     # What the player (assets/player.js) steps through: segments and detections, in seconds.
     layout["meta"] = {"wecl": {"duration": duration, "segments": [[s["start"], s["end"]] for s in segments],
@@ -166,10 +166,11 @@ def _imported_track(track: Track) -> go.Bar | go.Scattergl:
                   customdata=custom, hovertemplate=hover)
 
 
-def _sound_traces(sound: SoundPicture | str, duration: float, annotations: list) -> list[go.Heatmap]:
-    """The log-mel spectrogram on the sound row, or the sentence given in its place."""
+def _sound_traces(sound: SoundPicture | str, duration: float, annotations: list, middle: float) -> list[go.Heatmap]:
+    """The log-mel spectrogram on the sound row, or the sentence given in its place (at `middle`, in
+    paper coordinates: an axis without a trace places nothing)."""
     if isinstance(sound, str):
-        annotations.append(dict(text=sound, xref="paper", yref="y4 domain", x=0.5, y=0.5, showarrow=False,
+        annotations.append(dict(text=sound, xref="paper", yref="paper", x=0.5, y=middle, showarrow=False,
                                 font=dict(size=12, color="#6b7280")))
         return []
     step = duration / sound.mel_db.shape[1]
