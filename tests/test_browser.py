@@ -408,6 +408,11 @@ def test_the_player_follows_the_timeline_and_other_models_share_it(page, tmp_pat
     page.wait_for_function(f"() => Math.abs(({CURRENT_TIME_JS})() - {segments[3][0]}) < 0.01")
     page.keyboard.press("ArrowLeft")
     page.wait_for_function(f"() => Math.abs(({CURRENT_TIME_JS})() - {segments[2][0]}) < 0.01")
+    detections = page.evaluate("() => document.querySelector('#timeline .js-plotly-plot').layout.meta.wecl.detections")
+    later = sorted(d[0] for d in detections if d[0] > segments[2][0] + 0.01)
+    if later:  # Shift: the next detection
+        page.keyboard.press("Shift+ArrowRight")
+        page.wait_for_function(f"() => Math.abs(({CURRENT_TIME_JS})() - {later[0]}) < 0.01")
     # the strip has 5 tiles a row (STRIP_COLUMNS): the second row's second tile is segment 6
     strip = page.locator("#strip img")
     box = strip.bounding_box()
@@ -451,4 +456,9 @@ def test_the_player_follows_the_timeline_and_other_models_share_it(page, tmp_pat
     page.locator("#scores-file").get_by_role("button", name="Clear").click()  # the file box's own ×
     page.locator("#scores-file input[type=file]").set_input_files(str(bad))
     page.get_by_text("lines 2 and 3 overlap").first.wait_for()
+    late = tmp_path / "late.csv"
+    late.write_text("video,start,end,score\nsync_clip,8,12,0.5\n")
+    page.locator("#scores-file").get_by_role("button", name="Clear").click()
+    page.locator("#scores-file input[type=file]").set_input_files(str(late))
+    page.get_by_text("ends after the video's end").first.wait_for()
     assert page.evaluate(BARS_JS)["vaanet"] == 3

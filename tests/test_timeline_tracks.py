@@ -123,8 +123,10 @@ def test_one_videos_tracks_of_a_file_for_many_videos(tmp_path):
     assert [(s.start, s.end) for s in got[0].detections] == [(1, 3)]
     with pytest.raises(WECLError, match=r"\[1, 3\] s ends after the video's end \(2 s\)"):
         imported.video_tracks(str(path), "clip.mp4", 2.0)
-    with pytest.raises(WECLError, match="others.csv has no scores for this video: it names clip, other"):
-        imported.video_tracks(str(path), "unrelated.mp4", 4.0)
+    assert imported.video_tracks(str(path), "unrelated.mp4", 4.0) == []  # a file for other videos
+    summary = imported.summary_markdown(imported.read_imports(str(path)), "unrelated.mp4")
+    assert summary.count("**none for this video**") == 2
+    assert "this video: **2** intervals" in imported.summary_markdown(imported.read_imports(str(path)), "clip.mp4")
     assert imported.video_tracks(None, "clip.mp4", 4.0) == []
 
 

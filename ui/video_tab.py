@@ -485,13 +485,22 @@ class ScoresFile(NamedTuple):
 
 
 @user_errors
-def load_scores(file, video=None) -> ScoresFile:
-    """Read another model's scores (docs/formats.md#other-models-scores): a bad file is a message
-    and the scores already loaded stay."""
+def load_scores(file, video=None, session=None, checkpoint=None) -> ScoresFile:
+    """Read another model's scores (docs/formats.md#other-models-scores), checked against the
+    current prediction's video where there is one: a bad file is a message and the scores already
+    loaded stay."""
     if not file:
         return ScoresFile(path=None, summary="")
     tracks = imported.read_imports(str(file))
+    if current(session, video, checkpoint):
+        imported.video_tracks(str(file), video, session["features"].info.duration)
     return ScoresFile(path=str(file), summary=imported.summary_markdown(tracks, video))
+
+
+@user_errors
+def scores_summary(scores, video):
+    """What the imported file holds, for the video now loaded."""
+    return imported.summary_markdown(imported.read_imports(scores), video) if scores else ""
 
 
 @user_errors
@@ -749,7 +758,8 @@ def build(choices, default: str, settings: tuple[float, str]) -> None:
           concurrency_limit=4, concurrency_id="views")
     gt.gt_table.change(update_views, all_inputs, view_outputs, api_visibility="private", show_progress="hidden",
                        trigger_mode="always_last", concurrency_limit=4, concurrency_id="views")
-    om.file.upload(load_scores, [om.file, c.video], list(ScoresFile(path=scores, summary=om.summary)),
+    c.video.change(scores_summary, [scores, c.video], om.summary, api_visibility="private", show_progress="hidden")
+    om.file.upload(load_scores, [om.file, c.video, session, c.checkpoint], list(ScoresFile(path=scores, summary=om.summary)),
                    api_visibility="private").success(update_views, all_inputs, view_outputs, api_visibility="private",
                                                      show_progress="hidden")
     om.clear.click(lambda: (None, None, ""), None, [om.file, scores, om.summary], api_visibility="private").then(

@@ -57,7 +57,8 @@ def read_imports(path: str) -> Tracks:
 
 def video_tracks(path: str | None, video: str | None, duration: float, rule: Rule = Rule()) -> list[Track]:
     """The imported models' intervals in this video (matched by file name, or the only video of the
-    file), checked against its duration; WECLError when no model in the file has this video."""
+    file), checked against its duration; [] when no model in the file has this video (a file for
+    other videos is not a bad file: `summary_markdown` says so)."""
     if not path or not video:
         return []
     tracks, name = read_imports(path), Path(str(path)).name
@@ -75,9 +76,6 @@ def video_tracks(path: str | None, video: str | None, duration: float, rule: Rul
         row = f"{model} (imported)" if model in RESERVED else model
         out.append(Track(row, sorted(ann.segments, key=lambda s: s.start),
                          as_detections({vid: ann}, rule)[vid].segments, COLORS[n % len(COLORS)]))
-    if not out:
-        some = ", ".join(videos[:5]) + (", …" if len(videos) > 5 else "")
-        raise WECLError(f"{name} has no scores for this video: it names {some}")
     return out
 
 
@@ -107,7 +105,7 @@ def summary_markdown(tracks: Tracks, video: str | None = None) -> str:
         scores = [s.score for ann in track.values() for s in ann.segments]
         here = _this_video(track, video, videos) if video else None
         note = f"; this video: **{len(track[here].segments)}** intervals" if here is not None else \
-            ("; none for this video" if video else "")
+            ("; **none for this video**" if video else "")
         lines.append(f"- **{model}**: {len(track)} video{'s' if len(track) != 1 else ''}, {len(scores)} intervals, "
                      f"scores {min(scores, default=0):.4g} … {max(scores, default=0):.4g}{note}")
     return "Imported (drawn on the timeline, compared on the Ground truth tab):\n\n" + "\n".join(lines)
