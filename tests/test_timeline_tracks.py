@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from test_plots import make_result, traces
+
 from wecl import features as features_module
 from wecl.annotations import Segment
 from wecl.audio import SOUND_BANDS, SOUND_COLUMNS, sound_picture

@@ -13,8 +13,8 @@ import gradio as gr
 from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
 from wecl import checkpoints
 from wecl.annotations import majority_label, video_id
-from wecl.errors import WECLError
 from wecl.annotations.scores import RULE_KINDS, as_detections
+from wecl.errors import WECLError
 from wecl.explorer import dataset_run, dataset_view, groundtruth, imported, plots
 from wecl.explorer.policy import (
     SAMPLES,

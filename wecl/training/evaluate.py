@@ -20,8 +20,8 @@ from wecl.annotations import (
     Segment,
     VideoAnnotation,
     read_annotations,
+    scores,
 )
-from wecl.annotations import scores
 from wecl.detection import RULE_TITLES
 from wecl.errors import WECLError
 from wecl.features import features_for
