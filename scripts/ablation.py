@@ -57,7 +57,7 @@ def load_test(spec: str) -> Test:
     annotations = json.loads((Path(data) / "annotations.json").read_text())
     source = load_source(table)
     patches = torch.zeros(1, 3, source.config.audio_patch_size, source.config.audio_patch_size)
-    silence = source.forward_features(patches=patches)[1][0]
+    silence = source.encode_audio(patches).numpy()[0]
     silent = np.broadcast_to(silence, table.audio.shape).copy()
     return Test(Path(data).name, table, audio_cue_spans(annotations, table.ids), silent)
 

@@ -201,9 +201,9 @@ def test_the_time_budget_covers_the_backbones_too(tmp_path, tiny_checkpoint, mon
     from wecl.features import compute_features
 
     class SlowBackbones(WECL):
-        def forward_features(self, *args, **kwargs):
+        def encode_visual(self, *args, **kwargs):
             time.sleep(0.6)
-            return super().forward_features(*args, **kwargs)
+            return super().encode_visual(*args, **kwargs)
 
     path = tmp_path / "slow.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2", "-f", "lavfi", "-i", "sine=d=2",

@@ -299,3 +299,24 @@ def test_missing_weights_file_is_refused(checkpoint_copy):
     (checkpoint_copy / "model.safetensors").unlink()
     with pytest.raises(WECLError, match="model.safetensors is missing"):
         WECL.from_pretrained(checkpoint_copy)
+
+
+def test_the_heads_on_encoded_inputs_give_the_prediction_of_the_clip(media, tiny_model):
+    """encode_visual / encode_audio: tensors in, tensors out; the heads on them predict what
+    `inference.predict` predicts for the same clip (which goes through the feature cache's numpy)."""
+    from wecl import inference
+    from wecl.features import prepare_inputs
+
+    video = str(media("av"))
+    inputs = prepare_inputs(video, tiny_model.config)
+    visual = tiny_model.encode_visual(inputs.frames(0, tiny_model.config))
+    audio = tiny_model.encode_audio(inputs.patches)
+    assert isinstance(visual, torch.Tensor) and visual.dtype == torch.float32 and visual.shape[0] == tiny_model.config.segments
+    assert audio.shape[0] == tiny_model.config.segments
+    with torch.no_grad():
+        out = tiny_model.forward_head(visual[None], audio[None])
+    expected = inference.predict(video, tiny_model).json["probabilities"]
+    assert F.softmax(out.logits.float(), -1)[0].tolist() == pytest.approx(expected, abs=1e-5)
+    visual_only = WECL(tiny_config(modalities="visual", inter=False))
+    with pytest.raises(WECLError, match="no audio backbone"):
+        visual_only.encode_audio(inputs.patches)

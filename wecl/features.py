@@ -140,12 +140,12 @@ def run_backbones(inputs: Inputs, model: WECL, progress: Progress | None = None)
     if model.visual_backbone is not None:
         progress(0.35, 1.0, "visual backbone (faces)" if model.config.face else "visual backbone (3D ResNet)")
         start = time.perf_counter()
-        visual, _ = model.forward_features(frames=inputs.frames(0, model.config))
+        visual = model.encode_visual(inputs.frames(0, model.config)).numpy()
         timings["visual_backbone"] = time.perf_counter() - start
     if model.audio_backbone is not None:
         progress(0.8, 1.0, "audio backbone (2D ResNet)")
         start = time.perf_counter()
-        _, audio = model.forward_features(patches=inputs.patches)
+        audio = model.encode_audio(inputs.patches).numpy()
         timings["audio_backbone"] = time.perf_counter() - start
     return Features(inputs.info, inputs.spans, visual, audio, inputs.thumbnails, timings, sound=inputs.sound)
 
@@ -193,7 +193,7 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
     if model.audio_backbone is not None:
         progress(0.8, 1.0, "audio backbone (2D ResNet)")
         deadline.check(video)
-        _, audio = _timed(timings, "audio_backbone", model.forward_features, patches=patches)
+        audio = _timed(timings, "audio_backbone", model.encode_audio, patches).numpy()
     timings["overlap_saved"] = max(0.0, sum(timings.values()) - (time.perf_counter() - began))
     return Features(clips.info, clips.spans, visual, audio, np.stack(clips.thumbnails), timings, sound=sound)
 
@@ -221,7 +221,7 @@ def _visual_as_decoded(ready: queue.Queue, model: WECL, progress: Progress,
             progress(0.1 + 0.6 * end / c.segments, 1.0, f"visual backbone, segments {end}/{c.segments}")
             start = time.perf_counter()
             batch = prepare_frames(np.stack([arrived.pop(i) for i in range(next_start, end)]), c.pixel_mean, c.pixel_std)
-            parts.append(model.forward_features(frames=batch)[0])
+            parts.append(model.encode_visual(batch).numpy())
             seconds += time.perf_counter() - start
             next_start = end
     return (np.concatenate(parts) if next_start == c.segments else None), seconds

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,6 +11,7 @@ from wecl import checkpoints
 from wecl.config import WECLConfig, mask_rule
 from wecl.device import chunk_size, resolve_precision, run_backbone
 from wecl.erasing import TemporalAttention, keyframe_masks, minmax_normalise, select_segments
+from wecl.errors import WECLError
 from wecl.face import FaceBackbone
 from wecl.relations import Embedded, InterModalRelation, IntraModalRelation, ModalityEmbedding
 from wecl.resnet import ResNet, feature_dim
@@ -121,9 +121,10 @@ class WECLHeads(nn.Module):
 class WECL(checkpoints.Pretrained, nn.Module):
     """The whole network. Backbones are frozen (paper 4.2) and always run in eval mode.
 
-    As timm's models: `forward_features` runs the backbones on a video's inputs, `forward_head`
-    (and `forward`) the heads on the features; `from_pretrained` / `save_pretrained` load and
-    write the checkpoint format (`wecl.checkpoints`)."""
+    As CLIP's `encode_image`/`encode_text`: `encode_visual` and `encode_audio` run the frozen
+    backbones on a video's inputs (tensors in, tensors out); `forward_head` (and `forward`) the
+    heads on the features; `from_pretrained` / `save_pretrained` load and write the checkpoint
+    format (`wecl.checkpoints`)."""
 
     # Where the weights came from: set by `from_pretrained`; None for a model built in memory.
     checkpoint: checkpoints.CheckpointRef | None = None
@@ -185,15 +186,22 @@ class WECL(checkpoints.Pretrained, nn.Module):
                 backbone.eval()
         return self
 
-    def forward_features(self, frames: torch.Tensor | None = None, patches: torch.Tensor | None = None
-                         ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The frozen backbones, in inference mode and `backbone_precision`, `chunk_size` inputs a
-        call: normalised clips (N, 3, k, H, W) -> (N, C_v) and MFCC patches (N, 3, S, S) ->
-        (N, C_a), float32 arrays on the CPU (what the feature caches keep). An input that is None,
-        or whose backbone the model lacks, gives None."""
-        device, chunk, precision = self.device, self.chunk_size, self.backbone_precision
-        run = lambda backbone, x: None if backbone is None or x is None else run_backbone(backbone, x, device, chunk, precision)  # noqa: E731
-        return run(self.visual_backbone, frames), run(self.audio_backbone, patches)
+    def encode_visual(self, frames: torch.Tensor) -> torch.Tensor:
+        """The frozen visual backbone on normalised clips (N, 3, k, H, W) -> features (N, C_v), what
+        `forward_head` takes per segment (like CLIP's `encode_image`). It runs in inference mode,
+        in `backbone_precision`, `chunk_size` clips a call; the features are float32 on the CPU,
+        where the feature caches keep them. WECLError without a visual backbone."""
+        return self._encode(self.visual_backbone, frames, "visual")
+
+    def encode_audio(self, patches: torch.Tensor) -> torch.Tensor:
+        """The frozen audio backbone on MFCC patches (N, 3, S, S) -> features (N, C_a), as
+        `encode_visual`."""
+        return self._encode(self.audio_backbone, patches, "audio")
+
+    def _encode(self, backbone: nn.Module | None, x: torch.Tensor, name: str) -> torch.Tensor:
+        if backbone is None:
+            raise WECLError(f"this checkpoint has no {name} backbone (modalities: {self.config.modalities})")
+        return torch.from_numpy(run_backbone(backbone, x, self.device, self.chunk_size, self.backbone_precision))
 
     def forward_head(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> HeadOutput:
         """The heads on backbone features: visual (B, T, C_v), audio (B, T, C_a)."""
@@ -201,7 +209,7 @@ class WECL(checkpoints.Pretrained, nn.Module):
 
     def forward(self, visual: torch.Tensor | None, audio: torch.Tensor | None) -> HeadOutput:
         """What training calls: the heads (`forward_head`); the backbones run once, before, in
-        `forward_features`."""
+        `encode_visual` and `encode_audio`."""
         return self.forward_head(visual, audio)
 
     def keyframe_masks(self, out: HeadOutput, theta: float | None = None, audio_present: torch.Tensor | None = None

@@ -275,10 +275,10 @@ def backbone_arrays(model: WECL, inputs: Inputs) -> dict[str, np.ndarray]:
     """The backbones on one decoded video: visual (views, T, C) and audio (T, C) float32."""
     arrays = {}
     if model.visual_backbone is not None:
-        arrays["visual"] = np.stack([model.forward_features(frames=inputs.frames(v, model.config))[0]
+        arrays["visual"] = np.stack([model.encode_visual(inputs.frames(v, model.config)).numpy()
                                      for v in range(len(inputs.clips))]).astype(np.float32)
     if model.audio_backbone is not None:
-        arrays["audio"] = model.forward_features(patches=inputs.patches)[1].astype(np.float32)
+        arrays["audio"] = model.encode_audio(inputs.patches).numpy().astype(np.float32)
     return arrays
 
 
