@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
+from wecl.attention import TemporalAttention
 from wecl.erasing import (
-    TemporalAttention,
     erase_mask,
     erasing_rounds,
     map_back,

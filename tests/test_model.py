@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from helpers import CLASSES, tiny_config
+from wecl.attention import attention_pool
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
-from wecl.model import WECL, attention_pool
+from wecl.model import WECL
 from wecl.resnet import ResNet
 
 T, K = 10, 16

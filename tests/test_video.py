@@ -227,7 +227,7 @@ def test_a_failing_decoding_thread_stops_the_others_and_is_the_one_reported():
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from wecl.video import Cancelled, Deadline, gather
+    from wecl.threads import Cancelled, Deadline, gather
 
     deadline, started = Deadline(None), threading.Barrier(3)
 

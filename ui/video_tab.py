@@ -301,7 +301,7 @@ def update_views(session, theta, rounds, keyframes, gt_rows, video=None, checkpo
     folder = session_dir(request)
     stem = video_id(session["video"])
     json_path, csv_path = folder / f"{stem}.wecl.json", folder / f"{stem}.segments.csv"
-    result_for_file = inference.Result(result, session["features"])
+    result_for_file = inference.Explanation(result, session["features"])
     result_for_file.save_json(json_path)
     atomic_write_text(csv_path, plots.segments_csv(result))
     return views._replace(json_file=str(json_path), csv_file=str(csv_path))

@@ -4,7 +4,7 @@ The package never imports gradio; the UI is `app.py` and `ui/` beside it (see th
 """
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
-from wecl.inference import Result, predict
+from wecl.inference import Explanation, predict
 from wecl.model import WECL
 
-__all__ = ["WECL", "WECLConfig", "WECLError", "Result", "predict"]
+__all__ = ["WECL", "WECLConfig", "WECLError", "Explanation", "predict"]

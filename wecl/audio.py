@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from wecl.errors import WECLError
-from wecl.video import Deadline, PacketCount
+from wecl.threads import Deadline
+from wecl.video import PacketCount
 
 N_FFT = 512
 N_MELS = 128

@@ -1,36 +1,14 @@
-"""Temporal attention and erasing (paper 3.3): eq. 7 (attention), eq. 8 (min-max), eq. 9 (mask),
-and how the keyframes / left segments become a new video of T segments.
+"""Temporal erasing (paper 3.3): eq. 8 (min-max), eq. 9 (mask) and the other keyframe rules, and
+how the keyframes / left segments become a new video of T segments. Eq. 7's attention is in
+`wecl.attention`.
 
 Attention tensors are (B, T); features (B, T, C).
 """
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from wecl.config import MASK_RULES
-
-
-class TemporalAttention(nn.Module):
-    """Eq. 7: A = ReLU(W_1 (W_2 X^T)^T), X = F' + F''. W_2: C -> 1 per segment, W_1: T -> T."""
-
-    def __init__(self, channels: int, segments: int):
-        super().__init__()
-        self.w2 = nn.Linear(channels, 1)
-        self.w1 = nn.Linear(segments, segments)
-        # W_1 starts as the identity so that each segment's attention starts as its own score;
-        # a random T x T mix behind a ReLU often starts with every segment at zero.
-        # (not nn.init.eye_: on the meta device, where checkpoints are built, it imports
-        # torch._dynamo, a second of a model load)
-        with torch.no_grad():
-            self.w1.weight.zero_().diagonal().fill_(1.0)
-        nn.init.zeros_(self.w1.bias)
-        # and W_2's bias starts positive so that not every segment starts behind the ReLU (a
-        # video whose attention is all zero passes no gradient to the attention at all).
-        nn.init.constant_(self.w2.bias, 1.0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.w1(self.w2(x).squeeze(-1)))  # (B, T)
 
 
 def minmax_normalise(attention: torch.Tensor) -> torch.Tensor:

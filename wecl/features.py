@@ -30,6 +30,7 @@ from wecl.config import WECLConfig, cache_root
 from wecl.errors import WECLError
 from wecl.model import WECL
 from wecl.progress import Progress, silent
+from wecl.threads import Cancelled, Deadline, gather
 from wecl.video import VideoInfo, read_clips
 
 # Threads decoding one video's segments in `compute_features` (contiguous ranges, each its own
@@ -82,7 +83,7 @@ def prepare_frames(frames: np.ndarray, mean, std) -> torch.Tensor:
     return (x - torch.tensor(mean).view(1, 3, 1, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1, 1)
 
 
-def audio_patches(video: str, config: WECLConfig, info: VideoInfo, deadline: video_io.Deadline | None
+def audio_patches(video: str, config: WECLConfig, info: VideoInfo, deadline: Deadline | None
                   ) -> tuple[torch.Tensor, bool, SoundPicture | None]:
     """The MFCC patches of the video's sound (silence when it has none), whether it has sound, and
     the timeline's picture of it, from the same samples."""
@@ -96,7 +97,7 @@ def audio_patches(video: str, config: WECLConfig, info: VideoInfo, deadline: vid
 PICTURE_RATE = 8000  # Hz: the sound of a checkpoint that does not listen, decoded for the picture alone
 
 
-def sound_only(video: str, info: VideoInfo, deadline: video_io.Deadline | None) -> SoundPicture | None:
+def sound_only(video: str, info: VideoInfo, deadline: Deadline | None) -> SoundPicture | None:
     """The picture of the sound for a visual-only checkpoint: its one decode of the audio."""
     waveform = read_audio(video, PICTURE_RATE, info.duration, deadline) if info.has_audio else None
     return sound_picture(waveform, PICTURE_RATE, info.duration)
@@ -115,7 +116,7 @@ def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = N
     progress(0.0, 1.0, "decoding video")
     start = time.perf_counter()
     # A runaway decode ends with a message: each view may take the budget of one video.
-    deadline = video_io.Deadline(None if time_budget is None else time_budget * max(1, len(views)))
+    deadline = Deadline(None if time_budget is None else time_budget * max(1, len(views)))
     decoded = []  # view 0 probes the file as it decodes; the other views reuse what it found
     for rng in views if c.uses_visual else views[:1]:
         decoded.append(read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline,
@@ -161,7 +162,7 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
     if model.visual_backbone is None:  # nothing to overlap with
         return run_backbones(prepare_inputs(video, c, progress), model, progress)
     progress, began = progress or silent, time.perf_counter()
-    deadline = video_io.Deadline(video_io.TIME_BUDGET_S)  # shared: a failing thread stops the other
+    deadline = Deadline(video_io.TIME_BUDGET_S)  # shared: a failing thread stops the other
     info = video_io.probe(video)
     ready: queue.Queue = queue.Queue()
     timings: dict[str, float] = {}
@@ -184,9 +185,9 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
         try:
             visual, timings["visual_backbone"] = deadline.run(_visual_as_decoded, ready, model, progress,
                                                               lambda: deadline.check(video))
-        except video_io.Cancelled:  # a decoding thread failed: `gather` below raises its own failure
+        except Cancelled:  # a decoding thread failed: `gather` below raises its own failure
             visual = None
-    clips, heard = video_io.gather(threads)  # the failure of either thread, not the other's stop
+    clips, heard = gather(threads)  # the failure of either thread, not the other's stop
     patches, has_audio, sound = heard if c.uses_audio else (None, clips.info.has_audio, heard)
     clips.info.has_audio = has_audio
     audio = None

@@ -25,8 +25,7 @@ from wecl.face import FACE
 from wecl.features import Features, features_for
 from wecl.model import WECL
 from wecl.progress import Progress
-from wecl.schema import CheckpointSource, SegmentRow
-from wecl.schema import Result as ResultJSON
+from wecl.schema import CheckpointSource, Result, SegmentRow
 
 MODEL_CACHE_SIZE = 4
 _models: OrderedDict[tuple, WECL] = OrderedDict()  # (folder, revision, weights size, mtime, device, precision)
@@ -88,10 +87,11 @@ def load_model(checkpoint: str | None = None, revision: str | None = None, devic
 
 
 @dataclass
-class Result:
-    """One prediction: `json` as docs/formats.md#result-json says; `features` its inputs."""
+class Explanation:
+    """What `predict` and `explain` give: `json`, the result (docs/formats.md#result-json, typed by
+    `wecl.schema.Result`, the one Result type), and `features`, the backbone features it came from."""
 
-    json: ResultJSON
+    json: Result
     features: Features
 
     def save_json(self, path: str | os.PathLike) -> None:
@@ -121,7 +121,7 @@ def explain_settings(model: WECL, theta: float | None, rounds: int, keyframe_rul
 
 
 def explain(features: Features, model: WECL, theta: float | None = None, rounds: int = 1,
-            keyframe_rule: str | None = None) -> Result:
+            keyframe_rule: str | None = None) -> Explanation:
     """The heads, the erasing rounds and the detections on cached features (no decode, no backbone).
     theta and keyframe_rule None mean the checkpoint's."""
     c = model.config
@@ -139,7 +139,7 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
     mask, scored = detection.keyframes(rule, attention, erased, theta)
     timings = dict(features.timings) if features.source == "computed" else {}
     timings["heads"] = time.perf_counter() - start
-    data: ResultJSON = {
+    data: Result = {
         "video": features.info.to_json(),
         "checkpoint": source_of(model),
         "classes": list(c.classes),
@@ -160,7 +160,7 @@ def explain(features: Features, model: WECL, theta: float | None = None, rounds:
         "features": features.source,
         "timings": timings,
     }
-    return Result(data, features)
+    return Explanation(data, features)
 
 
 def _run_heads(features: Features, model: WECL, theta: float, rounds: int, rule: str) -> dict:
@@ -275,7 +275,7 @@ def predict(
     device: str = "auto",
     progress: Progress | None = None,
     keyframe_rule: str | None = None,
-) -> Result:
+) -> Explanation:
     """Run WECL on one video. `model`: a loaded WECL, a checkpoint (Hub id, folder) or None for the
     default. theta None means the checkpoint's. The result's JSON form: docs/formats.md#result-json."""
     if not isinstance(model, WECL):

@@ -8,9 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from wecl import checkpoints
+from wecl.attention import TemporalAttention, attention_pool
 from wecl.config import WECLConfig, mask_rule
 from wecl.device import chunk_size, resolve_precision, run_backbone
-from wecl.erasing import TemporalAttention, keyframe_masks, minmax_normalise, select_segments
+from wecl.erasing import keyframe_masks, minmax_normalise, select_segments
 from wecl.errors import WECLError
 from wecl.face import FaceBackbone
 from wecl.relations import Embedded, InterModalRelation, IntraModalRelation, ModalityEmbedding
@@ -30,18 +31,6 @@ class HeadOutput:
         """A* of eq. 8 for each modality that the model has."""
         norm = lambda a: None if a is None else minmax_normalise(a)  # noqa: E731
         return norm(self.visual_attention), norm(self.audio_attention)
-
-
-def attention_pool(features: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-    """Attention-weighted temporal mean: (B, T, C), (B, T) -> (B, C).
-
-    The weights are A / sum(A); a video whose attention is all zero (possible behind eq. 7's ReLU)
-    falls back to the plain mean instead of a zero vector.
-    """
-    total = attention.sum(dim=-1, keepdim=True)
-    uniform = torch.full_like(attention, 1.0 / attention.shape[-1])
-    weights = torch.where(total > 0, attention / total.clamp(min=1e-12), uniform)
-    return (weights.unsqueeze(-1) * features).sum(dim=1)
 
 
 class FeatureNorm(nn.Module):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
@@ -19,6 +18,7 @@ import av
 import numpy as np
 
 from wecl.errors import WECLError
+from wecl.threads import Deadline, gather
 
 MAX_DURATION_S = float(os.environ.get("WECL_MAX_DURATION", 3600))
 MAX_SIDE_PX = int(os.environ.get("WECL_MAX_SIDE", 8192))
@@ -38,48 +38,6 @@ MAX_PIXELS = int(os.environ.get("WECL_MAX_PIXELS", MAX_SIDE_PX * MAX_SIDE_PX))
 # Seconds one video's analysis may take before it is given up with a message: its decoding (pictures
 # and sound) and its backbones, checked at every decoded frame and before each backbone step.
 TIME_BUDGET_S = float(os.environ.get("WECL_TIME_BUDGET", 120))
-
-
-class Cancelled(WECLError):
-    """A decoding thread stopped because another one working on the same video failed."""
-
-
-class Deadline:
-    """The time one video's decoding may take (None: no limit), shared by the threads decoding it.
-
-    `check`, called for every decoded frame, raises the budget's message once it has passed, and
-    `Cancelled` once another thread has failed (`run` cancels on a failure), so that no thread
-    decodes on for a result nobody will use."""
-
-    def __init__(self, seconds: float | None):
-        self.seconds = seconds
-        self.at = None if seconds is None else time.monotonic() + seconds
-        self.cancelled = False
-
-    def check(self, path: str) -> None:
-        if self.cancelled:
-            raise Cancelled(f"{path}: decoding stopped, another part of it failed")
-        if self.at is not None and time.monotonic() > self.at:
-            raise WECLError(f"{path}: analysing it took longer than the {self.seconds:g} s this video may take "
-                            "(WECL_TIME_BUDGET); the file is too long or too hard to decode")
-
-    def run(self, fn: Callable, *args, **kwargs):
-        """fn(*args, **kwargs), one of the threads working on this video: its failure cancels the others."""
-        try:
-            return fn(*args, **kwargs)
-        except BaseException:
-            self.cancelled = True
-            raise
-
-
-def gather(futures: list) -> list:
-    """The futures' results; else their first failure, in order, that is not a `Cancelled`
-    (which only says that another one failed)."""
-    failures = [e for e in (f.exception() for f in futures) if e is not None]
-    real = [e for e in failures if not isinstance(e, Cancelled)]
-    if failures:
-        raise (real or failures)[0]
-    return [f.result() for f in futures]
 
 
 # Continue decoding forward instead of seeking when the next clip starts less than this ahead.

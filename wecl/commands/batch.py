@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from wecl.commands.options import add_keyframes
+from wecl.commands.options import add_device, add_keyframes, add_ray
 
 
 def register(sub) -> None:
@@ -18,13 +18,8 @@ def register(sub) -> None:
     p.add_argument("--rounds", type=int, default=1)
     add_keyframes(p)
     p.add_argument("--workers", type=int, default=2, help="decode workers")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA "
-                        "and on CPUs with AMX or AVX-512 BF16, else fp32)")
-    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run on Ray Data: decoding as CPU tasks, backbones and heads in actors (one per GPU); "
-                        "ADDRESS of a Ray cluster, or none to start a local Ray (needs requirements-ray.txt)")
+    add_device(p)
+    add_ray(p, "decoding as CPU tasks, backbones and heads in actors (one per GPU)")
     p.set_defaults(run=run)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from wecl.commands.options import add_keyframes
+from wecl.commands.options import add_device, add_keyframes
 
 
 def register(sub) -> None:
@@ -38,10 +38,7 @@ def register(sub) -> None:
     p.add_argument("--faithfulness", nargs="?", const="remove", default=None, choices=["remove", "mean", "zeros"],
                    help="deletion/insertion curves, leave-one-out and Kendall's tau of the attention on the cached "
                         "features (docs/faithfulness.md), under this perturbation (default remove)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA "
-                        "and on CPUs with AMX or AVX-512 BF16, else fp32)")
+    add_device(p)
     p.set_defaults(run=run)
 
 

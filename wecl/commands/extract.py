@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from wecl.commands.options import add_device, add_ray
+
 
 def register(sub) -> None:
     p = sub.add_parser("extract", help="run the frozen backbones over a dataset and cache T x C features")
@@ -16,13 +18,10 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random views")
     p.add_argument("--workers", type=int, default=2, help="decode/MFCC threads running ahead of the backbones")
     p.add_argument("--subset", default=None, help="only this subset (training, validation, testing)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
-                   help="backbone precision (default fp32: a store's features are then the same on every machine; "
-                        "auto/bf16 is about 2x faster where the CPU has native bf16, features within 1 %%)")
-    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run on Ray Data: decoding as CPU tasks, backbones in actors (one per GPU); ADDRESS of a "
-                        "Ray cluster, or none to start a local Ray (needs requirements-ray.txt)")
+    add_device(p, precision_default="fp32",
+               precision_help="backbone precision (default fp32: a store's features are then the same on every "
+                              "machine; auto/bf16 is about 2x faster where the CPU has native bf16, features within 1 %%)")
+    add_ray(p, "decoding as CPU tasks, backbones in actors (one per GPU)")
     p.set_defaults(run=run)
 
 

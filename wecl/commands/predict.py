@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from wecl.commands.options import add_keyframes
+from wecl.commands.options import add_device, add_keyframes
 
 
 def register(sub) -> None:
@@ -16,10 +16,7 @@ def register(sub) -> None:
                    help="erasing rounds to run (1 = the paper's single erasing; "
                         "more only change detections with --keyframes fused)")
     add_keyframes(p)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                   help="backbone precision (default: $WECL_PRECISION, else auto: bf16 on CUDA "
-                        "and on CPUs with AMX or AVX-512 BF16, else fp32)")
+    add_device(p)
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the result JSON here ('-' for stdout)")
     p.set_defaults(run=run)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wecl.commands.options import add_keyframes
+from wecl.commands.options import add_device, add_keyframes
 
 
 def register(sub) -> None:
@@ -47,7 +47,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--restarts", type=int, default=1,
                    help="train from seeds SEED..SEED+N-1 and keep the best on the held-out set")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device(p, precision=False)
     p.add_argument("--description", default="", help="one paragraph for the model card")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="publish the checkpoint to this Hub model repo")
     p.add_argument("--private", action="store_true", help="with --push-to-hub: create a private repo")

@@ -18,7 +18,8 @@ from wecl.errors import WECLError
 from wecl.explorer.plots import AUDIO_COLOR, DETECTION_COLOR, GROUND_TRUTH_COLOR, VISUAL_COLOR, _font, _hex_rgb, round_color
 from wecl.progress import Progress, silent
 from wecl.schema import Result
-from wecl.video import Deadline, PictureReader
+from wecl.threads import Deadline
+from wecl.video import PictureReader
 
 LEGEND_W = 34  # left margin of the strip, for the row names
 # The annotated MP4 is a preview: at most MAX_FPS frames a second, of videos up to MAX_SECONDS (the
