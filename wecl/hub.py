@@ -24,7 +24,8 @@ EXTRAS = ("train_log.csv", "summary.json")
 WEIGHT_PATTERNS = ("model.safetensors", checkpoints.INDEX, "model-*-of-*.safetensors")
 HARDWARE = ("cpu-basic", "cpu-upgrade", "zero-a10g", "t4-small", "t4-medium", "a10g-small", "a10g-large", "l4x1")
 # The Space is the app (app.py, ui/, its CSS) and the package; nothing else of this repo (tests, docs, screenshots).
-SPACE_FILES = ("app.py", "ui/**/*.py", "wecl/**/*.py", "assets/app.css", "assets/examples/*", "assets/samples/*")
+SPACE_FILES = ("app.py", "ui/**/*.py", "wecl/**/*.py", "assets/app.css", "assets/player.js", "assets/examples/*",
+               "assets/samples/*")
 
 
 @dataclass(frozen=True)
