@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from wecl.config import KEYFRAME_RULES, MASK_RULES
+from wecl.evaluation import score
 from wecl.model import WECL
 from wecl.training.diagnostics import (
     audio_content,
@@ -36,7 +37,7 @@ from wecl.training.diagnostics import (
     normalised_attention,
     peak_agreement,
 )
-from wecl.training.evaluate import predict_table, score
+from wecl.training.evaluate import predict_table
 from wecl.training.extract import FeatureStore
 from wecl.training.train import Selection, TrainOptions, load_source, train_split
 

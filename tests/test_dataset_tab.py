@@ -15,9 +15,9 @@ import pytest
 from helpers import run_wecl
 from ui import dataset_tab
 from wecl.annotations import read_annotations
+from wecl.evaluation import theta_sweep
 from wecl.explorer import dataset_run
 from wecl.metrics import tiou_matrix
-from wecl.training.evaluate import theta_sweep
 from wecl.training.synth import generate
 
 pytestmark = pytest.mark.slow

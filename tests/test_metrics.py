@@ -235,7 +235,7 @@ def test_classification_report_refuses_bad_input():
 
 
 def _scored(strict: bool) -> dict:
-    from wecl.training.evaluate import score
+    from wecl.evaluation import score
 
     gt = {"a": VideoAnnotation("a", 10.0, "joy", None, [Segment(1.0, 3.0)]),
           "b": VideoAnnotation("b", 10.0, "joy", None, [Segment(5.0, 8.0)]),
@@ -257,7 +257,7 @@ def test_videos_without_ground_truth_segments_are_left_out_of_detection_unless_s
 
 
 def test_the_report_says_which_videos_detection_counted():
-    from wecl.training.evaluate import format_report
+    from wecl.evaluation import format_report
 
     text = format_report(_scored(False))
     assert "detections scored on 2 of 3 videos: 1 have no ground-truth segment and are left out" in text

@@ -15,6 +15,7 @@ from wecl import checkpoints
 from wecl.annotations import majority_label, video_id
 from wecl.annotations.scores import RULE_KINDS, as_detections
 from wecl.errors import WECLError
+from wecl.evaluation import score_track
 from wecl.explorer import dataset_run, dataset_view, groundtruth, imported, plots
 from wecl.explorer.policy import (
     SAMPLES,
@@ -26,7 +27,6 @@ from wecl.explorer.policy import (
     shown_path,
 )
 from wecl.features import cache as feature_cache
-from wecl.training.evaluate import score_track
 
 # ---------------------------------------------------------------------------------------------
 # Named outputs: each event's outputs list is built from the same class its handler returns;

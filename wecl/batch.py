@@ -17,13 +17,13 @@ from pathlib import Path
 from wecl.annotations import VIDEO_EXTENSIONS, video_id, write_prediction_file
 from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError, describe
+from wecl.evaluation import prediction_of
 from wecl.features import MAX_SCANNED, Features, Inputs, cache, check_workers, prefetch, prepare_inputs, run_backbones, video_hash
 from wecl.inference import explain, explain_settings, source_of
 from wecl.model import WECL
 from wecl.progress import Progress, silent
 from wecl.results_db import ResultsDB
 from wecl.schema import Result
-from wecl.training.evaluate import prediction_of
 
 
 def list_videos(folder: str | Path) -> list[Path]:

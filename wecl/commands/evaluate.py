@@ -43,6 +43,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from wecl import evaluation
     from wecl.atomic import atomic_write_text
     from wecl.training import evaluate as ev
 
@@ -50,12 +51,12 @@ def run(args) -> int:
         result = _score_files(args)
     else:
         result = _run_checkpoint(args)
-    print(ev.format_report(result))
+    print(evaluation.format_report(result))
     if result.get("faithfulness"):
         print(ev.format_faithfulness(result["faithfulness"]))
     if result.get("theta_sweep"):
         print("theta sweep (inference: accuracy comes from x_o, so only detections move with theta):")
-        print(ev.format_sweep(result["theta_sweep"]))
+        print(evaluation.format_sweep(result["theta_sweep"]))
     if args.json_out:
         atomic_write_text(args.json_out, json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json_out}")
@@ -65,7 +66,7 @@ def run(args) -> int:
 def _score_files(args) -> dict:
     """--ground-truth GT against --predictions PRED."""
     from wecl.errors import WECLError
-    from wecl.training.evaluate import score_files
+    from wecl.evaluation import score_files
 
     if not (args.predictions and args.ground_truth):
         raise WECLError("scoring files needs both --ground-truth GT and --predictions PRED")
@@ -80,7 +81,7 @@ def _run_checkpoint(args) -> dict:
     import sys
     from pathlib import Path
 
-    from wecl import checkpoints
+    from wecl import checkpoints, evaluation
     from wecl.annotations import write_prediction_file
     from wecl.errors import WECLError
     from wecl.inference import load_model
@@ -105,8 +106,8 @@ def _run_checkpoint(args) -> dict:
     gt = ground_truth(dataset, [i for i in items if i.video_id in got["features"]])
     if args.ground_truth:
         gt = _with_segments_of(args, gt)
-    predictions = ev.predict_features(model, got["features"], args.theta, args.rounds, args.keyframes)
-    result = ev.score(predictions, gt, model.config.classes, args.strict_detection)
+    predictions = evaluation.predict_features(model, got["features"], args.theta, args.rounds, args.keyframes)
+    result = evaluation.score(predictions, gt, model.config.classes, args.strict_detection)
     result["checkpoint"] = model.checkpoint.to_json() if model.checkpoint else None
     if result["checkpoint"] and Path(result["checkpoint"]["id"]).is_absolute():  # no machine path in a published file
         result["checkpoint"]["id"] = checkpoints.project_relative(result["checkpoint"]["id"])
@@ -118,7 +119,8 @@ def _run_checkpoint(args) -> dict:
         write_prediction_file(predictions, args.predictions_out)
         print(f"wrote predictions to {args.predictions_out}")
     if args.theta_sweep:
-        result["theta_sweep"] = ev.theta_sweep(model, got["features"], gt, rounds=args.rounds, keyframe_rule=args.keyframes)
+        result["theta_sweep"] = evaluation.theta_sweep(model, got["features"], gt, rounds=args.rounds,
+                                                       keyframe_rule=args.keyframes)
     if args.faithfulness:
         with bar(len(got["features"]), "faithfulness") as tick:
             result["faithfulness"] = ev.faithfulness(model, got["features"], gt, args.faithfulness, args.theta,

@@ -21,12 +21,12 @@ from wecl.batch import BatchStats, list_videos, run_batch
 from wecl.config import cache_root
 from wecl.detection import check_rule
 from wecl.errors import WECLError
+from wecl.evaluation import score_sweep, sweep_predictions
 from wecl.explorer.groundtruth import check_file_count, read_ground_truth
 from wecl.features import Features, cache, video_hash
 from wecl.inference import load_model, source_of
 from wecl.model import WECL
 from wecl.results_db import ResultsDB, default_db
-from wecl.training.evaluate import score_sweep, sweep_predictions
 
 ANNOTATION_NAMES = ("annotations.json", "annotations.csv", "ground_truth.json", "ground_truth.csv")
 

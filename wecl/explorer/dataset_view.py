@@ -1,7 +1,7 @@
 """The dataset explorer's figures and tables (no gradio): one row per video, the aggregates
 (accuracy, confusion, AP against tIoU) and the attention inside versus outside ground-truth time.
 
-Every aggregate comes from `wecl.training.evaluate.score`, the function behind `python -m wecl evaluate`,
+Every aggregate comes from `wecl.evaluation.score`, the function behind `python -m wecl evaluate`,
 so the explorer and the command line print the same numbers for the same files.
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ from plotly.subplots import make_subplots
 
 from wecl.annotations import AnnotationSet
 from wecl.detection import RULE_TITLES
+from wecl.evaluation import ALPHAS, prediction_of, score
 from wecl.explorer.groundtruth import compare, compare_times
 from wecl.explorer.plots import settings_title, timeline_figure
 from wecl.metrics import covered_fraction
 from wecl.schema import Result
-from wecl.training.evaluate import ALPHAS, prediction_of, score
 
 COLUMNS = ["video", "ground truth", "predicted", "confidence", "correct", "GT segments",
            "detected segments", "best tIoU", "attention in GT"]

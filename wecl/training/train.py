@@ -36,10 +36,11 @@ from wecl.atomic import atomic_write_text
 from wecl.config import WECLConfig
 from wecl.device import resolve_device
 from wecl.errors import WECLError
+from wecl.evaluation import score
 from wecl.hub import push_checkpoint
 from wecl.model import WECL
 from wecl.training.datasets import split_file_subsets
-from wecl.training.evaluate import predict_table, score
+from wecl.training.evaluate import predict_table
 from wecl.training.extract import FeatureStore, FeatureTable
 
 # The paper's optimisation (4.2). SGD's momentum is not given there; 0.9 is the usual choice.
