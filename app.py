@@ -1,7 +1,7 @@
 """WECL Explorer: run a WECL checkpoint on a video and look at its attention, erasing rounds and
 detections next to the ground truth. This file holds the header, the tabs, the queue and the launch;
 each tab's components and handlers are in `ui/` (`video_tab`, `dataset_tab`, shared bits in
-`common`), what the app may load and serve in `wecl.explorer.policy`, plots in `wecl.explorer.plots`. Run
+`common`), what the app may load and serve in `explorer.policy`, plots in `explorer.plots`. Run
 `python app.py`; the prediction is also the API endpoint `/predict`.
 """
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
+from explorer.policy import checkpoint_choices, checkpoint_settings, served_files
 from ui import dataset_tab, fairness, video_tab
 
 # `app.gpu` is also reached through this module: a Space checks that ZeroGPU wraps the prediction.
 from ui.common import clean_outputs, device_label, end_session, gpu  # noqa: F401
 from ui.limits import BodyLimit, parse_size, sweep_stray_uploads, upload_folder
-from wecl.explorer.policy import checkpoint_choices, checkpoint_settings, served_files
 
 CSS_FILE = Path(__file__).resolve().parent / "assets" / "app.css"
 PLAYER_JS = Path(__file__).resolve().parent / "assets" / "player.js"  # the player that follows the timeline

@@ -4,7 +4,7 @@
   // the x axis's, and the <video> seeks there. A playhead (a thin div over the plot, not a plotly
   // shape: moving it redraws nothing) follows playback, at most 10 times a second. The arrow keys
   // and the buttons under the timeline step to the previous/next segment (Shift: detection); the
-  // segments and detections come from the figure's layout.meta.wecl (wecl/explorer/plots.py).
+  // segments and detections come from the figure's layout.meta.wecl (explorer/plots.py).
   if (window.weclPlayer) return;
   const $ = (selector) => document.querySelector(selector);
   const video = () => $("#video video");

@@ -144,9 +144,9 @@ def main() -> int:
     from gradio_client.exceptions import AppError
 
     import app
+    from explorer import dataset_run
     from ui import common, dataset_tab
     from wecl import features
-    from wecl.explorer import dataset_run
     from wecl.training.synth import generate
 
     videos, bad = make_media(work / "media", args.videos)

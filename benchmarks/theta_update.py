@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from explorer import groundtruth, plots
 from wecl import inference
-from wecl.explorer import groundtruth, plots
 from wecl.features import features_for
 
 ROOT = Path(__file__).resolve().parent.parent

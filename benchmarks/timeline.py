@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import plotly
 
+from explorer import plots
+from explorer.imported import COLORS, Track
 from wecl.annotations import Segment
 from wecl.audio import sound_picture
-from wecl.explorer import plots
-from wecl.explorer.imported import COLORS, Track
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -102,9 +102,9 @@ def test_bad_upload_is_an_error_message_and_the_app_keeps_serving(client, tmp_pa
 
 
 def test_registry_default_is_read_at_run_time():
+    from explorer.policy import checkpoint_choices
     from ui.video_tab import checkpoint_info
     from wecl import checkpoints
-    from wecl.explorer.policy import checkpoint_choices
 
     choices, default = checkpoint_choices()
     assert default == checkpoints.registry()["default"]
@@ -172,9 +172,9 @@ def test_requests_never_change_the_process_thread_count(client, tmp_path):
 def test_a_space_loads_only_its_own_and_allowed_checkpoints(monkeypatch, tmp_path):
     import gradio as gr
 
+    from explorer.policy import allowed_checkpoint
     from ui.video_tab import run_prediction
     from wecl.errors import WECLError
-    from wecl.explorer.policy import allowed_checkpoint
 
     assert allowed_checkpoint(str(tmp_path)) == str(tmp_path)  # locally: anything
     monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
@@ -193,8 +193,8 @@ def test_a_lab_server_on_every_address_keeps_the_same_policy_as_a_space(monkeypa
     """Issue 25, row 8: on 0.0.0.0 without SPACE_ID any checkpoint path was tried, and the answers
     ("model.safetensors is missing" for /etc, "no such folder" for /nonexistent) told which paths
     exist; any Hub id was downloaded. Reachable from elsewhere, one policy and one message."""
+    from explorer.policy import allowed_checkpoint, reachable_from_elsewhere
     from wecl.errors import WECLError
-    from wecl.explorer.policy import allowed_checkpoint, reachable_from_elsewhere
 
     monkeypatch.delenv("SPACE_ID", raising=False)
     monkeypatch.delenv("WECL_CHECKPOINTS_ALLOW", raising=False)
@@ -461,7 +461,7 @@ def test_a_visitor_receives_no_server_path(client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    from wecl.explorer.policy import public_message
+    from explorer.policy import public_message
 
     video = make_video(tmp_path / "my clip.mp4", 1.0)
     result = client.predict(handle_file(str(video)), "wecl-synth-demo", 0.5, 1, "eq9", api_name="/predict")

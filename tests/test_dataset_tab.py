@@ -12,11 +12,11 @@ import gradio as gr
 import numpy as np
 import pytest
 
+from explorer import dataset_run
 from helpers import run_wecl
 from ui import dataset_tab
 from wecl.annotations import read_annotations
 from wecl.evaluation import theta_sweep
-from wecl.explorer import dataset_run
 from wecl.metrics import tiou_matrix
 from wecl.training.synth import generate
 
@@ -265,7 +265,7 @@ def test_many_starts_keep_a_few_runs_and_their_connections(tmp_path):
     """Finished runs beyond KEEP_RUNS are dropped with their SQLite connections."""
     import os
 
-    from wecl.explorer import dataset_run
+    from explorer import dataset_run
 
     def sqlite_handles() -> int:
         names = []
@@ -352,7 +352,7 @@ def test_reachable_from_elsewhere_each_visitor_edits_a_copy_of_their_own(tmp_pat
 def test_a_moved_folder_keeps_its_results_and_duplicates_each_get_a_row(tmp_path):
     import shutil
 
-    from wecl.explorer import dataset_run
+    from explorer import dataset_run
 
     folder = tmp_path / "before"
     generate(folder, 3, seed=62, duration_range=(3.0, 3.0), size=(64, 48))
@@ -376,7 +376,7 @@ def test_a_slow_start_does_not_hold_up_other_users(tmp_path, monkeypatch):
     another user's poll answers at once while a Start is still being built."""
     import threading
 
-    from wecl.explorer import dataset_run
+    from explorer import dataset_run
 
     folder = tmp_path / "other"
     generate(folder, 1, seed=63, duration_range=(3.0, 3.0), size=(64, 48))

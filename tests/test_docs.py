@@ -116,7 +116,7 @@ def broken(source: Path, target: str) -> str | None:
 
 def test_slug_matches_github():
     assert slug("2. Input sampling") == "2-input-sampling"
-    assert slug("Deploying a Space (`python -m wecl space`)") == "deploying-a-space-python--m-wecl-space"
+    assert slug("Deploying a Space (`python -m explorer.space`)") == "deploying-a-space-python--m-explorerspace"
     assert slug("A θ change in the app") == "a-θ-change-in-the-app"
     assert slug("Other models' scores") == "other-models-scores"
     assert slug("[Result JSON](#x)") == "result-json"

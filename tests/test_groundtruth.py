@@ -6,9 +6,9 @@ import math
 
 import pytest
 
+from explorer import groundtruth
 from wecl.annotations import Segment, read_annotations
 from wecl.errors import WECLError
-from wecl.explorer import groundtruth
 
 
 def result_with(erased, detections, seconds=1.0) -> dict:

@@ -355,8 +355,8 @@ def test_an_allowed_owner_does_not_open_local_paths(monkeypatch, tmp_path):
     """On a Space, `WECL_CHECKPOINTS_ALLOW=lab/` allows Hub ids under lab/, not a path such as
     `lab/../x` that a local folder named `lab` would resolve; and a huge id with an `@` is a
     message, not an OSError from the file system."""
+    from explorer.policy import allowed_checkpoint
     from wecl import checkpoints
-    from wecl.explorer.policy import allowed_checkpoint
 
     monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
     monkeypatch.setenv("WECL_CHECKPOINTS_ALLOW", "lab/")
@@ -375,7 +375,7 @@ def test_a_dataset_run_that_cannot_start_keeps_no_copy(tmp_path, monkeypatch, me
     import shutil
 
     import wecl.annotations.model as annotation_model
-    from wecl.explorer.dataset_run import DatasetRun, runs_root
+    from explorer.dataset_run import DatasetRun, runs_root
 
     monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "videos"

@@ -4,7 +4,7 @@ reads its endpoint and offline switch when first imported; conftest makes this p
 
 Loading: branch, tag and commit-sha pinning, missing repo / revision, a gated repo's 401, a
 download cut off half-way and resumed, the cache once the server is gone. Publishing: `wecl push`
-and `wecl space` and their messages for no token, a refused token, no permission, no network.
+and `python -m explorer.space` and their messages for no token, a refused token, no permission, no network.
 """
 import json
 import os
@@ -47,10 +47,15 @@ def hub_env(tmp_path, endpoint: str, token: str | None = TOKEN) -> dict:
     return env
 
 
-def run_wecl(*args, env: dict) -> subprocess.CompletedProcess:
-    """`python -m wecl ARGS` with exactly `env` (conftest's offline switch left out)."""
-    return subprocess.run([sys.executable, "-m", "wecl", *map(str, args)], cwd=REPO, env=env,
+def run_wecl(*args, env: dict, module: str = "wecl") -> subprocess.CompletedProcess:
+    """`python -m wecl ARGS` (or another `module`) with exactly `env` (conftest's offline switch left out)."""
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=240)
+
+
+def deploy(*args, env: dict) -> subprocess.CompletedProcess:
+    """`python -m explorer.space ARGS`: the app's own deploy command."""
+    return run_wecl(*args, env=env, module="explorer.space")
 
 
 def load_specs(env: dict, *specs: str) -> dict:
@@ -183,7 +188,7 @@ def test_deploy_a_space(tiny_checkpoint, tmp_path):
         model = hub.add_repo("owner/wecl-tiny", folder_files(tiny_checkpoint))
         sha = model.refs["main"]
         env = hub_env(tmp_path, hub.url)
-        done = run_wecl("space", "owner/explorer", "--checkpoint", "owner/wecl-tiny@main",
+        done = deploy("owner/explorer", "--checkpoint", "owner/wecl-tiny@main",
                         "--hardware", "zero-a10g", env=env)
         assert done.returncode == 0, done.stderr
         space = hub.repo("owner/explorer", "space")
@@ -207,7 +212,7 @@ def test_deploy_a_space(tiny_checkpoint, tmp_path):
         assert not any(line.startswith("gradio") for line in requirements)
 
         # again, with the bundled checkpoints: their files travel, the pinned Hub entry is gone
-        done = run_wecl("space", "owner/explorer", env=env)
+        done = deploy("owner/explorer", env=env)
         assert done.returncode == 0, done.stderr
         files = space.commits[space.refs["main"]]
         assert space.hardware == "cpu-basic"
@@ -217,14 +222,14 @@ def test_deploy_a_space(tiny_checkpoint, tmp_path):
         assert all(files[f"checkpoints/wecl-synth-demo/{p.name}"] == p.read_bytes() for p in tracked)
         assert "spaces" not in files["requirements.txt"].decode().splitlines()
 
-        missing = run_wecl("space", "owner/explorer", "--checkpoint", "owner/no-such-model", env=env)
+        missing = deploy("owner/explorer", "--checkpoint", "owner/no-such-model", env=env)
         assert missing.returncode == 2 and "no such Hub repo" in missing.stderr, missing.stderr
-        bad = run_wecl("space", "owner/explorer", "--checkpoint", "owner/wecl-tiny@nope", env=env)
+        bad = deploy("owner/explorer", "--checkpoint", "owner/wecl-tiny@nope", env=env)
         assert bad.returncode == 2 and "no such revision" in bad.stderr, bad.stderr
-        folder = run_wecl("space", "owner/explorer", "--checkpoint", tiny_checkpoint, env=env)
+        folder = deploy("owner/explorer", "--checkpoint", tiny_checkpoint, env=env)
         assert folder.returncode == 2 and "publish this folder first" in folder.stderr, folder.stderr
         hub.add_repo("owner/not-wecl", {"config.json": b'{"model_type": "bert"}'})
-        alien = run_wecl("space", "owner/explorer", "--checkpoint", "owner/not-wecl", env=env)
+        alien = deploy("owner/explorer", "--checkpoint", "owner/not-wecl", env=env)
         assert alien.returncode == 2 and "unknown keys" in alien.stderr, alien.stderr
 
 

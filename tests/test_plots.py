@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from explorer import plots, render
 from wecl.annotations import Segment
-from wecl.explorer import plots, render
 
 
 def make_result(erased=(None, 0, 0, None, 1), has_audio=True, theta=0.6) -> dict:
@@ -131,7 +131,7 @@ def test_wecl_package_never_imports_gradio():
     import subprocess
     import sys
 
-    code = ("import sys, wecl.explorer.plots, wecl.explorer.groundtruth, wecl.explorer.render, wecl.inference; "
+    code = ("import sys, explorer.plots, explorer.groundtruth, explorer.render, wecl.inference; "
             "sys.exit(1 if 'gradio' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

@@ -2,10 +2,10 @@
 was written; videos past the render bound are a message."""
 import pytest
 
+from explorer import render
 from helpers import ffmpeg
 from wecl.annotations import Segment
 from wecl.errors import WECLError
-from wecl.explorer import render
 from wecl.inference import predict
 from wecl.video import probe
 

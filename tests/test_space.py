@@ -1,4 +1,4 @@
-"""A Space starts as the Hub would start it: `python -m wecl space` deploys to a local server
+"""A Space starts as the Hub would start it: `python -m explorer.space` deploys to a local server
 speaking the Hub's protocol; the Space's files are checked out into a fresh virtual environment
 built from the Space's requirements.txt alone (with the card's gradio version, as the Space
 builder installs it, and `spaces`, whose ZeroGPU decorator must do nothing without a GPU); the
@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 from test_app import check_result, make_video
-from test_hub import TOKEN, folder_files, hub_env, run_wecl
+from test_hub import TOKEN, deploy, folder_files, hub_env
 
 from helpers import CLASSES, REPO, free_port
 from hub_server import FakeHub
@@ -57,7 +57,7 @@ def test_a_deployed_space_starts_from_its_own_requirements_and_predicts(tiny_che
         sha = model.refs["main"]
         hub.add_repo("owner/wecl-face-ekman6", folder_files(FACE_CHECKPOINT))  # the face checkpoint, published
         env = hub_env(tmp_path, hub.url)
-        done = run_wecl("space", "owner/explorer", "--checkpoint", "owner/wecl-tiny", "--checkpoint",
+        done = deploy("owner/explorer", "--checkpoint", "owner/wecl-tiny", "--checkpoint",
                         "owner/wecl-face-ekman6", "--hardware", "zero-a10g", env=env)
         assert done.returncode == 0, done.stderr
         space = hub.repo("owner/explorer", "space")

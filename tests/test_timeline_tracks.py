@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from test_plots import make_result, traces
 
+from explorer import imported, plots
+from explorer.imported import COLORS, Track
 from wecl import features as features_module
 from wecl.annotations import Segment
 from wecl.audio import SOUND_BANDS, SOUND_COLUMNS, sound_picture
 from wecl.errors import WECLError
-from wecl.explorer import imported, plots
-from wecl.explorer.imported import COLORS, Track
 from wecl.features import FeatureCache, compute_features
 
 

@@ -17,9 +17,9 @@ from typing import TypeVar
 import gradio as gr
 import torch
 
+from explorer.policy import public_message
 from wecl.device import resolve_device, resolve_precision
 from wecl.errors import WECLError, release
-from wecl.explorer.policy import public_message
 
 try:  # ZeroGPU Spaces: borrow a GPU for the duration of a prediction
     import spaces

@@ -1,5 +1,5 @@
 """The Dataset tab, the researchers' half: a folder of videos run in the background
-(`wecl.explorer.dataset_run`) and polled by a timer; the table, the aggregates, one video's timelines, and
+(`explorer.dataset_run`) and polled by a timer; the table, the aggregates, one video's timelines, and
 ground-truth editing."""
 from __future__ import annotations
 
@@ -10,14 +10,8 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
-from wecl import checkpoints
-from wecl.annotations import majority_label, video_id
-from wecl.annotations.scores import RULE_KINDS, as_detections
-from wecl.errors import WECLError
-from wecl.evaluation import score_track
-from wecl.explorer import dataset_run, dataset_view, groundtruth, imported, plots
-from wecl.explorer.policy import (
+from explorer import dataset_run, dataset_view, groundtruth, imported, plots
+from explorer.policy import (
     SAMPLES,
     allowed_checkpoint,
     allowed_dataset_folder,
@@ -26,6 +20,12 @@ from wecl.explorer.policy import (
     served_files,
     shown_path,
 )
+from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
+from wecl import checkpoints
+from wecl.annotations import majority_label, video_id
+from wecl.annotations.scores import RULE_KINDS, as_detections
+from wecl.errors import WECLError
+from wecl.evaluation import score_track
 from wecl.features import cache as feature_cache
 
 # ---------------------------------------------------------------------------------------------

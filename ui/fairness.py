@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from wecl.explorer.policy import reachable_from_elsewhere
+from explorer.policy import reachable_from_elsewhere
 
 EXPENSIVE = ("predict", "render")
 # Waiting or running events of an expensive kind, app-wide. A prediction may take the decoding

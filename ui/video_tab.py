@@ -9,14 +9,14 @@ from typing import Any, NamedTuple
 import gradio as gr
 import pandas as pd
 
+from explorer import faithfulness_view, groundtruth, imported, plots, render
+from explorer.policy import allowed_checkpoint, checkpoint_settings, example_rows, public_result
 from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, last_error, session_dir, skipping, user_errors
 from wecl import checkpoints, faithfulness, inference
 from wecl.annotations import video_id
 from wecl.annotations.scores import RULE_KINDS, parse_rule
 from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError
-from wecl.explorer import faithfulness_view, groundtruth, imported, plots, render
-from wecl.explorer.policy import allowed_checkpoint, checkpoint_settings, example_rows, public_result
 from wecl.features import features_for
 
 MAX_ROUNDS = 4

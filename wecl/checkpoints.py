@@ -22,7 +22,16 @@ from wecl.errors import WECLError
 from wecl.face import face_pipeline
 from wecl.video import CLIP_SAMPLING
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+def _project_root() -> Path:
+    """Where `checkpoints/registry.json` and the bundled checkpoints are: the checkout the package
+    is in, or, for a package installed with `pip install .`, the working directory when it holds them."""
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / "checkpoints" / "registry.json").exists() and (Path.cwd() / "checkpoints" / "registry.json").exists():
+        return Path.cwd().resolve()
+    return checkout
+
+
+PROJECT_ROOT = _project_root()
 
 
 def project_relative(path: str | Path) -> str:

@@ -24,7 +24,6 @@ COMMAND_MODULES = [
     "wecl.commands.evaluate",
     "wecl.commands.batch",
     "wecl.commands.push",
-    "wecl.commands.space",
 ]
 
 

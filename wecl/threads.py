@@ -1,7 +1,7 @@
 """Threads that work on one video together: a shared time budget (`Deadline`) whose first failure
 stops the others (`Cancelled`), and `gather`, which reports that failure rather than the stops it
 caused. Decoding (`wecl.video`), the sound (`wecl.audio`), the backbones (`wecl.features`) and
-the annotated MP4 (`wecl.explorer.render`) use them."""
+the annotated MP4 (`explorer.render`) use them."""
 from __future__ import annotations
 
 import time

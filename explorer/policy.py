@@ -8,11 +8,11 @@ import re
 import tempfile
 from pathlib import Path
 
+from explorer import dataset_run
 from wecl import checkpoints
 from wecl.annotations import VIDEO_EXTENSIONS
 from wecl.config import WECLConfig, cache_root
 from wecl.errors import WECLError
-from wecl.explorer import dataset_run
 
 ASSETS = checkpoints.PROJECT_ROOT / "assets"
 EXAMPLES = ASSETS / "examples"  # the Video tab's examples

@@ -4,7 +4,7 @@ background thread, with progress, results kept in the same SQLite database as
 the core's feature cache, and the folder's ground truth beside them.
 
 The app polls `DatasetRun.status()`; everything it shows is computed from `results()` by
-`wecl.explorer.dataset_view`. No gradio here.
+`explorer.dataset_view`. No gradio here.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from explorer.groundtruth import check_file_count, read_ground_truth
 from wecl import faithfulness
 from wecl.annotations import AnnotationSet, Segment, is_positions_file, save_video_segments, video_id, write_annotations
 from wecl.annotations.model import check_size
@@ -22,7 +23,6 @@ from wecl.config import cache_root
 from wecl.detection import check_rule
 from wecl.errors import WECLError
 from wecl.evaluation import score_sweep, sweep_predictions
-from wecl.explorer.groundtruth import check_file_count, read_ground_truth
 from wecl.features import Features, cache, video_hash
 from wecl.inference import load_model, source_of
 from wecl.model import WECL

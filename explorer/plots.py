@@ -14,10 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
+from explorer.imported import Track
 from wecl.annotations import Segment
 from wecl.audio import SoundPicture
 from wecl.detection import RULE_TITLES
-from wecl.explorer.imported import Track
 from wecl.schema import Result
 
 VISUAL_COLOR = "#2563eb"

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from wecl.explorer.plots import AUDIO_COLOR, DETECTION_COLOR, VISUAL_COLOR
+from explorer.plots import AUDIO_COLOR, DETECTION_COLOR, VISUAL_COLOR
 
 ORDER_COLORS = {"attention: fused": "#111827", "attention: visual": VISUAL_COLOR, "attention: audio": AUDIO_COLOR,
                 "leave-one-out": DETECTION_COLOR, "chronological": "#9ca3af"}

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from explorer.groundtruth import Comparison, compare_times, match_video, shared_parse
 from wecl.annotations import Segment, video_id
 from wecl.annotations.scores import Rule, Tracks, as_detections, check_video, parse_rule, read_scores
 from wecl.errors import WECLError
-from wecl.explorer.groundtruth import Comparison, compare_times, match_video, shared_parse
 
 # One colour per imported model, apart from WECL's own (plots: visual, audio, detections, ground truth).
 COLORS = ("#0891b2", "#be185d", "#65a30d", "#c2410c", "#4f46e5", "#0f766e", "#a16207", "#9333ea")

@@ -14,11 +14,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from explorer.groundtruth import compare, compare_times
+from explorer.plots import settings_title, timeline_figure
 from wecl.annotations import AnnotationSet
 from wecl.detection import RULE_TITLES
 from wecl.evaluation import ALPHAS, prediction_of, score
-from wecl.explorer.groundtruth import compare, compare_times
-from wecl.explorer.plots import settings_title, timeline_figure
 from wecl.metrics import covered_fraction
 from wecl.schema import Result
 

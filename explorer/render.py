@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from explorer.plots import AUDIO_COLOR, DETECTION_COLOR, GROUND_TRUTH_COLOR, VISUAL_COLOR, _font, _hex_rgb, round_color
 from wecl.annotations import Segment
 from wecl.errors import WECLError
-from wecl.explorer.plots import AUDIO_COLOR, DETECTION_COLOR, GROUND_TRUTH_COLOR, VISUAL_COLOR, _font, _hex_rgb, round_color
 from wecl.progress import Progress, silent
 from wecl.schema import Result
 from wecl.threads import Deadline
