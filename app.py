@@ -7,7 +7,6 @@ each tab's components and handlers are in `ui/` (`video_tab`, `dataset_tab`, sha
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import gradio as gr
@@ -17,21 +16,18 @@ from explorer.policy import checkpoint_choices, checkpoint_settings, served_file
 from ui import dataset_tab, fairness, video_tab
 
 # `app.gpu` is also reached through this module: a Space checks that ZeroGPU wraps the prediction.
-from ui.common import clean_outputs, device_label, end_session, gpu  # noqa: F401
+from ui.common import clean_outputs, device_label, end_session, gpu, set_threads  # noqa: F401
 from ui.limits import BodyLimit, parse_size, sweep_stray_uploads, upload_folder
+from wecl.settings import settings
 
 CSS_FILE = Path(__file__).resolve().parent / "assets" / "app.css"
 PLAYER_JS = Path(__file__).resolve().parent / "assets" / "player.js"  # the player that follows the timeline
-MAX_FILE_SIZE = os.environ.get("WECL_MAX_UPLOAD", "200mb")  # per upload request, all its files together
-# Sessions whose state (a prediction's features and thumbnails, about 2 MB) and last inputs Gradio
-# keeps; the oldest go first. Gradio's default is 10,000.
-SESSIONS = int(os.environ.get("WECL_SESSIONS", 500))
 QUEUE_BACKSTOP = 2000  # events waiting app-wide, all kinds together (`ui.fairness` bounds each visitor)
 
 
 def build_app() -> gr.Blocks:
     choices, default = checkpoint_choices()
-    settings = checkpoint_settings(default) or (0.7, "eq9")  # (theta, keyframe rule) the controls start at
+    start = checkpoint_settings(default) or (0.7, "eq9")  # (theta, keyframe rule) the controls start at
     with gr.Blocks(title="WECL Explorer", fill_width=True, delete_cache=(3600, 3600)) as demo:
         with gr.Row(equal_height=True):
             gr.Markdown("# WECL Explorer\nVideo emotion with cross-modal temporal erasing (CVPR 2023): "
@@ -39,20 +35,23 @@ def build_app() -> gr.Blocks:
             gr.Markdown(f"**Device:** {device_label()}", elem_id="device")
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Video", elem_id="video-tab"):
-                video_tab.build(choices, default, settings)
+                video_tab.build(choices, default, start)
             with gr.Tab("Dataset", elem_id="dataset-tab"):
-                dataset_tab.build(choices, default, settings[1])
+                dataset_tab.build(choices, default, start[1])
         demo.unload(end_session)
     return demo
 
 
 def launch_options() -> dict:
-    """What `launch()` needs beyond the address: upload and request-body limits (`ui.limits`), the
-    sessions kept in memory, served files, look."""
+    """What `launch()` needs beyond the address: upload and request-body limits (`ui.limits`;
+    WECL_MAX_UPLOAD per upload request, all its files together), the sessions whose state (a
+    prediction's features and thumbnails, about 2 MB) and last inputs Gradio keeps, oldest first
+    (WECL_SESSIONS; Gradio's default is 10,000), served files, look."""
+    limits = settings()
     return dict(
-        max_file_size=MAX_FILE_SIZE,
-        app_kwargs={"middleware": [Middleware(BodyLimit, upload_limit=parse_size(MAX_FILE_SIZE) + 2**20)]},
-        state_session_capacity=SESSIONS,
+        max_file_size=limits.max_upload,
+        app_kwargs={"middleware": [Middleware(BodyLimit, upload_limit=parse_size(limits.max_upload) + 2**20)]},
+        state_session_capacity=limits.sessions,
         allowed_paths=served_files(),
         theme=gr.themes.Soft(), css=CSS_FILE.read_text(), js=PLAYER_JS.read_text(), show_error=True,
     )
@@ -63,6 +62,7 @@ def create() -> gr.Blocks:
     (one prediction per visitor, cheap events never refused for what others do). Gradio's own
     app-wide cap is only a backstop: it counts every event, so a full line of predictions would
     refuse a checkpoint's info (a ZeroGPU Space also turns None into 1)."""
+    set_threads()
     clean_outputs()
     sweep_stray_uploads(upload_folder())  # what a crash or a restart left of unfinished uploads
     demo = build_app().queue(default_concurrency_limit=2, max_size=QUEUE_BACKSTOP)

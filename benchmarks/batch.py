@@ -113,7 +113,8 @@ def main() -> None:
                                                                                             progress=tick)))
         steady = [decode_rate]
         for name, run in runs:
-            os.environ["WECL_CACHE"] = str(Path(tmp) / f"cache-{len(rows)}")
+            from wecl.settings import configure
+            configure(cache=str(Path(tmp) / f"cache-{len(rows)}"))
             features.cache.clear()
             db = ResultsDB(Path(tmp) / f"results-{len(rows)}.sqlite")
             times: list[float] = []

@@ -147,7 +147,8 @@ def main() -> None:
           f"device {args.device}" + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else ""))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        os.environ["WECL_CACHE"] = str(tmp / "cache")
+        from wecl.settings import configure
+        configure(cache=str(tmp / "cache"))
         torch.manual_seed(0)
         model = WECL(WECLConfig(classes=CLASSES)).eval()
         params = sum(v.numel() for v in model.state_dict().values())

@@ -58,7 +58,8 @@ def main() -> None:
                 features = model.visual_backbone(frames)
             backbone.append(time.perf_counter() - start)
         faces = int((features[:, -1] > 0).sum())
-        os.environ["WECL_CACHE"] = str(Path(tmp) / "cache")
+        from wecl.settings import configure
+        configure(cache=str(Path(tmp) / "cache"))
         start = time.perf_counter()
         compute_features(video, model)
         first = time.perf_counter() - start

@@ -50,7 +50,8 @@ def main() -> None:
     from wecl import device as devices
 
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["WECL_CACHE"] = tmp  # a cold disk cache: the first run computes everything
+        from wecl.settings import configure
+        configure(cache=tmp)  # a cold disk cache: the first run computes everything
         video = Path(args.video) if args.video else Path(tmp) / "bench720p.mp4"
         if not args.video:
             make_video(video)

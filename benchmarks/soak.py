@@ -140,12 +140,13 @@ def main() -> int:
         os.environ["WECL_DATASET_ROOTS"] = str(work)
     import httpx
     import psutil
+    import torch
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
     import app
     from explorer import dataset_run
-    from ui import common, dataset_tab
+    from ui import dataset_tab
     from wecl import features
     from wecl.training.synth import generate
 
@@ -298,7 +299,7 @@ def main() -> int:
 
     print(f"{args.users} users and {args.attackers} attackers for {args.seconds:.0f} s on {url} "
           f"({os.cpu_count()} CPUs, torch threads "
-          f"{common.BACKBONE_THREADS}); feature cache limit {args.cache_max_mb:g} MB")
+          f"{torch.get_num_threads()}); feature cache limit {args.cache_max_mb:g} MB")
     print(f"{'request':8} {'served':>7} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8}")
     total = 0
     for kind in ("upload", "theta", "bad", "poll"):

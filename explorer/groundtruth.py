@@ -24,11 +24,12 @@ from wecl.annotations import (
     video_id,
     write_annotations,
 )
-from wecl.annotations.model import MAX_ANNOTATION_ITEMS, check_size
+from wecl.annotations.model import check_size
 from wecl.errors import WECLError
 from wecl.features import FileHashes
 from wecl.metrics import overlap_seconds, tiou_matrix, total_length, union
 from wecl.schema import Result
+from wecl.settings import settings
 
 TABLE_COLUMNS = ["start", "end", "label"]
 T = TypeVar("T")
@@ -36,8 +37,8 @@ T = TypeVar("T")
 
 # Parsed uploads, shared by every session, by the files' names and contents: a browser session
 # keeps only the paths, so the memory an annotation set takes is held once and bounded for the
-# whole server, not per visitor. At most PARSED_FILES sets, PARSED_ITEMS videos + segments in all.
-PARSED_FILES, PARSED_ITEMS = 8, 2 * MAX_ANNOTATION_ITEMS
+# whole server, not per visitor. At most PARSED_FILES sets, `parsed_items()` videos + segments in all.
+PARSED_FILES = 8  # and items: twice what one file may hold (`parsed_items`)
 _parsed: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
 _parsed_lock = threading.Lock()
 PARSING = 2
@@ -74,7 +75,7 @@ def read_ground_truth(paths: str | Sequence[str]) -> AnnotationSet:
 
 def shared_parse(paths: list[str], kind: str, parse: Callable[[list[str]], T], items: Callable[[T], int]) -> T:
     """`parse(paths)`, held once for all sessions by `kind` and the files' names and contents (at
-    most PARSED_FILES results, PARSED_ITEMS `items` in all; the oldest go first). The result may be
+    most PARSED_FILES results, `parsed_items()` `items` in all; the oldest go first). The result may be
     shared with other callers: never change it."""
     key = (kind, _content_key(paths))
     with _parsing:  # at most PARSING parses at once (each up to ~280 MB while it runs)
@@ -85,9 +86,14 @@ def shared_parse(paths: list[str], kind: str, parse: Callable[[list[str]], T], i
         parsed = parse(paths)
     with _parsed_lock:
         _parsed[key] = (parsed, items(parsed))
-        while len(_parsed) > PARSED_FILES or (len(_parsed) > 1 and sum(n for _, n in _parsed.values()) > PARSED_ITEMS):
+        while len(_parsed) > PARSED_FILES or (len(_parsed) > 1 and sum(n for _, n in _parsed.values()) > parsed_items()):
             _parsed.popitem(last=False)
     return parsed
+
+
+def parsed_items() -> int:
+    """Videos + segments the parsed files may hold in all: twice what one file may."""
+    return 2 * settings().max_annotation_items
 
 
 def check_file_count(paths: Sequence[str], positions: int = 1) -> None:

@@ -13,6 +13,7 @@ from wecl import checkpoints
 from wecl.annotations import VIDEO_EXTENSIONS
 from wecl.config import WECLConfig, cache_root
 from wecl.errors import WECLError
+from wecl.settings import settings
 
 ASSETS = checkpoints.PROJECT_ROOT / "assets"
 EXAMPLES = ASSETS / "examples"  # the Video tab's examples
@@ -41,7 +42,7 @@ def allowed_checkpoint(spec: str | None) -> str | None:
     if spec is None or not reachable_from_elsewhere() or checkpoints.registry_entry(spec) is not None:
         return spec
     repo = checkpoints.parse_spec(spec)[0] if len(spec) <= checkpoints.MAX_SPEC_LENGTH else ""
-    allowed = [a.strip() for a in os.environ.get("WECL_CHECKPOINTS_ALLOW", "").split(",") if a.strip()]
+    allowed = list(settings().checkpoints_allow)
     # Only a Hub id can be allowed: `owner/../x` passes a prefix test but resolves as a local path.
     hub_id = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}", repo) and ".." not in repo
     if hub_id and any(repo == a or (a.endswith("/") and repo.startswith(a)) for a in allowed):
@@ -55,7 +56,7 @@ def dataset_roots() -> list[Path]:
     """Folders the dataset tab may open (empty: any). WECL_DATASET_ROOTS (os.pathsep-separated)
     when set; else it fails closed: only the bundled assets/, unless the server listens on loopback
     alone (GRADIO_SERVER_NAME unset or 127.0.0.1, no share link) outside a Hugging Face Space."""
-    explicit = [Path(p).expanduser().resolve() for p in os.environ.get("WECL_DATASET_ROOTS", "").split(os.pathsep) if p]
+    explicit = [Path(p).expanduser().resolve() for p in settings().dataset_roots]
     if explicit:
         return explicit
     return [ASSETS] if reachable_from_elsewhere() else []

@@ -18,19 +18,18 @@ from wecl.annotations import Segment
 from wecl.errors import WECLError
 from wecl.progress import Progress, silent
 from wecl.schema import Result
+from wecl.settings import settings
 from wecl.threads import Deadline
 from wecl.video import PictureReader
 
 LEGEND_W = 34  # left margin of the strip, for the row names
-# The annotated MP4 is a preview: at most MAX_FPS frames a second, of videos up to MAX_SECONDS (the
-# render queue runs one at a time, and a 1 h video at 240 fps would hold it for hours).
+# The annotated MP4 is a preview: at most MAX_FPS frames a second, of videos up to
+# WECL_MAX_RENDER seconds (the render queue runs one at a time, and a 1 h video at 240 fps would hold
+# it for hours); the work a render may ask for, in source pixels decoded (width x height x source
+# frames), is WECL_MAX_RENDER_WORK, by default 10 min of 720p at 30 fps (an 8192x1024 video of 600 s
+# at 240 fps asks for 73 times as much); a render that takes longer than WECL_RENDER_BUDGET seconds
+# is given up with a message (`wecl.settings`).
 MAX_FPS = 30
-MAX_SECONDS = float(os.environ.get("WECL_MAX_RENDER", 600))
-# The work a render may ask for, in source pixels decoded (width x height x source frames): 10 min
-# of 720p at 30 fps. An 8192x1024 video of 600 s at 240 fps asks for 73 times as much.
-MAX_WORK = float(os.environ.get("WECL_MAX_RENDER_WORK", 1280 * 720 * 30 * 600))
-# Seconds a render may take before it is given up with a message (it runs one at a time).
-TIME_BUDGET_S = float(os.environ.get("WECL_RENDER_BUDGET", 300))
 
 
 def _even(n: float) -> int:
@@ -111,24 +110,25 @@ def render_annotated(video: str, result: Result, out: str | os.PathLike, truth: 
     out = Path(out)
     progress = progress or silent
     duration = float(result["video"]["duration"])
-    if duration > MAX_SECONDS:
-        raise WECLError(f"the annotated video is made for videos up to {MAX_SECONDS:g} s, and this one is "
+    limits = settings()
+    if duration > limits.max_render_s:
+        raise WECLError(f"the annotated video is made for videos up to {limits.max_render_s:g} s, and this one is "
                         f"{duration:.0f} s (WECL_MAX_RENDER); the JSON and CSV downloads hold every figure")
     source_w, source_h = int(result["video"]["width"]), int(result["video"]["height"])
     source_fps = float(result["video"]["fps"]) or 25.0
     fps = min(source_fps, MAX_FPS)
     # every source frame is decoded at the source size, whatever is written
     work = float(source_w) * source_h * max(1.0, duration * source_fps)
-    if work > MAX_WORK:
+    if work > limits.max_render_work:
         raise WECLError(f"the annotated video of a {source_w}x{source_h} video of {duration:.0f} s at {source_fps:g} fps "
-                        f"would decode {work / 1e9:.0f} G pixels, more than the {MAX_WORK / 1e9:.0f} G a render may "
-                        "(WECL_MAX_RENDER_WORK); the JSON and CSV downloads hold every figure")
+                        f"would decode {work / 1e9:.0f} G pixels, more than the {limits.max_render_work / 1e9:.0f} G a "
+                        "render may (WECL_MAX_RENDER_WORK); the JSON and CSV downloads hold every figure")
     progress(0.0, 1.0, "opening the video")
     w = _even(width)  # small videos are scaled up too: the strip needs the room
     # A portrait picture is at most as tall as the frame is wide, centred between black bars: at
     # w wide it would be 1.8 w tall, and a player fitting it to a screen shrinks the strip away.
     picture_w = _even(w * source_w / source_h) if source_h > source_w else w
-    reader = PictureReader(video, picture_w, _RenderDeadline(TIME_BUDGET_S))
+    reader = PictureReader(video, picture_w, _RenderDeadline(limits.render_budget_s))
     audio = None
     try:
         first = reader.picture(0.0)

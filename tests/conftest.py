@@ -26,10 +26,41 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 @pytest.fixture(scope="session", autouse=True)
 def wecl_cache(tmp_path_factory) -> Path:
     """WECL_CACHE points at a session tmp folder (features are written there, never ~/.cache)."""
+    from wecl import settings as module
+
     folder = tmp_path_factory.mktemp("wecl-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WECL_CACHE", str(folder))
+        mp.setattr(module, "current", None)  # read again, with it
         yield folder
+
+
+@pytest.fixture
+def limits(monkeypatch):
+    """One test's settings (`wecl.settings`): `limits(max_duration_s=2.0)` changes them in this
+    process until the test ends, as `WECL_MAX_DURATION=2` would."""
+    import dataclasses
+
+    from wecl import settings as module
+
+    def change(**changes) -> None:
+        monkeypatch.setattr(module, "current", dataclasses.replace(module.settings(), **changes))
+
+    return change
+
+
+@pytest.fixture
+def wecl_env(monkeypatch):
+    """`wecl_env(WECL_CACHE=...)`: set WECL_ variables for this test, in this process (its settings
+    are read again) and in the processes it starts."""
+    from wecl import settings as module
+
+    def change(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(module, "current", None)
+
+    return change
 
 
 @pytest.fixture(scope="session")

@@ -331,23 +331,21 @@ def test_reading_is_linear_in_the_file_size(tmp_path):
         read_annotations(path)
 
 
-def test_an_annotation_file_over_the_size_limit_is_a_message(tmp_path, monkeypatch):
-    import wecl.annotations.model as module
+def test_an_annotation_file_over_the_size_limit_is_a_message(limits, tmp_path, monkeypatch):
 
     path = tmp_path / "huge.json"
     path.write_text(json.dumps({"database": {}}) + " " * 4096)
-    monkeypatch.setattr(module, "MAX_ANNOTATION_BYTES", 1024)
+    limits(max_annotation_mb=1024 / 2**20)
     with pytest.raises(WECLError, match="more than an annotation file may hold"):
         read_annotations(path)
 
 
 @pytest.mark.parametrize("fmt", ["activitynet", "results", "csv", "ekman-position"])
-def test_an_annotation_file_with_too_many_items_is_a_message(tmp_path, monkeypatch, fmt):
+def test_an_annotation_file_with_too_many_items_is_a_message(limits, tmp_path, monkeypatch, fmt):
     """Bytes alone do not bound parsing: 16 MB of CSV is two million segments. Every reader counts
-    videos and segments and refuses a file past MAX_ANNOTATION_ITEMS; at the bound it reads."""
-    import wecl.annotations.model as module
+    videos and segments and refuses a file past WECL_MAX_ANNOTATION_ITEMS; at the bound it reads."""
 
-    monkeypatch.setattr(module, "MAX_ANNOTATION_ITEMS", 6)
+    limits(max_annotation_items=6)
 
     def write(videos: int, segments: int):
         path = tmp_path / f"{fmt}-{videos}-{segments}"
@@ -376,11 +374,10 @@ def test_an_annotation_file_with_too_many_items_is_a_message(tmp_path, monkeypat
             read_annotations(path)
 
 
-def test_a_positions_file_counts_its_segments_too(tmp_path, monkeypatch):
+def test_a_positions_file_counts_its_segments_too(limits, tmp_path, monkeypatch):
     """Three segments a line: six videos within the bound can still hold too many segments."""
-    import wecl.annotations.model as module
 
-    monkeypatch.setattr(module, "MAX_ANNOTATION_ITEMS", 6)
+    limits(max_annotation_items=6)
     path = tmp_path / "position.txt"
     path.write_text("0.5 1 2 3 4 5 10\n" * 3)
     (tmp_path / "position_videos.txt").write_text("a.mp4\nb.mp4\nc.mp4\n")

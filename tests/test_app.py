@@ -166,10 +166,10 @@ def test_requests_never_change_the_process_thread_count(client, tmp_path):
     worker.join()
     info = torch.__config__.parallel_info()
     counts = {name: int(n) for name, n in re.findall(r"(at::get_num_threads|mkl_get_max_threads)\(\) : (\d+)", info)}
-    assert counts and set(counts.values()) == {common.BACKBONE_THREADS}, info
+    assert counts and set(counts.values()) == {common.set_threads()}, info  # what the app set at start-up
 
 
-def test_a_space_loads_only_its_own_and_allowed_checkpoints(monkeypatch, tmp_path):
+def test_a_space_loads_only_its_own_and_allowed_checkpoints(wecl_env, monkeypatch, tmp_path):
     import gradio as gr
 
     from explorer.policy import allowed_checkpoint
@@ -178,7 +178,7 @@ def test_a_space_loads_only_its_own_and_allowed_checkpoints(monkeypatch, tmp_pat
 
     assert allowed_checkpoint(str(tmp_path)) == str(tmp_path)  # locally: anything
     monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
-    monkeypatch.setenv("WECL_CHECKPOINTS_ALLOW", "lab/, other/wecl-ve8")
+    wecl_env(WECL_CHECKPOINTS_ALLOW="lab/, other/wecl-ve8")
     assert allowed_checkpoint("") is None and allowed_checkpoint("wecl-synth-paper") == "wecl-synth-paper"
     assert allowed_checkpoint("lab/anything@v2") == "lab/anything@v2"
     assert allowed_checkpoint("other/wecl-ve8") == "other/wecl-ve8"

@@ -323,7 +323,7 @@ def test_an_uploaded_annotation_file_is_copied_at_start(tmp_path):
 
 
 @pytest.mark.parametrize("reachable", [{"SPACE_ID": "someone/wecl-explorer"}, {"GRADIO_SERVER_NAME": "0.0.0.0"}])
-def test_reachable_from_elsewhere_each_visitor_edits_a_copy_of_their_own(tmp_path, monkeypatch, reachable):
+def test_reachable_from_elsewhere_each_visitor_edits_a_copy_of_their_own(wecl_env, tmp_path, monkeypatch, reachable):
     """On a Space, and (issue 25, row 8) on a lab server on every address, where an anonymous Save
     rewrote the bundled annotations."""
     import types
@@ -333,7 +333,7 @@ def test_reachable_from_elsewhere_each_visitor_edits_a_copy_of_their_own(tmp_pat
     bundled = (folder / "annotations.json").read_text()
     for name, value in reachable.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("WECL_DATASET_ROOTS", str(tmp_path))
+    wecl_env(WECL_DATASET_ROOTS=str(tmp_path))
     first, _, _ = dataset_tab.start_dataset(str(folder), None, DEMO, "", "eq9",
                                             types.SimpleNamespace(session_hash="alice"))
     run = dataset_run.get_run(first)

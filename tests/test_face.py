@@ -154,7 +154,7 @@ def test_detection_finds_the_face_and_bounds_huge_frames():
     boxes = face.detect_faces(small)
     assert len(boxes) == 1 and boxes[0][2] >= 40
     big = np.ascontiguousarray(np.kron(small, np.ones((8, 8), np.uint8)))  # 5120 x 2880
-    assert max(big.shape) > 4 * face.DETECT_SIDE
+    assert max(big.shape) > 4 * face.detect_side()
     found = face.detect_faces(big)
     assert len(found) == 1
     assert np.abs(found[0] / 8 - boxes[0]).max() <= 0.1 * boxes[0][2]

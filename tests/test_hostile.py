@@ -163,7 +163,7 @@ def test_an_overlong_checkpoint_name_is_a_message():
             checkpoints.resolve(name)
 
 
-def test_a_dataset_folder_too_big_to_walk_is_a_message(tmp_path, monkeypatch):
+def test_a_dataset_folder_too_big_to_walk_is_a_message(limits, tmp_path, monkeypatch):
     from wecl import batch
 
     for i in range(30):
@@ -172,32 +172,30 @@ def test_a_dataset_folder_too_big_to_walk_is_a_message(tmp_path, monkeypatch):
     (tmp_path / ".wecl").mkdir()
     (tmp_path / ".wecl" / "hidden.mp4").write_bytes(b"")
     assert len(batch.list_videos(tmp_path)) == 30  # hidden folders are left out
-    monkeypatch.setattr(batch, "MAX_SCANNED", 40)
+    limits(max_scanned=40)
     with pytest.raises(WECLError, match="more than 40 files and folders"):
         batch.list_videos(tmp_path)
     with pytest.raises(WECLError, match="no such folder|cannot open"):
         batch.list_videos(tmp_path / ("y" * 300))
 
 
-def test_a_decode_past_the_time_budget_ends_with_a_message(tmp_path, tiny_model, monkeypatch):
-    from wecl import video
+def test_a_decode_past_the_time_budget_ends_with_a_message(limits, tmp_path, tiny_model, monkeypatch):
 
     path = tmp_path / "budget.mp4"  # content of its own (no other test makes it): no cached features skip the decode
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=66x46:rate=10:duration=2", "-c:v", "libx264", "-preset",
            "ultrafast", "-pix_fmt", "yuv420p", path)
-    monkeypatch.setattr(video, "TIME_BUDGET_S", 0.0)
+    limits(time_budget_s=0.0)
     with pytest.raises(WECLError, match="longer than the 0 s this video may take"):
         predict(path, tiny_model)
     monkeypatch.undo()
     assert predict(path, tiny_model).json["video"]["duration"] == pytest.approx(2.0, abs=0.2)
 
 
-def test_the_time_budget_covers_the_backbones_too(tmp_path, tiny_checkpoint, monkeypatch):
+def test_the_time_budget_covers_the_backbones_too(limits, tmp_path, tiny_checkpoint, monkeypatch):
     """Issue 25, row 5: only decoding had a budget, so a prediction whose backbones ran long (a
     slow machine, a face-dense video) held the prediction queue for as long as they took."""
     import time
 
-    from wecl import video
     from wecl.features import compute_features
 
     class SlowBackbones(WECL):
@@ -209,19 +207,19 @@ def test_the_time_budget_covers_the_backbones_too(tmp_path, tiny_checkpoint, mon
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2", "-f", "lavfi", "-i", "sine=d=2",
            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", path)
     model = SlowBackbones.from_pretrained(tiny_checkpoint)
-    monkeypatch.setattr(video, "TIME_BUDGET_S", 0.4)
+    limits(time_budget_s=0.4)
     began = time.monotonic()
     with pytest.raises(WECLError, match="analysing it took longer than the 0.4 s this video may take"):
         compute_features(str(path), model)
     assert time.monotonic() - began < 2.5  # at most one backbone step past the budget
 
 
-def test_the_disk_feature_cache_keeps_to_its_size(tmp_path, tiny_model, monkeypatch):
+def test_the_disk_feature_cache_keeps_to_its_size(wecl_env, limits, tmp_path, tiny_model, monkeypatch):
     """Features of many videos: the cache folder never holds more than WECL_CACHE_MAX; the file
     used last stays, the oldest goes."""
     from wecl import features
 
-    monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
+    wecl_env(WECL_CACHE=str(tmp_path / "cache"))
     videos = []
     for i in range(4):
         videos.append(tmp_path / f"v{i}.mp4")
@@ -229,7 +227,7 @@ def test_the_disk_feature_cache_keeps_to_its_size(tmp_path, tiny_model, monkeypa
                "ultrafast", "-pix_fmt", "yuv420p", videos[-1])
     features.features_for(str(videos[0]), tiny_model)
     one = sum(p.stat().st_size for p in features.cache_dir().glob("*.npz"))
-    monkeypatch.setattr(features.cache, "max_disk_bytes", int(2.5 * one))
+    limits(cache_max_mb=2.5 * one / 2**20)
     for video in videos[1:]:
         features.features_for(str(video), tiny_model)
         assert sum(p.stat().st_size for p in features.cache_dir().glob("*.npz")) <= features.cache.max_disk_bytes
@@ -351,7 +349,7 @@ def test_a_planted_journal_moves_no_file(tmp_path):
         assert victim.read_text() == "the app\n" and payload.exists() and neighbour.read_text() == "theirs\n"
 
 
-def test_an_allowed_owner_does_not_open_local_paths(monkeypatch, tmp_path):
+def test_an_allowed_owner_does_not_open_local_paths(wecl_env, monkeypatch, tmp_path):
     """On a Space, `WECL_CHECKPOINTS_ALLOW=lab/` allows Hub ids under lab/, not a path such as
     `lab/../x` that a local folder named `lab` would resolve; and a huge id with an `@` is a
     message, not an OSError from the file system."""
@@ -359,7 +357,7 @@ def test_an_allowed_owner_does_not_open_local_paths(monkeypatch, tmp_path):
     from wecl import checkpoints
 
     monkeypatch.setenv("SPACE_ID", "someone/wecl-explorer")
-    monkeypatch.setenv("WECL_CHECKPOINTS_ALLOW", "lab/")
+    wecl_env(WECL_CHECKPOINTS_ALLOW="lab/")
     assert allowed_checkpoint("lab/model@v1") == "lab/model@v1"
     for refused in ("lab/../x", "lab/a/../../etc", "lab/" + "x" * 5000 + "@main"):
         with pytest.raises(WECLError, match="this server loads only its own checkpoints"):
@@ -369,15 +367,14 @@ def test_an_allowed_owner_does_not_open_local_paths(monkeypatch, tmp_path):
     assert checkpoints.parse_spec("a/" + "b" * 5000 + "@main")[1] == "main"
 
 
-def test_a_dataset_run_that_cannot_start_keeps_no_copy(tmp_path, monkeypatch, media):
+def test_a_dataset_run_that_cannot_start_keeps_no_copy(limits, wecl_env, tmp_path, monkeypatch, media):
     """A private dataset run copies its annotation file first; when the run is refused (a broken
     file, a missing checkpoint, a file over the annotation limit) the copy goes with it."""
     import shutil
 
-    import wecl.annotations.model as annotation_model
     from explorer.dataset_run import DatasetRun, runs_root
 
-    monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
+    wecl_env(WECL_CACHE=str(tmp_path / "cache"))
     folder = tmp_path / "videos"
     folder.mkdir()
     shutil.copy(media("short"), folder / "v.mp4")
@@ -389,7 +386,7 @@ def test_a_dataset_run_that_cannot_start_keeps_no_copy(tmp_path, monkeypatch, me
             DatasetRun(folder, [checkpoint], str(annotation), private=True)
     with pytest.raises(WECLError, match="give one annotation file"):  # refused before any copy
         DatasetRun(folder, [None], [str(good)] * 3, private=True)
-    monkeypatch.setattr(annotation_model, "MAX_ANNOTATION_BYTES", 16)
+    limits(max_annotation_mb=16 / 2**20)
     with pytest.raises(WECLError, match="more than an annotation file may hold"):
         DatasetRun(folder, [None], str(good), private=True)
     assert not runs_root().exists() or not any(runs_root().iterdir())
@@ -442,7 +439,7 @@ def test_a_failed_request_keeps_nothing_of_what_it_held():
 
 
 @pytest.mark.slow
-def test_rss_comes_back_after_failed_big_decodes(tmp_path, monkeypatch):
+def test_rss_comes_back_after_failed_big_decodes(limits, tmp_path, monkeypatch):
     """Twice in one process: a prediction of an 8192x8192 file that runs out of its decoding
     budget is a message, and the server's memory is back within 100 MB of where it was."""
     import cv2
@@ -450,7 +447,6 @@ def test_rss_comes_back_after_failed_big_decodes(tmp_path, monkeypatch):
     import numpy as np
     import psutil
 
-    import wecl.video
     from ui.video_tab import run_prediction
 
     folder = tmp_path / "big"
@@ -461,7 +457,7 @@ def test_rss_comes_back_after_failed_big_decodes(tmp_path, monkeypatch):
         cv2.imwrite(str(folder / f"f{i:03d}.png"), picture)
     del picture
     ffmpeg("-framerate", "2", "-i", folder / "f%03d.png", "-c:v", "copy", folder / "big.mov")
-    monkeypatch.setattr(wecl.video, "TIME_BUDGET_S", 0.05)
+    limits(time_budget_s=0.05)
     process = psutil.Process()
     for attempt in range(2):
         before = process.memory_info().rss

@@ -73,12 +73,11 @@ def top_level_files(folder: str) -> set[str]:
     return {e.name for e in os.scandir(folder) if e.is_file()} if os.path.isdir(folder) else set()
 
 
-def test_one_client_may_upload_only_its_hourly_allowance(monkeypatch):
+def test_one_client_may_upload_only_its_hourly_allowance(limits, monkeypatch):
     """Row 4: the 200 MB limit was per file, and one POST carried 5 x 150 MB; every client could
     repeat it. Now an upload's files count together, and each client has an allowance an hour."""
-    import ui.limits
 
-    monkeypatch.setattr(ui.limits, "UPLOAD_BUDGET", 3 * 2**20)
+    limits(upload_budget_mb=3)
     with server() as url:
         status, _ = upload(url, {"a.mp4": b"x" * 2**20, "b.mp4": b"x" * 2**20})
         assert status == 200  # two files, 2 MiB together: within the allowance
@@ -162,14 +161,13 @@ def _prediction_data(url: str, tmp_path: Path) -> list:
     return [{"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": "fresh.mp4"}, "", 0.7, 1, "eq9"]
 
 
-def test_one_visitor_cannot_fill_the_queue_for_the_others(monkeypatch, tmp_path):
+def test_one_visitor_cannot_fill_the_queue_for_the_others(limits, monkeypatch, tmp_path):
     """Row 5: 33 predictions joined by one client in 0.4 s, with no event stream, gave every event
     of every visitor "Queue is full" (HTTP 503) for about an hour, a checkpoint's info included.
     Now: one prediction waiting or running per session, a cap on predictions alone, and other
     events are never refused for what other visitors do."""
-    import ui.fairness
 
-    monkeypatch.setitem(ui.fairness.MAX_WAITING, "predict", 3)
+    limits(max_waiting_predictions=3)
     with server() as url:
         predict, info = _fn_index(url, "predict"), _fn_index(url, "on_checkpoint")
         data = _prediction_data(url, tmp_path)
@@ -202,20 +200,19 @@ def test_on_a_space_one_address_is_one_visitor(monkeypatch, tmp_path):
         assert _join(url, predict, "four", data, address="198.51.100.2")[0] == 200
 
 
-def test_a_file_that_declares_no_packet_count_is_bounded_through_the_server(monkeypatch, tmp_path):
+def test_a_file_that_declares_no_packet_count_is_bounded_through_the_server(limits, monkeypatch, tmp_path):
     """Row 9, over HTTP: an MKV (which declares no packet counts) of tiny sound packets was accepted
     whatever its count; packets are now counted as they are demuxed."""
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
-    import wecl.video
     from helpers import ffmpeg
 
     path = tmp_path / "tiny_packets.mkv"  # 3,000 packets a second of sound
     ffmpeg("-f", "lavfi", "-i", "color=size=32x32:rate=5:duration=10", "-f", "lavfi", "-i",
            "anullsrc=r=48000:cl=mono:nb_samples=16", "-t", "10", "-c:v", "libx264", "-preset", "ultrafast",
            "-c:a", "pcm_s16le", path)
-    monkeypatch.setattr(wecl.video, "MAX_PACKETS", 20_000)
+    limits(max_packets=20_000)
     with server() as url:
         client = Client(url, verbose=False, download_files=False)
         with pytest.raises(AppError, match="holds more than 20,000 packets"):

@@ -118,8 +118,8 @@ def test_theta_and_rounds_change_erasing(media, tiny_model):
         predict(path, tiny_model, rounds=0)
 
 
-def test_features_from_memory_then_disk(media, tiny_model, tmp_path, monkeypatch):
-    monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
+def test_features_from_memory_then_disk(wecl_env, media, tiny_model, tmp_path, monkeypatch):
+    wecl_env(WECL_CACHE=str(tmp_path / "cache"))
     wecl.features.cache.clear()
     path = media("short")
     first = predict(path, tiny_model, theta=0.7)
@@ -149,7 +149,7 @@ def test_features_from_memory_then_disk(media, tiny_model, tmp_path, monkeypatch
 
     # a damaged cache entry is recomputed, never trusted
     monkeypatch.undo()
-    monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
+    wecl_env(WECL_CACHE=str(tmp_path / "cache"))
     stored[0].write_bytes(b"garbage")
     wecl.features.cache.clear()
     fourth = predict(path, tiny_model, theta=0.7)
@@ -177,9 +177,9 @@ def test_save_json(media, tiny_model, tmp_path):
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS + ["missing"])
-def test_bad_inputs_raise_and_leave_no_temp_files(media, tiny_model, tmp_path, monkeypatch, kind):
+def test_bad_inputs_raise_and_leave_no_temp_files(wecl_env, media, tiny_model, tmp_path, monkeypatch, kind):
     cache = tmp_path / "cache"
-    monkeypatch.setenv("WECL_CACHE", str(cache))
+    wecl_env(WECL_CACHE=str(cache))
     folder = tmp_path / "videos"
     folder.mkdir()
     if kind == "missing":
@@ -196,11 +196,11 @@ def test_bad_inputs_raise_and_leave_no_temp_files(media, tiny_model, tmp_path, m
     assert not [p for p in leftovers if p.is_file()], leftovers
 
 
-def test_failed_cache_write_leaves_no_temp_file(media, tiny_model, tmp_path, monkeypatch):
+def test_failed_cache_write_leaves_no_temp_file(wecl_env, media, tiny_model, tmp_path, monkeypatch):
     """A full or read-only cache disk costs speed only: the prediction succeeds and no partial
     file is left behind."""
     cache = tmp_path / "cache"
-    monkeypatch.setenv("WECL_CACHE", str(cache))
+    wecl_env(WECL_CACHE=str(cache))
     wecl.features.cache.clear()
 
     def half_written(file, *args, **kwargs):

@@ -24,18 +24,18 @@ def test_the_annotated_video_is_the_video_over_its_timeline_at_most_30_fps(tmp_p
     assert sorted(p.name for p in out.parent.iterdir()) == ["fast.annotated.mp4"]  # no temporary left
 
 
-def test_a_video_past_the_render_bound_is_a_message(tmp_path, tiny_model, monkeypatch):
+def test_a_video_past_the_render_bound_is_a_message(limits, tmp_path, tiny_model, monkeypatch):
     video = tmp_path / "long.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2", "-c:v", "libx264", "-preset",
            "ultrafast", "-pix_fmt", "yuv420p", video)
     result = predict(video, tiny_model).json
-    monkeypatch.setattr(render, "MAX_SECONDS", 1.0)
+    limits(max_render_s=1.0)
     with pytest.raises(WECLError, match=r"up to 1 s, and this one is 2 s \(WECL_MAX_RENDER\)"):
         render.render_annotated(str(video), result, tmp_path / "long.annotated.mp4")
     assert not (tmp_path / "long.annotated.mp4").exists()
 
 
-def test_a_render_is_bounded_in_work_and_in_time(tmp_path, tiny_model, monkeypatch):
+def test_a_render_is_bounded_in_work_and_in_time(limits, tmp_path, tiny_model, monkeypatch):
     """Issue 25, row 6: a legal 600 s, 8192x1024, 240 fps file would have held the one-at-a-time
     render queue for about 55 min. The work (source pixels decoded) is checked before a frame is
     read, and a render past its time budget stops with a message and leaves no file."""
@@ -43,15 +43,15 @@ def test_a_render_is_bounded_in_work_and_in_time(tmp_path, tiny_model, monkeypat
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=3", "-c:v", "libx264", "-preset",
            "ultrafast", "-pix_fmt", "yuv420p", video)
     result = predict(video, tiny_model).json
-    monkeypatch.setattr(render, "MAX_WORK", 320 * 240 * 30 * 3 - 1)  # one pixel short of this clip
+    limits(max_render_work=320 * 240 * 30 * 3 - 1)  # one pixel short of this clip
     with pytest.raises(WECLError, match=r"320x240 video of 3 s at 30 fps would decode .* \(WECL_MAX_RENDER_WORK\)"):
         render.render_annotated(str(video), result, tmp_path / "a" / "clip.annotated.mp4")
-    monkeypatch.setattr(render, "MAX_WORK", 1e15)
-    monkeypatch.setattr(render, "TIME_BUDGET_S", 0.0)
+    limits(max_render_work=1e15)
+    limits(render_budget_s=0.0)
     with pytest.raises(WECLError, match=r"longer than the 0 s a render may take \(WECL_RENDER_BUDGET\)"):
         render.render_annotated(str(video), result, tmp_path / "b" / "clip.annotated.mp4")
     assert not list((tmp_path / "b").glob("*"))  # no output, no temporary
-    monkeypatch.setattr(render, "TIME_BUDGET_S", 300.0)
+    limits(render_budget_s=300.0)
     out = render.render_annotated(str(video), result, tmp_path / "c" / "clip.annotated.mp4")
     assert probe(str(out)).width == 480  # frames arrive from ffmpeg at the output width
 

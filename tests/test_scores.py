@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from wecl.annotations import Segment
-from wecl.annotations.model import MAX_ANNOTATION_ITEMS
 from wecl.annotations.scores import Rule, as_detections, parse_rule, read_scores
 from wecl.errors import WECLError
+from wecl.settings import Settings
 
 KNOWN = {"a": 10.0, "b": 8.0}
 GT = {"database": {"a": {"duration": 10.0, "annotations": [{"segment": [1.0, 3.0], "label": "joy"},
@@ -102,6 +102,8 @@ def test_times_and_videos_are_only_checked_against_known_videos(tmp_path):
 
 
 def test_200001_rows_are_refused_before_they_are_built(tmp_path):
+    MAX_ANNOTATION_ITEMS = Settings().max_annotation_items  # the default bound: 200,000
+    assert MAX_ANNOTATION_ITEMS == 200_000
     rows = "".join(f"a,{i},{i + 1},0.5\n" for i in range(MAX_ANNOTATION_ITEMS + 1))
     path = write(tmp_path, "big.csv", "video,start,end,score\n" + rows)
     with pytest.raises(WECLError, match=f"more than {MAX_ANNOTATION_ITEMS:,} rows"):

@@ -30,8 +30,8 @@ def setup(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def feature_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("WECL_CACHE", str(tmp_path / "cache"))
+def feature_cache(wecl_env, tmp_path, monkeypatch):
+    wecl_env(WECL_CACHE=str(tmp_path / "cache"))
 
 
 @pytest.mark.slow

@@ -184,8 +184,8 @@ def test_missing_file(tmp_path):
     assert path in str(error.value)
 
 
-def test_resolution_over_maximum(media, monkeypatch):
-    monkeypatch.setattr(wecl.video, "MAX_SIDE_PX", 150)
+def test_resolution_over_maximum(limits, media, monkeypatch):
+    limits(max_side_px=150)
     path = str(media("av"))
     with pytest.raises(WECLError) as error:
         read_clips(path, T, K)

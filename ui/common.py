@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -20,6 +19,7 @@ import torch
 from explorer.policy import public_message
 from wecl.device import resolve_device, resolve_precision
 from wecl.errors import WECLError, release
+from wecl.settings import settings
 
 try:  # ZeroGPU Spaces: borrow a GPU for the duration of a prediction
     import spaces
@@ -32,14 +32,17 @@ except ImportError:
 # Files the app writes (downloads, annotated MP4s) go under the system temp dir, which Gradio
 # serves by default; nothing else outside the app's folders is ever served.
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "wecl-explorer"
-OUTPUT_MAX_AGE_S = float(os.environ.get("WECL_OUTPUT_MAX_AGE", 6 * 3600))
 CLEAN_EVERY_S = 600
-DEVICE = os.environ.get("WECL_DEVICE", "auto")
-# Torch's thread count is set once per process (WECL_THREADS, default every core), never per
-# request: torch.set_num_threads also sets MKL's count, which is process-wide, so a request setting
-# 1 for its heads would drop a running backbone or dataset worker to one thread.
-BACKBONE_THREADS = int(os.environ.get("WECL_THREADS", 0)) or torch.get_num_threads()
-torch.set_num_threads(BACKBONE_THREADS)
+
+
+def set_threads() -> int:
+    """Torch's thread count, set once per process when the app is created (WECL_THREADS, default
+    every core), never per request: torch.set_num_threads also sets MKL's count, which is
+    process-wide, so a request setting 1 for its heads would drop a running backbone or dataset
+    worker to one thread. -> the count."""
+    threads = settings().threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return threads
 KEYFRAME_CHOICES = [("eq. 9: A*v ≥ θ and A*a ≥ θ (the paper's)", "eq9"),
                     ("eq. 9, else the peak of min(A*v, A*a)", "eq9-fallback"),
                     ("min(A*v, A*a) renormalised ≥ θ", "min-joint"),
@@ -109,11 +112,11 @@ def user_errors(fn):
 
 
 def device_label() -> str:
-    device = resolve_device(DEVICE)
-    precision = resolve_precision(os.environ.get("WECL_PRECISION", "auto"), device)
+    device = resolve_device(settings().device)
+    precision = resolve_precision(settings().precision, device)
     if device.type == "cuda":
         return f"GPU · {torch.cuda.get_device_name(device)} · backbones in {precision}"
-    return f"CPU · {BACKBONE_THREADS} threads · backbones in {precision}"
+    return f"CPU · {torch.get_num_threads()} threads · backbones in {precision}"
 
 
 _last_clean = [0.0]
@@ -148,8 +151,9 @@ def end_session(request: gr.Request) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def clean_outputs(max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
-    """Drop session folders of earlier runs that nobody has touched for a while."""
+def clean_outputs(max_age_s: float | None = None) -> None:
+    """Drop session folders of earlier runs that nobody has touched for a while (WECL_OUTPUT_MAX_AGE)."""
+    max_age_s = settings().output_max_age_s if max_age_s is None else max_age_s
     if not OUTPUT_ROOT.is_dir():
         return
     for folder in OUTPUT_ROOT.iterdir():

@@ -20,13 +20,14 @@ from explorer.policy import (
     served_files,
     shown_path,
 )
-from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
+from ui.common import KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
 from wecl import checkpoints
 from wecl.annotations import majority_label, video_id
 from wecl.annotations.scores import RULE_KINDS, as_detections
 from wecl.errors import WECLError
 from wecl.evaluation import score_track
 from wecl.features import cache as feature_cache
+from wecl.settings import settings
 
 # ---------------------------------------------------------------------------------------------
 # Named outputs: each event's outputs list is built from the same class its handler returns;
@@ -118,7 +119,7 @@ def start_dataset(folder: str, files, checkpoint_a: str | None, checkpoint_b: st
     # Reachable from elsewhere, every visitor gets a run of their own, editing a copy: the bundled files never change.
     owner = (getattr(request, "session_hash", None) or "anonymous") if reachable_from_elsewhere() else None
     rule = keyframes or (checkpoint_settings(specs[0]) or (None, "eq9"))[1]
-    run = dataset_run.start_run(folder, specs, paths or None, DEVICE, keyframe_rule=rule, owner=owner)
+    run = dataset_run.start_run(folder, specs, paths or None, settings().device, keyframe_rule=rule, owner=owner)
     source = (f"`{shown_path(run.annotation_path)}`" if run.annotation_path
               else "none: every video is listed, nothing is scored (add segments below)")
     if run.private and run.annotation_path:

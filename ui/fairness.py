@@ -8,7 +8,7 @@ front of it instead:
 - **predictions** (`concurrency_id="predict"`) and **renders** (`"render"`): at most one waiting or
   running per session, and, when the app is reachable from elsewhere (a Space, a lab server), per
   client address too: new sessions are free to make, addresses are not. At most
-  `MAX_WAITING[id]` wait app-wide.
+  `max_waiting(id)` wait app-wide.
 - **everything else** (view updates, checkpoint info, the dataset tab's polls: milliseconds each):
   never refused for what other visitors do; at most `MAX_CHEAP_PER_CLIENT` pending per session and
   per address, which bounds the memory a flood of them can hold.
@@ -23,16 +23,17 @@ import os
 from typing import Any
 
 from explorer.policy import reachable_from_elsewhere
+from wecl.settings import settings
 
 EXPENSIVE = ("predict", "render")
 # Waiting or running events of an expensive kind, app-wide. A prediction may take the decoding
 # budget (WECL_TIME_BUDGET, 120 s) plus its backbones, so 16 is a wait of at most about 35 min.
-MAX_WAITING = {"predict": int(os.environ.get("WECL_MAX_WAITING_PREDICTIONS", 16)),
-               "render": int(os.environ.get("WECL_MAX_WAITING_RENDERS", 4))}
+def max_waiting(concurrency_id: str) -> int:
+    """WECL_MAX_WAITING_PREDICTIONS or WECL_MAX_WAITING_RENDERS."""
+    return settings().max_waiting_predictions if concurrency_id == "predict" else settings().max_waiting_renders
+
+
 MAX_CHEAP_PER_CLIENT = 16
-# Proxies in front of the app that append to X-Forwarded-For (a Space has one); the client's
-# address is the entry that many places from the right, which a client cannot forge.
-PROXY_HOPS = int(os.environ.get("WECL_PROXY_HOPS", 1))
 
 
 def client_address(headers: dict[str, str], peer: str | None) -> str:
@@ -40,8 +41,11 @@ def client_address(headers: dict[str, str], peer: str | None) -> str:
     X-Forwarded-For (entries further left are the client's own words); elsewhere the peer."""
     if os.environ.get("SPACE_ID"):
         hops = [h.strip() for h in headers.get("x-forwarded-for", "").split(",") if h.strip()]
-        if len(hops) >= PROXY_HOPS > 0:
-            return hops[-PROXY_HOPS]
+        # Proxies in front of the app append to X-Forwarded-For (a Space has one, WECL_PROXY_HOPS):
+        # the client's address is the entry that many places from the right, which a client cannot forge.
+        proxies = settings().proxy_hops
+        if len(hops) >= proxies > 0:
+            return hops[-proxies]
     return peer or "unknown"
 
 
@@ -67,7 +71,7 @@ def refusal(queue: Any, concurrency_id: str, session: str, address: str) -> str 
     if mine:
         return (f"your previous {what} is still waiting or running; one at a time per visitor, so that "
                 "every visitor gets a turn")
-    limit = MAX_WAITING[concurrency_id]
+    limit = max_waiting(concurrency_id)
     if len(same_kind) >= limit:
         return (f"{len(same_kind)} {what}s are waiting or running, the most this server queues; "
                 "try again in a few minutes")

@@ -5,7 +5,7 @@ Gradio keeps each session's last inputs, and its own upload limit is per file (a
 up to 1,000 files). `BodyLimit` caps every request body: small for the JSON of events and API calls
 (the app's inputs are a few kB), read whole before the app sees it; the upload limit for
 `/upload` bodies, all files together, counted as they stream in. Uploads are also refused while the
-disk they go to has less than `MIN_FREE_DISK` free, and once a client has sent `UPLOAD_BUDGET`
+disk they go to has less than WECL_MIN_FREE_DISK_MB free, and once a client has sent WECL_UPLOAD_BUDGET_MB
 bytes within `BUDGET_WINDOW_S` (as long as Gradio keeps an upload). Each refusal is a 413 (or 507)
 with a sentence.
 
@@ -29,15 +29,19 @@ from pathlib import Path
 from starlette.formparsers import MultiPartException
 
 from ui.fairness import client_address
+from wecl.settings import settings
 
-# The JSON of an event or an API call: a 1,000-row ground-truth table with long labels fits. (Media
-# recorded in the browser would be posted as JSON too: the app's inputs take uploads only.)
-MAX_BODY = int(float(os.environ.get("WECL_MAX_BODY_MB", 2)) * 2**20)
-# Free bytes the upload folder must keep; below it uploads are refused.
-MIN_FREE_DISK = int(float(os.environ.get("WECL_MIN_FREE_DISK_MB", 1024)) * 2**20)
-# Bytes one client (an address: `ui.fairness.client_address`) may upload within BUDGET_WINDOW_S,
-# the time Gradio keeps an upload (the app's delete_cache).
-UPLOAD_BUDGET = int(float(os.environ.get("WECL_UPLOAD_BUDGET_MB", 1024)) * 2**20)
+# The settings (`wecl.settings`): the JSON of an event or an API call, WECL_MAX_BODY_MB (a 1,000-row
+# ground-truth table with long labels fits; media recorded in the browser would be posted as JSON
+# too: the app's inputs take uploads only); the free bytes the upload folder must keep, below which
+# uploads are refused (WECL_MIN_FREE_DISK_MB); the bytes one client (an address:
+# `ui.fairness.client_address`) may upload within BUDGET_WINDOW_S, the time Gradio keeps an upload
+# (the app's delete_cache; WECL_UPLOAD_BUDGET_MB).
+
+
+def min_free_disk() -> int:
+    return int(settings().min_free_disk_mb * 2**20)
+
 BUDGET_WINDOW_S = 3600
 MAX_CLIENTS_REMEMBERED = 10_000
 # A temporary upload file untouched for this long belongs to no upload in progress.
@@ -118,11 +122,14 @@ class BodyLimit:
     """ASGI middleware: request bodies over `limit` bytes (`upload_limit` for upload routes) are
     refused with 413 before the app reads them."""
 
-    def __init__(self, app, limit: int = MAX_BODY, upload_limit: int = 200 * 10**6, upload_dir: str | None = None,
+    def __init__(self, app, limit: int | None = None, upload_limit: int = 200 * 10**6, upload_dir: str | None = None,
                  upload_budget: int | None = None):
-        self.app, self.limit, self.upload_limit = app, limit, upload_limit
+        limits = settings()
+        self.app, self.upload_limit = app, upload_limit
+        self.limit = int(limits.max_body_mb * 2**20) if limit is None else limit
         self.upload_dir = upload_dir or upload_folder()
-        self.budget = _Budget(UPLOAD_BUDGET if upload_budget is None else upload_budget, BUDGET_WINDOW_S)
+        budget = int(limits.upload_budget_mb * 2**20) if upload_budget is None else upload_budget
+        self.budget = _Budget(budget, BUDGET_WINDOW_S)
         self.swept = 0.0
 
     async def __call__(self, scope, receive, send):
@@ -158,7 +165,7 @@ class BodyLimit:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = client_address(headers, (scope.get("client") or (None,))[0])
         await self._sweep()
-        if _free_bytes(self.upload_dir) < MIN_FREE_DISK:
+        if _free_bytes(self.upload_dir) < min_free_disk():
             return await _refuse(send, 507, "the server's disk is nearly full: uploads are refused for now; "
                                             "try again later")
         limit = min(self.upload_limit, self.budget.limit - self.budget.used(client))
@@ -232,7 +239,7 @@ def _free_bytes(folder: str) -> int:
     try:
         return shutil.disk_usage(folder).free
     except OSError:
-        return MIN_FREE_DISK  # a folder that cannot be measured is not a reason to refuse
+        return min_free_disk()  # a folder that cannot be measured is not a reason to refuse
 
 
 async def _refuse(send, status: int, message: str) -> None:

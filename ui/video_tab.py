@@ -11,13 +11,14 @@ import pandas as pd
 
 from explorer import faithfulness_view, groundtruth, imported, plots, render
 from explorer.policy import allowed_checkpoint, checkpoint_settings, example_rows, public_result
-from ui.common import DEVICE, KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, last_error, session_dir, skipping, user_errors
+from ui.common import KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, last_error, session_dir, skipping, user_errors
 from wecl import checkpoints, faithfulness, inference
 from wecl.annotations import video_id
 from wecl.annotations.scores import RULE_KINDS, parse_rule
 from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError
 from wecl.features import features_for
+from wecl.settings import settings
 
 MAX_ROUNDS = 4
 
@@ -127,7 +128,7 @@ def run_prediction(video: str | None, checkpoint: str | None, theta: float | Non
     theta, rounds = checked_settings(theta, rounds)
     spec = allowed_checkpoint(checkpoint)
     progress(0.0, desc="loading the checkpoint")
-    model = inference.load_model(spec, device=DEVICE)
+    model = inference.load_model(spec, device=settings().device)
     result = inference.predict(video, model, theta, rounds,
                                progress=lambda done, total, what: progress(done / total, desc=what),
                                keyframe_rule=keyframes or None)
@@ -246,7 +247,7 @@ def compute_views(session: dict, theta: float, rounds: int, keyframes: str | Non
     download files are left None: `update_views` writes them). `scores`: an imported score file's
     path, its models drawn as tracks and compared with the ground truth under `rule`."""
     theta, rounds = checked_settings(theta, rounds)
-    model = inference.load_model(session["checkpoint"], device=DEVICE)
+    model = inference.load_model(session["checkpoint"], device=settings().device)
     result = public_result(inference.explain(session["features"], model, theta, rounds, keyframes or None).json)
     duration = result["video"]["duration"]
     truth = _truth_or_warn(gt_rows, duration)
@@ -339,7 +340,7 @@ PERTURBATION_CHOICES = [("remove: the rest resampled to T, as erasing does (what
 def _prediction_for(session, video, checkpoint):
     if not current(session, video, checkpoint):
         raise WECLError("no prediction for this video and checkpoint yet: press Run first")
-    return inference.load_model(session["checkpoint"], device=DEVICE), session["features"]
+    return inference.load_model(session["checkpoint"], device=settings().device), session["features"]
 
 
 @user_errors
@@ -363,7 +364,7 @@ def erase_yourself(session, ticked, how, video=None, checkpoint=None) -> Erased:
     """The prediction with the ticked segments taken away, beside the whole video's."""
     if not current(session, video, checkpoint):
         return Erased(figure=None, summary="Run a prediction first, then tick segments to take them away.")
-    model, features = inference.load_model(session["checkpoint"], device=DEVICE), session["features"]
+    model, features = inference.load_model(session["checkpoint"], device=settings().device), session["features"]
     t = len(features.spans)
     removed = sorted({int(i) for i in ticked or [] if 0 <= int(i) < t})
     if not removed:
@@ -401,7 +402,7 @@ def erase_api(video: str | None, checkpoint: str | None, segments, perturbation:
     if isinstance(segments, str) and len(segments) > 1000:
         raise WECLError("segments: too long a list")
     how = faithfulness.check_perturbation(perturbation or "remove")
-    model = inference.load_model(allowed_checkpoint(checkpoint), device=DEVICE)
+    model = inference.load_model(allowed_checkpoint(checkpoint), device=settings().device)
     features = features_for(video, model)
     removed = _segment_list(segments, len(features.spans))
     whole, erased = faithfulness.without(faithfulness.heads_scorer(model), features.visual, features.audio, removed, how)

@@ -18,18 +18,19 @@ from wecl.annotations import VIDEO_EXTENSIONS, video_id, write_prediction_file
 from wecl.atomic import atomic_write_text
 from wecl.errors import WECLError, describe
 from wecl.evaluation import prediction_of
-from wecl.features import MAX_SCANNED, Features, Inputs, cache, check_workers, prefetch, prepare_inputs, run_backbones, video_hash
+from wecl.features import Features, Inputs, cache, check_workers, prefetch, prepare_inputs, run_backbones, video_hash
 from wecl.inference import explain, explain_settings, source_of
 from wecl.model import WECL
 from wecl.progress import Progress, silent
 from wecl.results_db import ResultsDB
 from wecl.schema import Result
+from wecl.settings import settings
 
 
 def list_videos(folder: str | Path) -> list[Path]:
     """Video files under `folder` (recursively, hidden folders such as .wecl left out), by
     extension, in a stable order. Unreadable sub-folders are skipped; a tree of more than
-    MAX_SCANNED entries (a dataset folder of "/") is refused with a message, not walked for minutes."""
+    `settings().max_scanned` entries (a dataset folder of "/") is refused with a message, not walked for minutes."""
     folder = Path(folder)
     try:
         if not folder.is_dir():
@@ -40,8 +41,8 @@ def list_videos(folder: str | Path) -> list[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         scanned += len(dirs) + len(files)
-        if scanned > MAX_SCANNED:
-            raise WECLError(f"{folder}: more than {MAX_SCANNED:,} files and folders below it; "
+        if scanned > settings().max_scanned:
+            raise WECLError(f"{folder}: more than {settings().max_scanned:,} files and folders below it; "
                             "point at the dataset's own folder")
         found += [Path(root) / f for f in files if Path(f).suffix.lower() in VIDEO_EXTENSIONS]
     return sorted(p for p in found if p.is_file())

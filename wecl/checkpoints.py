@@ -20,7 +20,9 @@ from wecl.atomic import atomic_write
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.face import face_pipeline
+from wecl.settings import settings
 from wecl.video import CLIP_SAMPLING
+
 
 def _project_root() -> Path:
     """Where `checkpoints/registry.json` and the bundled checkpoints are: the checkout the package
@@ -429,7 +431,7 @@ def save(model, folder: str | os.PathLike, card: str | None = None, max_shard_by
         raise WECLError(f"backbone dtype must be one of {', '.join(BACKBONE_DTYPES)}, not {backbone_dtype!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    max_shard_bytes = max_shard_bytes or int(float(os.environ.get("WECL_MAX_SHARD_MB", 1024)) * 2**20)
+    max_shard_bytes = max_shard_bytes or int(settings().max_shard_mb * 2**20)
     cast = BACKBONE_DTYPES[backbone_dtype]
     state = {}
     for key, value in model.state_dict().items():

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,10 @@ VISUAL_BACKBONES = ("r3d", "face")
 
 def cache_root() -> Path:
     """What the project keeps on disk between runs (features, results of unwritable folders):
-    $WECL_CACHE, default ~/.cache/wecl."""
-    return Path(os.environ.get("WECL_CACHE", "~/.cache/wecl")).expanduser()
+    $WECL_CACHE, default ~/.cache/wecl (`wecl.settings`)."""
+    from wecl.settings import settings
+
+    return settings().cache_root
 
 
 @dataclass

@@ -28,6 +28,7 @@ from wecl.inference import explain
 from wecl.model import WECL
 from wecl.progress import Progress
 from wecl.results_db import ResultsDB
+from wecl.settings import environment
 from wecl.training.datasets import Dataset, VideoItem
 from wecl.training.extract import ExtractStats, backbone_arrays, decode_video, plan_extract
 
@@ -41,7 +42,7 @@ def connect(address: str | None = None):
     if not ray.is_initialized():
         # Workers import wecl from this checkout and see this process's WECL_/HF_ settings.
         paths = [str(PROJECT_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-        env = {k: v for k, v in os.environ.items() if k.startswith(("WECL_", "HF_"))}
+        env = environment()  # the WECL_ settings of this process, and its HF_ variables
         # Decoding tasks and actors share a node's cores (see `_pool`): OpenMP threads that spin
         # while they wait take those cores from each other (2 cores: a 20-video run 50 s -> 39 s).
         env["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "PASSIVE")

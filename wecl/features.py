@@ -30,6 +30,7 @@ from wecl.config import WECLConfig, cache_root
 from wecl.errors import WECLError
 from wecl.model import WECL
 from wecl.progress import Progress, silent
+from wecl.settings import settings
 from wecl.threads import Cancelled, Deadline, gather
 from wecl.video import VideoInfo, read_clips
 
@@ -105,18 +106,18 @@ def sound_only(video: str, info: VideoInfo, deadline: Deadline | None) -> SoundP
 
 def prepare_inputs(video: str, config: WECLConfig, progress: Progress | None = None,
                    views: Sequence[np.random.Generator | None] = (None,),
-                   time_budget: float | None = video_io.TIME_BUDGET_S) -> Inputs:
+                   limited: bool = True) -> Inputs:
     """Decode the clips of each view and compute the MFCC patches (CPU work only). `views`: one
     random generator per view, None for the centred inference view (with a generator: random
     clip positions and crops, paper 4.2). Thread-safe and GIL-light (PyAV, numpy), so batch
-    tools run it in worker threads while the main thread runs the backbones. `time_budget`:
-    seconds each view's decoding may take (None: no limit, as feature extraction runs)."""
+    tools run it in worker threads while the main thread runs the backbones. `limited`: each view's
+    decoding may take the settings' time budget (False: no limit, as feature extraction runs)."""
     c, progress = config, progress or silent
     timings: dict[str, float] = {}
     progress(0.0, 1.0, "decoding video")
     start = time.perf_counter()
     # A runaway decode ends with a message: each view may take the budget of one video.
-    deadline = Deadline(None if time_budget is None else time_budget * max(1, len(views)))
+    deadline = Deadline(settings().time_budget_s * max(1, len(views)) if limited else None)
     decoded = []  # view 0 probes the file as it decodes; the other views reuse what it found
     for rng in views if c.uses_visual else views[:1]:
         decoded.append(read_clips(video, c.segments, c.frames_per_segment, c.frame_size, rng=rng, deadline=deadline,
@@ -162,7 +163,7 @@ def compute_features(video: str, model: WECL, progress: Progress | None = None) 
     if model.visual_backbone is None:  # nothing to overlap with
         return run_backbones(prepare_inputs(video, c, progress), model, progress)
     progress, began = progress or silent, time.perf_counter()
-    deadline = Deadline(video_io.TIME_BUDGET_S)  # shared: a failing thread stops the other
+    deadline = Deadline(settings().time_budget_s)  # shared: a failing thread stops the other
     info = video_io.probe(video)
     ready: queue.Queue = queue.Queue()
     timings: dict[str, float] = {}
@@ -232,18 +233,13 @@ def _visual_as_decoded(ready: queue.Queue, model: WECL, progress: Progress,
 # Content hashes and the feature cache
 
 
-# Files and folders a dataset folder's scan looks at, at most (`batch.list_videos`); as many file
-# hashes are remembered, since the dataset tab finds each result by its video's known hash.
-MAX_SCANNED = int(os.environ.get("WECL_MAX_SCANNED", 200_000))
-
-
 class FileHashes:
     """SHA-256 of files by (path, size, mtime), so a file is read once while it is unchanged;
-    the `size` most recently used are remembered (by default as many as a dataset folder may
-    hold, MAX_SCANNED)."""
+    the `size` most recently used are remembered (by default as many as a dataset folder's scan
+    may look at, `settings().max_scanned`: the dataset tab finds each result by its video's known hash)."""
 
-    def __init__(self, size: int = MAX_SCANNED):
-        self.size = size
+    def __init__(self, size: int | None = None):
+        self._size = size
         self._known: OrderedDict[tuple[str, int, int], str] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -272,7 +268,7 @@ class FileHashes:
         digest = file_sha256(Path(path))
         with self._lock:
             self._known[key] = digest
-            while len(self._known) > self.size:
+            while len(self._known) > (self._size or settings().max_scanned):
                 self._known.popitem(last=False)
         return digest
 
@@ -295,15 +291,23 @@ CacheKey = tuple[str, str, str]  # (video content hash, backbone key, precision)
 class FeatureCache:
     """Features by (video content, backbones, precision): the `max_items` most recently used in
     memory (and at most `max_bytes` of arrays), and npz files in `folder` (default `cache_dir()`,
-    read when used so that $WECL_CACHE may change) trimmed to `max_disk_bytes`, least recently
-    used first. Thread-safe; a damaged file is recomputed, never trusted."""
+    read when used) trimmed to `max_disk_bytes`, least recently used first; the byte bounds default
+    to the settings' (`WECL_MEMORY_CACHE_MB`, `WECL_CACHE_MAX`). Thread-safe; a damaged file is
+    recomputed, never trusted."""
 
-    def __init__(self, folder: Path | None = None, max_items: int = 32,
-                 max_bytes: int = int(float(os.environ.get("WECL_MEMORY_CACHE_MB", 512)) * 2**20),
-                 max_disk_bytes: int = int(float(os.environ.get("WECL_CACHE_MAX", 2048)) * 2**20)):
-        self._folder, self.max_items, self.max_bytes, self.max_disk_bytes = folder, max_items, max_bytes, max_disk_bytes
+    def __init__(self, folder: Path | None = None, max_items: int = 32, max_bytes: int | None = None,
+                 max_disk_bytes: int | None = None):
+        self._folder, self.max_items, self._max_bytes, self._max_disk_bytes = folder, max_items, max_bytes, max_disk_bytes
         self._memory: OrderedDict[CacheKey, Features] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes if self._max_bytes is not None else int(settings().memory_cache_mb * 2**20)
+
+    @property
+    def max_disk_bytes(self) -> int:
+        return self._max_disk_bytes if self._max_disk_bytes is not None else int(settings().cache_max_mb * 2**20)
 
     @property
     def folder(self) -> Path:

@@ -26,6 +26,7 @@ from wecl.features import Features, features_for
 from wecl.model import WECL
 from wecl.progress import Progress
 from wecl.schema import CheckpointSource, Result, SegmentRow
+from wecl.settings import settings
 
 MODEL_CACHE_SIZE = 4
 _models: OrderedDict[tuple, WECL] = OrderedDict()  # (folder, revision, weights size, mtime, device, precision)
@@ -65,7 +66,7 @@ def load_model(checkpoint: str | None = None, revision: str | None = None, devic
     `precision` is the backbones' ("auto", "fp32", "bf16"; see `resolve_precision`); None is
     $WECL_PRECISION, default "auto" (the app and the dataset tab use that)."""
     dev = resolve_device(device)
-    precision = resolve_precision(precision or os.environ.get("WECL_PRECISION", "auto"), dev)
+    precision = resolve_precision(precision or settings().precision, dev)
     folder, ident, resolved = _resolve(checkpoint, revision)
     try:
         stamp = checkpoints.weights_stamp(folder)

@@ -18,26 +18,19 @@ import av
 import numpy as np
 
 from wecl.errors import WECLError
+from wecl.settings import settings
 from wecl.threads import Deadline, gather
 
-MAX_DURATION_S = float(os.environ.get("WECL_MAX_DURATION", 3600))
-MAX_SIDE_PX = int(os.environ.get("WECL_MAX_SIDE", 8192))
-# A picture longer than this many times its height (or the reverse) is refused: the short side is
-# resized to 112 px, so an 8192x2 stream would become 458,752 px wide frames.
-MAX_ASPECT = float(os.environ.get("WECL_MAX_ASPECT", 8))
+# The limits (`wecl.settings`): a video's duration, picture side and aspect ratio (the short side is
+# resized to 112 px, so an 8192x2 stream would become 458,752 px wide frames); the packets a file
+# may index (all streams, what its header declares: a demuxer holds about 40 bytes a packet, once
+# per decoding thread, so a 200 MB upload of millions of tiny packets is refused at the first open;
+# an hour at 240 frames per second with its sound is about 1 M); the pixels of one decoded picture
+# (the decoder refuses a bigger one before it allocates it, and every picture is checked against
+# the side and aspect limits as it is decoded: a header may say 64x64 while later pictures are
+# 12000x12000 or 3000x1); and the seconds one video's analysis may take (decoding, pictures and
+# sound, and backbones, checked at every decoded frame and before each backbone step).
 THUMBNAIL_BOX = 224  # a thumbnail's long side, at most
-# Packets a file may index (all streams; what its container header declares). A demuxer holds the
-# index of every stream in memory, about 40 bytes a packet, and `predict` opens a file once per
-# decoding thread: a 200 MB upload of millions of tiny packets must be refused at the first open.
-# An hour at 240 frames per second with its sound is about 1 M.
-MAX_PACKETS = int(os.environ.get("WECL_MAX_PACKETS", 2_000_000))
-# Pixels one decoded picture may have. The decoder itself refuses a bigger one before it allocates
-# it, and every picture is checked against MAX_SIDE_PX and MAX_ASPECT as it is decoded: a file's
-# header may say 64x64 while its later pictures are 12000x12000 or 3000x1.
-MAX_PIXELS = int(os.environ.get("WECL_MAX_PIXELS", MAX_SIDE_PX * MAX_SIDE_PX))
-# Seconds one video's analysis may take before it is given up with a message: its decoding (pictures
-# and sound) and its backbones, checked at every decoded frame and before each backbone step.
-TIME_BUDGET_S = float(os.environ.get("WECL_TIME_BUDGET", 120))
 
 
 # Continue decoding forward instead of seeking when the next clip starts less than this ahead.
@@ -89,8 +82,8 @@ def _probe(container, path: str, max_duration: float) -> VideoInfo:
         kind = "an audio-only file" if container.streams.audio else "no video stream"
         raise WECLError(f"{path}: {kind}; a video is needed")
     packets = sum(s.frames or 0 for s in container.streams)
-    if packets > MAX_PACKETS:
-        raise WECLError(f"{path}: the file declares {packets:,} packets, more than the {MAX_PACKETS:,} "
+    if packets > settings().max_packets:
+        raise WECLError(f"{path}: the file declares {packets:,} packets, more than the {settings().max_packets:,} "
                         "a video may have here (WECL_MAX_PACKETS)")
     stream = container.streams.video[0]
     duration = None
@@ -112,18 +105,20 @@ def _probe(container, path: str, max_duration: float) -> VideoInfo:
 
 
 def check_picture(path: str, width: int, height: int, what: str = "the picture") -> None:
-    """WECLError unless a picture's size is within MAX_SIDE_PX and MAX_ASPECT. `what` names the
+    """WECLError unless a picture's size is within the side and aspect limits. `what` names the
     picture (the header's, or a decoded frame)."""
-    if max(width, height) > MAX_SIDE_PX:
-        raise WECLError(f"{path}: {what} is {width}x{height} pixels, more than the maximum side of {MAX_SIDE_PX} px")
-    if max(width, height) > MAX_ASPECT * min(width, height):
-        raise WECLError(f"{path}: {what} is {width}x{height} pixels, too elongated (more than {MAX_ASPECT:g}:1)")
+    limits = settings()
+    if max(width, height) > limits.max_side_px:
+        raise WECLError(f"{path}: {what} is {width}x{height} pixels, more than the maximum side of {limits.max_side_px} px")
+    if max(width, height) > limits.max_aspect * min(width, height):
+        raise WECLError(f"{path}: {what} is {width}x{height} pixels, too elongated (more than {limits.max_aspect:g}:1)")
 
 
-def probe(path: str, max_duration: float = MAX_DURATION_S) -> VideoInfo:
-    """The video's `VideoInfo` (duration, frame rate, size, whether it has sound), or WECLError."""
+def probe(path: str, max_duration: float | None = None) -> VideoInfo:
+    """The video's `VideoInfo` (duration, frame rate, size, whether it has sound), or WECLError;
+    `max_duration` defaults to the settings' limit."""
     with _open(str(path)) as container:
-        return _probe(container, str(path), max_duration)
+        return _probe(container, str(path), settings().max_duration_s if max_duration is None else max_duration)
 
 
 def clip_times(span: tuple[float, float], k: int, fps: float, rng: np.random.Generator | None = None) -> list[float]:
@@ -180,7 +175,7 @@ def _thumbnail(rgb: np.ndarray) -> np.ndarray:
 
 class PacketCount:
     """The packets one open file has yielded, every stream's, counted as they are demuxed: a file
-    that declares no counts (Matroska, WebM) is bounded by MAX_PACKETS as it is read, as one that
+    that declares no counts (Matroska, WebM) is bounded by the packet limit as it is read, as one that
     declares them is at `probe`. (3,000,000 tiny packets in a 114 MB MKV took 55 s to read.)"""
 
     def __init__(self, path: str):
@@ -190,8 +185,8 @@ class PacketCount:
         """The decoded frames of `stream`, from its current position."""
         for packet in container.demux():
             self.seen += 1
-            if self.seen > MAX_PACKETS:
-                raise WECLError(f"{self.path}: the file holds more than {MAX_PACKETS:,} packets, the most a video "
+            if self.seen > settings().max_packets:
+                raise WECLError(f"{self.path}: the file holds more than {settings().max_packets:,} packets, the most a video "
                                 "may have here (WECL_MAX_PACKETS)")
             if packet.stream.index == stream.index:
                 yield from packet.decode()
@@ -199,7 +194,7 @@ class PacketCount:
 
 def _damaged(path: str, error: av.FFmpegError) -> WECLError:
     """A decoder's failure as the user reads it (`max_pixels` refusals arrive as EINVAL)."""
-    return WECLError(f"{path}: the video data is damaged, or holds a picture of more than {MAX_PIXELS:,} pixels "
+    return WECLError(f"{path}: the video data is damaged, or holds a picture of more than {settings().pixels:,} pixels "
                      f"({error.strerror or error})")
 
 
@@ -209,7 +204,7 @@ class _FrameCursor:
     def __init__(self, container, stream, info: VideoInfo, deadline: Deadline):
         self.container, self.stream, self.info, self.deadline = container, stream, info, deadline
         stream.thread_type = "AUTO"
-        stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}  # a bigger picture: refused before allocation
+        stream.codec_context.options = {"max_pixels": str(settings().pixels)}  # a bigger picture: refused before allocation
         self.time_base = float(stream.time_base)
         self.size = (stream.codec_context.width, stream.codec_context.height)
         self.decoder = None
@@ -305,7 +300,7 @@ def _looped(clip: list, span: tuple[float, float], k: int, fps: float) -> list:
 
 
 def read_clips(
-    path: str, segments: int, k: int, size: int = 112, max_duration: float = MAX_DURATION_S,
+    path: str, segments: int, k: int, size: int = 112, max_duration: float | None = None,
     rng: np.random.Generator | None = None, deadline: Deadline | None = None,
     on_segment: Callable[[int, np.ndarray], None] | None = None, threads: int = 1, info: VideoInfo | None = None,
     whole: bool = False,
@@ -324,7 +319,7 @@ def read_clips(
     path, deadline = str(path), deadline or Deadline(None)
     if info is None:
         with _open(path) as container:
-            info = _probe(container, path, max_duration)
+            info = _probe(container, path, settings().max_duration_s if max_duration is None else max_duration)
     else:
         info = replace(info)  # adjusted below for a rotated picture: the caller's stays as it was
     spans = segment_spans(info.duration, segments)
@@ -396,7 +391,7 @@ class PictureReader:
         path = str(path)
         self.container = _open(path)
         try:
-            self.info = _probe(self.container, path, MAX_DURATION_S)
+            self.info = _probe(self.container, path, settings().max_duration_s)
             self.cursor = _FrameCursor(self.container, self.container.streams.video[0], self.info,
                                        deadline or Deadline(None))
         except BaseException:

@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from wecl.errors import WECLError
+from wecl.settings import settings
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".wmv", ".mpg", ".mpeg", ".m4v", ".ogv", ".3gp"}
 # The usual ones, tried in this order by name before a folder is listed for the others.
 COMMON_VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 # Label written where a format needs one and neither the segment nor the video has a label.
 FALLBACK_LABEL = "emotion"
-# An annotation file's size, and how many videos or segments it may hold: parsing costs time and
-# memory per item (benchmarks/limits.py: 64 MB of tiny JSON segments parse in 6 s into 1.4 GB of RSS).
-MAX_ANNOTATION_BYTES = int(float(os.environ.get("WECL_MAX_ANNOTATION_MB", 16)) * 2**20)
-MAX_ANNOTATION_ITEMS = int(os.environ.get("WECL_MAX_ANNOTATION_ITEMS", 200_000))
+# An annotation file's size, and how many videos or segments it may hold, are settings
+# (`WECL_MAX_ANNOTATION_MB`, `WECL_MAX_ANNOTATION_ITEMS`): parsing costs time and memory per item
+# (benchmarks/limits.py: 64 MB of tiny JSON segments parse in 6 s into 1.4 GB of RSS).
 
 PathLike = str | os.PathLike
 
@@ -90,23 +90,24 @@ def fail(path: PathLike, problem: str, line: Any = None) -> NoReturn:
 
 
 def check_size(path: PathLike) -> None:
-    """WECLError when the file is larger than an annotation file may be (MAX_ANNOTATION_BYTES)."""
-    size = Path(path).stat().st_size
-    if size > MAX_ANNOTATION_BYTES:
+    """WECLError when the file is larger than an annotation file may be (WECL_MAX_ANNOTATION_MB)."""
+    size, limit = Path(path).stat().st_size, settings().max_annotation_mb * 2**20
+    if size > limit:
         fail(path, f"{size / 2**20:.0f} MB is more than an annotation file may hold here "
-                   f"({MAX_ANNOTATION_BYTES / 2**20:.0f} MB, WECL_MAX_ANNOTATION_MB)")
+                   f"({limit / 2**20:.0f} MB, WECL_MAX_ANNOTATION_MB)")
 
 
 def check_items(count: int, path: PathLike, what: str, line: Any = None) -> None:
-    """WECLError when a file holds more than MAX_ANNOTATION_ITEMS videos or segments (`what`):
-    readers call it before they build the objects, or as they go."""
-    if count > MAX_ANNOTATION_ITEMS:
-        fail(path, f"more than {MAX_ANNOTATION_ITEMS:,} {what}, more than an annotation file may hold here "
+    """WECLError when a file holds more than `settings().max_annotation_items` videos or segments
+    (`what`): readers call it before they build the objects, or as they go."""
+    limit = settings().max_annotation_items
+    if count > limit:
+        fail(path, f"more than {limit:,} {what}, more than an annotation file may hold here "
                    "(WECL_MAX_ANNOTATION_ITEMS)", line)
 
 
 def read_text(path: PathLike) -> str:
-    """The text of an annotation file, within MAX_ANNOTATION_BYTES, else WECLError."""
+    """The text of an annotation file, within WECL_MAX_ANNOTATION_MB, else WECLError."""
     try:
         check_size(path)
         # utf-8-sig: spreadsheets often save CSV with a byte-order mark.

@@ -7,8 +7,8 @@ A track is either detections (a few scored intervals) or a score track (a score 
 of time, e.g. one per second); `as_detections` turns the second kind into detections by a
 threshold or a top-k rule, so both are scored by the same `wecl.metrics` functions as WECL's own.
 
-Files are checked within the bounds of annotation files (`model.MAX_ANNOTATION_BYTES`,
-`MAX_ANNOTATION_ITEMS`): a number that is not finite, intervals of one model in one video that
+Files are checked within the bounds of annotation files (`WECL_MAX_ANNOTATION_MB`,
+`WECL_MAX_ANNOTATION_ITEMS`): a number that is not finite, intervals of one model in one video that
 overlap, and, given the videos a file is for (`known`: id -> duration), unknown videos and times
 beyond a video's end are refused with a message naming the file and line.
 """

@@ -59,7 +59,7 @@ def decode_video(item: VideoItem, config: WECLConfig, views: int, seed: int) -> 
     """Decode and MFCC one video: every view's clips (view 0 centred, the others drawn by
     `view_rng`) and the single MFCC input."""
     return prepare_inputs(str(item.path), config, views=[view_rng(seed, item.video_id, v) for v in range(views)],
-                          time_budget=None)
+                          limited=False)
 
 
 def _segments_of(dataset: Dataset, video_id: str) -> list[list]:
