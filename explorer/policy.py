@@ -13,6 +13,7 @@ from wecl import checkpoints
 from wecl.annotations import VIDEO_EXTENSIONS
 from wecl.config import WECLConfig, cache_root
 from wecl.errors import WECLError
+from wecl.hub import is_repo_id
 from wecl.settings import settings
 
 ASSETS = checkpoints.PROJECT_ROOT / "assets"
@@ -44,8 +45,7 @@ def allowed_checkpoint(spec: str | None) -> str | None:
     repo = checkpoints.parse_spec(spec)[0] if len(spec) <= checkpoints.MAX_SPEC_LENGTH else ""
     allowed = list(settings().checkpoints_allow)
     # Only a Hub id can be allowed: `owner/../x` passes a prefix test but resolves as a local path.
-    hub_id = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}", repo) and ".." not in repo
-    if hub_id and any(repo == a or (a.endswith("/") and repo.startswith(a)) for a in allowed):
+    if is_repo_id(repo) and any(repo == a or (a.endswith("/") and repo.startswith(a)) for a in allowed):
         return spec
     names = ", ".join(c["name"] for c in checkpoints.registry()["checkpoints"])
     raise WECLError(f"checkpoint {spec[:80]!r}: this server loads only its own checkpoints ({names})"

@@ -15,10 +15,10 @@ import re
 import sys
 from pathlib import Path
 
-from wecl import checkpoints
+from wecl import cards, checkpoints
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
-from wecl.hub import Published, _api, _check_repo_id, _hub_errors
+from wecl.hub import Published, _api, _check_repo_id, hub_errors
 
 HARDWARE = ("cpu-basic", "cpu-upgrade", "zero-a10g", "t4-small", "t4-medium", "a10g-small", "a10g-large", "l4x1")
 # The Space is the app (app.py, ui/, explorer/, its CSS and JS) and the package; nothing else of this repo
@@ -44,7 +44,7 @@ def space_card(title: str, hardware: str, preload: list[str], models: list[str])
               "how much attention each segment gets, which segments temporal erasing removes round by round, "
               "and how they compare with annotated keyframes.", "",
               "Checkpoints: " + (", ".join(f"`{m}`" for m in models) if models else "the bundled demo checkpoints") + ".",
-              "", "## Citation", "", "```bibtex", checkpoints.CITATION, "```", ""]
+              "", "## Citation", "", "```bibtex", cards.CITATION, "```", ""]
     return "\n".join(lines)
 
 
@@ -76,7 +76,7 @@ def _hub_checkpoint(api, spec: str) -> dict:
         raise WECLError(f"--checkpoint {spec}: a Space loads checkpoints from the Hub; publish this folder first "
                         f"with `python -m wecl push {spec} OWNER/NAME`")
     _check_repo_id(repo_id, f"--checkpoint {spec}")
-    with _hub_errors(f"checkpoint {spec}"):
+    with hub_errors(f"checkpoint {spec}"):
         info = api.model_info(repo_id, revision=revision)
         names = [s.rfilename for s in info.siblings or []]
         if "config.json" not in names:
@@ -120,7 +120,7 @@ def deploy_space(space_id: str, checkpoint_specs: list[str] | None = None, hardw
     files["checkpoints/registry.json"] = (json.dumps(registry, indent=2) + "\n").encode()
     files["requirements.txt"] = space_requirements(hardware).encode()
     files["README.md"] = space_card(title, hardware, preload, models).encode()
-    with _hub_errors(what):
+    with hub_errors(what):
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", space_hardware=hardware,
                         private=private, exist_ok=True)
         api.request_space_hardware(space_id, hardware)

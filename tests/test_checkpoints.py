@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from helpers import REPO
-from wecl import checkpoints, inference
+from wecl import cards, checkpoints, inference, weights
 from wecl.errors import WECLError
 from wecl.model import WECL
 
@@ -45,11 +45,11 @@ def test_default_checkpoint_from_registry():
     assert checkpoints.resolve(default_name)[0] == folder
     model = WECL.from_pretrained()
     assert model.config.training == "rule" and model.config.face  # wecl-face-ekman6 (tests/test_face.py)
-    assert checkpoints.training_notice(model.config).startswith("Not the paper's trained WECL")
+    assert cards.training_notice(model.config).startswith("Not the paper's trained WECL")
     demo = WECL.from_pretrained("wecl-synth-demo")
-    assert checkpoints.training_notice(demo.config).startswith("Trained only on synthetic videos")
+    assert cards.training_notice(demo.config).startswith("Trained only on synthetic videos")
     untrained = WECL.from_pretrained("wecl-untrained-tiny")
-    assert checkpoints.training_notice(untrained.config).startswith("This checkpoint is untrained")
+    assert cards.training_notice(untrained.config).startswith("This checkpoint is untrained")
 
 
 def test_parse_spec():
@@ -179,8 +179,8 @@ def test_sharded_save_and_load_give_the_same_model(tiny_checkpoint, tmp_path, me
     folder = tmp_path / "sharded"
     checkpoints.save(model, folder, max_shard_bytes=64 * 1024)
     shards = sorted(folder.glob("model-*-of-*.safetensors"))
-    assert len(shards) > 2 and (folder / checkpoints.INDEX).is_file() and not (folder / "model.safetensors").exists()
-    weight_map = json.loads((folder / checkpoints.INDEX).read_text())["weight_map"]
+    assert len(shards) > 2 and (folder / weights.INDEX).is_file() and not (folder / "model.safetensors").exists()
+    weight_map = json.loads((folder / weights.INDEX).read_text())["weight_map"]
     for shard in shards:  # a shard stays under the size unless one tensor alone is bigger
         keys = [k for k, name in weight_map.items() if name == shard.name]
         assert len(keys) == 1 or shard.stat().st_size < 64 * 1024 + 16 * 1024, shard.name
@@ -231,7 +231,7 @@ def test_half_precision_backbones(tiny_checkpoint, tmp_path):
             else:
                 assert torch.equal(got, value), key  # heads and integer buffers unchanged
         assert any(not torch.equal(again.state_dict()[k], v) for k, v in model.state_dict().items())
-        assert again.backbone_key == checkpoints.backbone_digests(again)[1] != model.backbone_key
+        assert again.backbone_key == weights.backbone_digests(again)[1] != model.backbone_key
         # the model cache hashes the file's bytes as it loads them (cast to float32): the same key
         assert inference.load_model(str(folder), device="cpu")._backbone_key == again.backbone_key
     with pytest.raises(WECLError, match="backbone dtype"):
@@ -345,10 +345,10 @@ def test_hub_cache_files_are_memory_mapped(tiny_checkpoint, tmp_path):
     """Hub cache blobs never change in place: their tensors are the mapped file's, without a copy."""
     hub = _hub_cache(tmp_path / "hf" / "hub", tiny_checkpoint)
     snapshot = hub / "models--owner--name" / "snapshots"
-    blob = checkpoints.StoredWeights([snapshot / TAG_COMMIT / "model.safetensors"], "tagged")
-    copied = checkpoints.StoredWeights([snapshot / COMMIT / "model.safetensors"], "copied")  # a plain file
-    assert checkpoints.immutable(snapshot / TAG_COMMIT / "model.safetensors") and blob.mapped
-    assert not checkpoints.immutable(snapshot / COMMIT / "model.safetensors") and not copied.mapped
+    blob = weights.StoredWeights([snapshot / TAG_COMMIT / "model.safetensors"], "tagged")
+    copied = weights.StoredWeights([snapshot / COMMIT / "model.safetensors"], "copied")  # a plain file
+    assert weights.immutable(snapshot / TAG_COMMIT / "model.safetensors") and blob.mapped
+    assert not weights.immutable(snapshot / COMMIT / "model.safetensors") and not copied.mapped
     key = next(iter(blob.places))
     import torch
 

@@ -15,7 +15,7 @@ import pytest
 
 from helpers import CLASSES, REPO, free_port
 from hub_server import FakeHub
-from wecl import checkpoints
+from wecl import checkpoints, weights
 from wecl.model import WECL
 
 TOKEN = "hf_test_owner_token"
@@ -157,7 +157,7 @@ def test_push_a_checkpoint_and_load_it_back(tiny_checkpoint, sharded, tmp_path):
         done = run_wecl("push", sharded, "owner/wecl-tiny", "--revision", "dev", env=env)
         assert done.returncode == 0, done.stderr
         dev = repo.commits[repo.refs["dev"]]
-        assert "model.safetensors" not in dev and checkpoints.INDEX in dev
+        assert "model.safetensors" not in dev and weights.INDEX in dev
         assert repo.refs["main"] == sha
         loaded = load_specs(env, "owner/wecl-tiny@dev")["owner/wecl-tiny@dev"]
         assert loaded["fingerprint"] == WECL.from_pretrained(sharded).checkpoint.fingerprint
@@ -236,11 +236,32 @@ def test_deploy_a_space(tiny_checkpoint, tmp_path):
 def test_hub_cache_paths_are_never_trusted_for_files(tmp_path, sharded):
     """An index naming a shard outside its folder is refused, also when it came from the Hub."""
     files = folder_files(sharded)
-    index = json.loads(files[checkpoints.INDEX])
+    index = json.loads(files[weights.INDEX])
     key = next(iter(index["weight_map"]))
     index["weight_map"][key] = "../../../../etc/passwd"
-    files[checkpoints.INDEX] = json.dumps(index).encode()
+    files[weights.INDEX] = json.dumps(index).encode()
     with FakeHub() as hub:
         hub.add_repo("owner/evil", files)
         got = load_specs(hub_env(tmp_path, hub.url, token=None), "owner/evil")["owner/evil"]
     assert "is missing" in got["error"], got  # the path named by the index is not opened
+
+
+def test_a_model_pushes_itself_to_the_hub(tiny_checkpoint, tmp_path):
+    """`WECL.push_to_hub` beside `from_pretrained` / `save_pretrained` (issue 24): one commit of its
+    config, weights and card, tagged, that loads back as the same weights."""
+    code = ("import sys; from wecl import WECL; m = WECL.from_pretrained(sys.argv[1]); "
+            "done = m.push_to_hub('owner/pushed', tag='v2'); print(done.commit, done.tag)")
+    with FakeHub(tokens={TOKEN: "owner"}) as hub:
+        env = hub_env(tmp_path, hub.url)
+        done = subprocess.run([sys.executable, "-c", code, str(tiny_checkpoint)], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=240)
+        assert done.returncode == 0, done.stderr
+        sha, tag = done.stdout.split()
+        repo = hub.repo("owner/pushed")
+        assert repo.refs["main"] == sha == repo.refs["v2"] and tag == "v2"
+        assert {"config.json", "model.safetensors", "README.md"} <= set(repo.commits[sha])
+        loaded = load_specs(env, "owner/pushed@v2")["owner/pushed@v2"]
+        assert loaded["fingerprint"] == WECL.from_pretrained(tiny_checkpoint).checkpoint.fingerprint
+        refused = subprocess.run([sys.executable, "-c", code, str(tiny_checkpoint)], cwd=REPO,
+                                 env=hub_env(tmp_path, hub.url, token=None), capture_output=True, text=True, timeout=240)
+        assert refused.returncode != 0 and "no Hugging Face token" in refused.stderr

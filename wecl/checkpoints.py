@@ -3,7 +3,6 @@ from a local folder, a Hub repo id (`owner/name` or `owner/name@revision`) or th
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -13,15 +12,14 @@ from pathlib import Path
 from typing import Self, TypeVar
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from wecl.atomic import atomic_write
+from wecl.cards import model_card
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
-from wecl.face import face_pipeline
 from wecl.settings import settings
-from wecl.video import CLIP_SAMPLING
+from wecl.weights import BACKBONES, INDEX, StoredWeights, backbone_digests, weight_files, weights_fingerprint
 
 
 def _project_root() -> Path:
@@ -46,7 +44,6 @@ REGISTRY = CHECKPOINTS_DIR / "registry.json"
 FILES = ("config.json", "model.safetensors", "README.md")
 # Weights over the shard size are stored the Hub's way: model-00001-of-0000N.safetensors + an index
 # (a Space's git refuses files over 10 MiB that LFS does not track; WECL_MAX_SHARD_MB, default 1024).
-INDEX = "model.safetensors.index.json"
 HUB_PATTERNS = (*FILES, INDEX, "model-*-of-*.safetensors")
 MAX_SPEC_LENGTH = 1024
 
@@ -124,50 +121,16 @@ def resolve(spec: str | os.PathLike | None, revision: str | None = None) -> tupl
         raise WECLError(f"checkpoint {spec[:80]!r}: cannot open it ({error.strerror})") from None
     if exists or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise WECLError(f"checkpoint {spec!r}: no such folder")
-    return _download(spec, revision)
+    from wecl.hub import download  # the Hub's code imports models, which import this module
 
-
-def _download(repo_id: str, revision: str | None) -> tuple[Path, str, str | None]:
-    from huggingface_hub import errors as hf
-    from huggingface_hub import snapshot_download
-
-    where = f"{repo_id}@{revision}" if revision else repo_id
-    try:
-        folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_PATTERNS)))
-    except hf.HFValidationError:
-        raise WECLError(f"checkpoint {where!r} is neither a folder nor a valid Hub repo id") from None
-    except hf.RevisionNotFoundError:
-        raise WECLError(f"checkpoint {where!r}: the Hub repo has no revision {revision!r}") from None
-    except hf.GatedRepoError:
-        raise WECLError(f"checkpoint {where!r} is a gated Hub repo: accept its conditions on its Hub page, then "
-                        "log in (`hf auth login` or HF_TOKEN) with that account") from None
-    except hf.RepositoryNotFoundError:
-        raise WECLError(f"checkpoint {where!r}: no such Hub repo (or it is private: log in with an account "
-                        "that may read it)") from None
-    except (hf.LocalEntryNotFoundError, hf.OfflineModeIsEnabled):
-        raise WECLError(
-            f"checkpoint {where!r}: not in the local Hub cache and the Hub cannot be reached "
-            "(offline or no network); download it once online or pass a local folder"
-        ) from None
-    except Exception as error:  # network stacks raise many types; the user needs one message
-        raise WECLError(f"checkpoint {where!r}: download from the Hub failed ({type(error).__name__}: {error})") from None
-    # snapshot folders are named after the commit they hold
-    return folder, repo_id, folder.name
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return download(spec, revision)
 
 
 M = TypeVar("M", bound=torch.nn.Module)
 
 class Pretrained:
-    """`from_pretrained` and `save_pretrained`, as in Hugging Face's libraries, for a model class
-    built from a `WECLConfig` (`wecl.model.WECL` inherits them)."""
+    """`from_pretrained`, `save_pretrained` and `push_to_hub`, as huggingface_hub's
+    `PyTorchModelHubMixin`, for a model class built from a `WECLConfig` (`wecl.model.WECL` inherits them)."""
 
     @classmethod
     def from_pretrained(cls, spec: str | os.PathLike | None = None, revision: str | None = None,
@@ -182,12 +145,23 @@ class Pretrained:
         card; `options` are `save`'s (`max_shard_bytes`, `backbone_dtype`)."""
         return save(self, folder, card, **options)
 
+    def push_to_hub(self, repo_id: str, revision: str | None = None, tag: str | None = None, private: bool = False,
+                    token: str | None = None, card: str | None = None, **options):
+        """Publish this model as a Hub model repo in one commit (`save_pretrained` into a temporary
+        folder, then `wecl.hub.push_checkpoint`); -> `wecl.hub.Published` (repo, commit, branch, tag)."""
+        import tempfile
+
+        from wecl.hub import push_checkpoint  # the Hub's code imports models, which import this module
+
+        with tempfile.TemporaryDirectory(prefix="wecl-push-") as folder:
+            self.save_pretrained(folder, card, **options)
+            return push_checkpoint(folder, repo_id, revision=revision, tag=tag, private=private, token=token)
+
 
 # Frozen backbones by (weights digest, device): models whose backbones are identical tensors share
 # one module (`load_resolved(..., share_backbones=True)`); freed with the last model that uses it.
 _shared_backbones: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _shared_lock = threading.Lock()
-BACKBONES = (("visual_backbone", "v"), ("audio_backbone", "a"))
 
 
 def load_resolved(model_class: type[M], folder: Path, ident: str, resolved: str | None,
@@ -239,171 +213,6 @@ def load_resolved(model_class: type[M], folder: Path, ident: str, resolved: str 
     model.eval()
     model.checkpoint = CheckpointRef(ident, resolved, folder, weights_fingerprint(weights))
     return model
-
-
-SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-                      "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-                      "U8": torch.uint8, "BOOL": torch.bool}
-
-
-def immutable(path: Path) -> bool:
-    """Whether a file is a Hub cache blob (`snapshots/<commit>/f` -> `blobs/<hash>`): written once
-    under its content's name and never changed in place."""
-    target = path.resolve()
-    return target.parent.name == "blobs" and (target.parent.parent / "snapshots").is_dir()
-
-
-class StoredWeights:
-    """A checkpoint's safetensors files, read tensor by tensor straight into the model's memory.
-
-    Files of the Hub cache are memory-mapped instead: a tensor stored in the model's dtype is then
-    the mapped tensor itself (no copy, paged in when first used, shared between processes). Other
-    files are read, because a mapped file that is overwritten in place (`cp new old`) would crash
-    the process at its next forward pass. A tensor stored in another precision (bf16/fp16
-    backbones) is read and cast. Hashing reads the file, never the mapping, so a backbone that
-    turns out to be shared is never paged in twice."""
-
-    CHUNK = 8 << 20
-
-    def __init__(self, paths: list[Path], ident: str):
-        self.places: dict[str, tuple[Path, int, int, torch.dtype, tuple]] = {}  # key -> file, start, end, dtype, shape
-        self.mapped: dict[str, torch.Tensor] = {}
-        for path in paths:
-            try:
-                self._read_header(path)
-                if immutable(path):
-                    self.mapped.update(load_file(str(path)))
-            except (SafetensorError, OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
-                raise WECLError(f"checkpoint {ident}: cannot read {path.name} ({error})") from None
-
-    def _read_header(self, path: Path) -> None:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            length = int.from_bytes(handle.read(8), "little")
-            if not 2 <= length <= min(size - 8, 100 << 20):
-                raise ValueError("not a safetensors file: bad header length")
-            header = json.loads(handle.read(length))
-        if not isinstance(header, dict):
-            raise ValueError("not a safetensors file: the header is no JSON object")
-        data = size - 8 - length
-        for key, entry in header.items():
-            if key == "__metadata__":
-                continue
-            dtype, shape, (start, end) = SAFETENSORS_DTYPES[entry["dtype"]], tuple(entry["shape"]), entry["data_offsets"]
-            count = 1
-            for n in shape:
-                if not isinstance(n, int) or n < 0:
-                    raise ValueError(f"{key}: bad shape {shape}")
-                count *= n
-            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= data
-                    and end - start == count * dtype.itemsize):
-                raise ValueError(f"{key}: its bytes do not fit its shape and the file")
-            self.places[key] = (path, 8 + length + start, 8 + length + end, dtype, shape)
-
-    def shapes(self) -> dict[str, tuple]:
-        return {k: place[4] for k, place in self.places.items()}
-
-    def tensor(self, key: str, dtype: torch.dtype) -> torch.Tensor:
-        """The tensor as the model holds it: mapped when possible, else read (and cast)."""
-        path, start, end, stored, shape = self.places[key]
-        if key in self.mapped and stored == dtype:
-            return self.mapped[key]
-        buffer = bytearray(end - start)
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            if handle.readinto(buffer) != len(buffer):
-                raise WECLError(f"{path.name}: the file ends inside {key}")
-        value = torch.frombuffer(buffer, dtype=stored) if buffer else torch.empty(0, dtype=stored)
-        return value.reshape(shape).to(dtype)
-
-    def hasher(self, dtypes: dict[str, torch.dtype]):
-        """`update(digests, key)`: feed the bytes of the tensor `key` as the model will hold it
-        (in `dtypes[key]`) to each digest, reading the file block by block when no cast is needed."""
-        def update(digests, key: str) -> None:
-            path, start, end, stored, _ = self.places[key]
-            if stored != dtypes[key]:
-                data = self.tensor(key, dtypes[key]).contiguous().view(-1).view(torch.uint8).numpy()
-                for digest in digests:
-                    digest.update(data)
-                return
-            with open(path, "rb") as handle:
-                handle.seek(start)
-                while start < end:
-                    block = handle.read(min(self.CHUNK, end - start))
-                    if not block:
-                        raise WECLError(f"{path.name}: the file ends inside {key}")
-                    start += len(block)
-                    for digest in digests:
-                        digest.update(block)
-        return update
-
-
-def backbone_digests(model, update=None) -> tuple[dict[str, str], str]:
-    """sha256 of each backbone's tensors, and the feature-cache key: the input pipeline's config and
-    both backbones' tensors (`WECL.backbone_key`). `update(digests, key)` feeds a tensor's
-    bytes (see `StoredWeights.hasher`); by default they are read from the model itself. The
-    figures are the same either way."""
-    c = model.config
-    key = hashlib.sha256(json.dumps([
-        c.modalities, c.visual_depth, c.visual_width, c.audio_depth, c.audio_width, c.segments,
-        c.frames_per_segment, c.frame_size, c.pixel_mean, c.pixel_std, c.sample_rate, c.n_mfcc,
-        c.mfcc_hop, c.audio_patch_size, c.audio_channels]
-        # the face backbone's pipeline differs in more than tensors (its detector, its sampling);
-        # the 3D ResNet's clips are k successive frames by their timestamps (`video.CLIP_SAMPLING`)
-        + ([c.visual_backbone, face_pipeline()] if c.face else [CLIP_SAMPLING])).encode())
-    digests = {}
-    for name, short in BACKBONES:
-        backbone = getattr(model, name)
-        if backbone is None:
-            continue
-        own = hashlib.sha256(name.encode())
-        for key_name, tensor in backbone.state_dict().items():
-            own.update(f"{tuple(tensor.shape)} {tensor.dtype}".encode())
-            for digest in (key, own):
-                digest.update(f"{short}.{key_name}".encode())
-            if update is not None:
-                update((key, own), f"{name}.{key_name}")
-            else:
-                data = tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()
-                key.update(data)
-                own.update(data)
-        digests[name] = own.hexdigest()
-    return digests, key.hexdigest()
-
-
-def weight_files(folder: Path, ident: str | None = None) -> list[Path]:
-    """A checkpoint's weight files: the shards its index names, in order, or model.safetensors."""
-    ident = ident or str(folder)
-    index = folder / INDEX
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-            names = sorted(set(weight_map.values()))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise WECLError(f"checkpoint {ident}: {INDEX} is not a safetensors index ({error})") from None
-        shards = []
-        for name in names:
-            if Path(name).name != name or not (folder / name).is_file():  # no path out of the folder
-                raise WECLError(f"checkpoint {ident}: the shard {name!r} named by {INDEX} is missing")
-            shards.append(folder / name)
-        return shards
-    if not (folder / "model.safetensors").is_file():
-        raise WECLError(f"checkpoint {ident}: model.safetensors is missing")
-    return [folder / "model.safetensors"]
-
-
-def weights_stamp(folder: Path) -> tuple[int, int]:
-    """(size, mtime) of the file every save replaces last (the index, or model.safetensors)."""
-    path = folder / INDEX if (folder / INDEX).is_file() else folder / "model.safetensors"
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
-def weights_fingerprint(files: list[Path]) -> str:
-    """sha256 of model.safetensors; for shards, sha256 of their sha256s in order."""
-    if len(files) == 1:
-        return file_sha256(files[0])
-    return hashlib.sha256("".join(file_sha256(p) for p in files).encode()).hexdigest()
 
 
 def _mismatch(expected: dict[str, tuple], got: dict[str, tuple], shown: int = 3) -> str:
@@ -478,111 +287,3 @@ def _save_weights(state: dict[str, torch.Tensor], folder: Path, max_shard_bytes:
             path.unlink(missing_ok=True)
 
 
-CITATION = """@inproceedings{zhang2023wecl,
-  title     = {Weakly Supervised Video Emotion Detection and Prediction via Cross-Modal Temporal Erasing Network},
-  author    = {Zhang, Zhicheng and Wang, Lijuan and Yang, Jufeng},
-  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
-  year      = {2023}
-}"""
-
-
-TRAINING_NOTES = {
-    "untrained": "**This checkpoint is untrained**: its weights are random. Its predictions and "
-    "attention mean nothing; it exists so that the pipeline runs end to end.",
-    "synthetic": "**Trained only on synthetic videos** (coloured cues and tones, see "
-    "`python -m wecl synth`). It knows nothing about real emotions.",
-    "real": "",
-    "rule": "**Not the paper's trained WECL: its heads are set by a rule, not trained.** A FER2013 "
-    "face-expression network reads the faces; a segment's attention is how far its face is from neutral, "
-    "and the emotion is the face's expression, not what the person feels.",
-}
-
-
-def training_notice(config: WECLConfig) -> str | None:
-    """The one-line warning every output shows for untrained or synthetic-only checkpoints."""
-    note = TRAINING_NOTES.get(config.training, "")
-    return note.replace("**", "") or None
-
-
-def is_paper_model(config: WECLConfig) -> bool:
-    """All of Table 2's modules on: both modalities, intra, inter and erasing."""
-    return config.modalities == "both" and config.intra and config.inter and config.erasing
-
-
-def switches_markdown(config: WECLConfig) -> str:
-    """The Table 2 switches, theta and the keyframe rule as a table, and whether that is the paper's model."""
-    on = lambda x: "on" if x else "**off**"  # noqa: E731
-    rows = [("modalities", config.modalities if config.modalities == "both" else f"**{config.modalities}**"),
-            ("intra-modal relation (eq. 1-4)", on(config.intra)), ("inter-modal relation (eq. 5-6)", on(config.inter)),
-            ("temporal erasing (eq. 9, 12)", on(config.erasing)),
-            ("theta", f"{config.theta:g}" if config.theta == 0.7 else f"**{config.theta:g}** (paper: 0.7)"),
-            ("keyframes", config.keyframe_rule if config.keyframe_rule == "eq9" else f"**{config.keyframe_rule}** (paper: eq9)")]
-    as_written = config.theta == 0.7 and config.keyframe_rule == "eq9"
-    if not is_paper_model(config):
-        verdict = "This is **not** the paper's full model: the settings in bold differ from it."
-    elif as_written:
-        verdict = "This is the paper's full model, with the paper's theta and eq. 9."
-    else:
-        verdict = ("This is the paper's full model (every Table 2 module on); the settings in bold are where it "
-                   "departs from the paper's text (docs/ablation.md says why).")
-    return "| switch | setting |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n\n" + verdict
-
-
-def model_card(config: WECLConfig, metrics: dict | None = None, data: str | None = None,
-               training: str | None = None, metrics_note: str | None = None) -> str:
-    """A Hub model card: front matter, what the checkpoint is, its training status and config;
-    `data`, `training` and `metrics` (with a `metrics_note` above their table) when known."""
-    lines = [
-        "---",
-        "library_name: wecl",
-        "pipeline_tag: video-classification",
-        "tags: [video-emotion, wecl, temporal-erasing, audio-visual]",
-        "---",
-        "",
-        f"# WECL checkpoint: {', '.join(config.classes)}",
-        "",
-        "The cross-modal temporal erasing network of Zhang et al., CVPR 2023 (\"Weakly Supervised "
-        "Video Emotion Detection and Prediction via Cross-Modal Temporal Erasing Network\"), in the "
-        "format of the WECL Explorer project.",
-        "",
-    ]
-    if config.description:
-        lines += [config.description, ""]
-    if TRAINING_NOTES.get(config.training):
-        lines += [TRAINING_NOTES[config.training], ""]
-    lines += ["## Switches (paper Table 2)", "", switches_markdown(config), ""]
-    if data:
-        lines += ["## Training data", "", data, ""]
-    if training:
-        lines += ["## Training", "", training, ""]
-    if metrics:
-        lines += ["## Metrics", ""] + ([metrics_note, ""] if metrics_note else []) + ["| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
-        lines += [""]
-    lines += [
-        "## Use",
-        "",
-        "```",
-        "python -m wecl predict video.mp4 --checkpoint <this repo or folder>",
-        "```",
-        "",
-        "## Config",
-        "",
-        "```json",
-        json.dumps(config.to_dict(), indent=2),
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def published_card(folder: Path, config: WECLConfig) -> str:
-    """The folder's model card ready for the Hub: with front matter and the WECL citation."""
-    card = folder / "README.md"
-    text = card.read_text(encoding="utf-8") if card.is_file() else model_card(config)
-    if not text.startswith("---\n"):
-        front = model_card(config).split("\n---\n", 1)[0] + "\n---\n\n"
-        text = front + text
-    if "## Citation" not in text:
-        text = text.rstrip("\n") + "\n\n## Citation\n\n```bibtex\n" + CITATION + "\n```\n"
-    return text

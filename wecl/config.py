@@ -80,7 +80,7 @@ class WECLConfig:
     inter: bool = True
     erasing: bool = True
     # Provenance shown in every output: "untrained", "synthetic", "real", or "rule" (heads set by
-    # a documented rule over a trained backbone, not trained; see checkpoints.TRAINING_NOTES).
+    # a documented rule over a trained backbone, not trained; see cards.TRAINING_NOTES).
     training: str = "untrained"
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wecl.checkpoints import model_card
+from wecl.cards import model_card
 from wecl.config import WECLConfig
 from wecl.errors import WECLError
 from wecl.face import EKMAN6, set_rule_heads

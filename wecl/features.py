@@ -25,7 +25,6 @@ import torch
 from wecl import video as video_io
 from wecl.atomic import atomic_write
 from wecl.audio import SoundPicture, mfcc_patches, read_audio, sound_picture
-from wecl.checkpoints import file_sha256
 from wecl.config import WECLConfig, cache_root
 from wecl.errors import WECLError
 from wecl.model import WECL
@@ -33,6 +32,7 @@ from wecl.progress import Progress, silent
 from wecl.settings import settings
 from wecl.threads import Cancelled, Deadline, gather
 from wecl.video import VideoInfo, read_clips
+from wecl.weights import file_sha256
 
 # Threads decoding one video's segments in `compute_features` (contiguous ranges, each its own
 # decoder); batch tools decode several videos at once instead (`prefetch`).

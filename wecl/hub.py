@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from wecl import checkpoints
+from wecl import cards, checkpoints, weights
 from wecl.errors import WECLError
 from wecl.model import WECL
 
 # What a checkpoint repo holds besides the weights, config and card, when the folder has them.
 EXTRAS = ("train_log.csv", "summary.json")
-WEIGHT_PATTERNS = ("model.safetensors", checkpoints.INDEX, "model-*-of-*.safetensors")
+WEIGHT_PATTERNS = ("model.safetensors", weights.INDEX, "model-*-of-*.safetensors")
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,20 @@ def _api(what: str, token: str | None):
     return HfApi(token=token)
 
 
+# A Hub repo id, owner/name: the one pattern the project checks ids with.
+REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
+
+
+def is_repo_id(text: str | None) -> bool:
+    """Whether `text` is a Hub repo id (and cannot be read as a local path: no `..`)."""
+    return bool(text) and REPO_ID.fullmatch(text) is not None and ".." not in text
+
+
 @contextmanager
-def _hub_errors(what: str):
-    """Turn what huggingface_hub and the network raise into one sentence."""
+def hub_errors(what: str, reading: bool = False, revision: str | None = None):
+    """What huggingface_hub and the network raise, as one sentence starting with `what`: the one
+    translator of Hub errors, for downloads (`reading`: a missing repo may be private, the offline
+    cache may lack it) and for pushes (a token may be refused or lack permission)."""
     from huggingface_hub import constants
     from huggingface_hub import errors as hf
 
@@ -58,12 +69,20 @@ def _hub_errors(what: str):
         yield
     except WECLError:
         raise
+    except hf.HFValidationError:
+        raise WECLError(f"{what} is neither a folder nor a valid Hub repo id") from None
     except hf.RevisionNotFoundError:
-        raise WECLError(f"{what}: no such revision on the Hub") from None
+        raise WECLError(f"{what}: the Hub repo has no revision {revision!r}" if revision
+                        else f"{what}: no such revision on the Hub") from None
     except hf.GatedRepoError:
-        raise WECLError(f"{what}: the repo is gated; accept its conditions on its Hub page first") from None
+        raise WECLError(f"{what} is a gated Hub repo: accept its conditions on its Hub page"
+                        + (", then log in (`hf auth login` or HF_TOKEN) with that account" if reading else " first")) from None
     except hf.RepositoryNotFoundError:
-        raise WECLError(f"{what}: no such Hub repo, or the token may not see it") from None
+        raise WECLError(f"{what}: no such Hub repo " + ("(or it is private: log in with an account that may read it)"
+                                                         if reading else "(or the token may not see it)")) from None
+    except (hf.LocalEntryNotFoundError, hf.OfflineModeIsEnabled):
+        raise WECLError(f"{what}: not in the local Hub cache and the Hub cannot be reached (offline or no network); "
+                        "download it once online or pass a local folder") from None
     except hf.HfHubHTTPError as error:
         status = getattr(error.response, "status_code", None)
         server = (getattr(error, "server_message", None) or "").strip().splitlines()
@@ -78,13 +97,25 @@ def _hub_errors(what: str):
         if type(error).__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout", "TimeoutException",
                                     "ConnectionError", "RemoteProtocolError", "ReadError"):
             raise WECLError(f"{what}: cannot reach the Hub at {constants.ENDPOINT} (no network?): {error}") from None
-        raise WECLError(f"{what}: {type(error).__name__}: {error}") from None
+        raise WECLError(f"{what}: {'download from the Hub failed' if reading else 'the Hub failed'} "
+                        f"({type(error).__name__}: {error})") from None
 
 
 def _check_repo_id(repo_id: str, what: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}", repo_id or ""):
+    if not is_repo_id(repo_id):
         raise WECLError(f"{what}: {repo_id!r} is not a Hub repo id (owner/name)")
     return repo_id
+
+
+def download(repo_id: str, revision: str | None) -> tuple[Path, str, str | None]:
+    """A checkpoint's files from the Hub (or its local cache): -> (snapshot folder, repo id, commit)."""
+    from huggingface_hub import snapshot_download
+
+    where = f"{repo_id}@{revision}" if revision else repo_id
+    with hub_errors(f"checkpoint {where!r}", reading=True, revision=revision):
+        folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(checkpoints.HUB_PATTERNS)))
+    # snapshot folders are named after the commit they hold
+    return folder, repo_id, folder.name
 
 
 def push_checkpoint(folder: str | os.PathLike, repo_id: str, revision: str | None = None, tag: str | None = None,
@@ -102,14 +133,14 @@ def push_checkpoint(folder: str | os.PathLike, repo_id: str, revision: str | Non
         raise WECLError(f"push: {folder} is not a checkpoint folder")
     api = _api(what, token)  # no token, no need to read the weights
     model = WECL.from_pretrained(folder)  # refuses a broken checkpoint with its own message
-    files = {p.name: p for p in checkpoints.weight_files(folder)}
-    if (folder / checkpoints.INDEX).is_file():
-        files[checkpoints.INDEX] = folder / checkpoints.INDEX
+    files = {p.name: p for p in weights.weight_files(folder)}
+    if (folder / weights.INDEX).is_file():
+        files[weights.INDEX] = folder / weights.INDEX
     files["config.json"] = folder / "config.json"
     files.update({name: folder / name for name in EXTRAS if (folder / name).is_file()})
-    card = checkpoints.published_card(folder, model.config).encode()
+    card = cards.published_card(folder, model.config).encode()
     branch = revision or "main"
-    with _hub_errors(what):
+    with hub_errors(what):
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
         if branch != "main":
             api.create_branch(repo_id, branch=branch, exist_ok=True)

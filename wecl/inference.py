@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wecl import checkpoints, detection
+from wecl import cards, checkpoints, detection, weights
 from wecl.atomic import atomic_write_text
 from wecl.config import mask_rule
 from wecl.device import resolve_device, resolve_precision
@@ -69,7 +69,7 @@ def load_model(checkpoint: str | None = None, revision: str | None = None, devic
     precision = resolve_precision(precision or settings().precision, dev)
     folder, ident, resolved = _resolve(checkpoint, revision)
     try:
-        stamp = checkpoints.weights_stamp(folder)
+        stamp = weights.weights_stamp(folder)
     except OSError:
         raise WECLError(f"checkpoint {ident}: model.safetensors is missing") from None
     key = (str(folder), resolved, *stamp, str(dev), precision)
@@ -262,7 +262,7 @@ def _notices(features: Features, model: WECL, faces: np.ndarray | None, raw_visu
         notices.append(f"No face in segment(s) {missing} of {len(faces)}: their attention is 0 (`face: false`).")
     if faces is not None and model.config.training == "rule":  # raw attention is 1 - P(neutral) by rule
         notices += _face_notices(raw_visual, faces)
-    note = checkpoints.training_notice(model.config)
+    note = cards.training_notice(model.config)
     if note:
         notices.append(note)
     return notices

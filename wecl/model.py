@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wecl import checkpoints
+from wecl import checkpoints, weights
 from wecl.attention import TemporalAttention, attention_pool
 from wecl.config import WECLConfig, mask_rule
 from wecl.device import chunk_size, resolve_precision, run_backbone
@@ -161,7 +161,7 @@ class WECL(checkpoints.Pretrained, nn.Module):
         Stronger than a checkpoint id + revision: re-trained heads on the same backbones reuse
         cached features, and a changed backbone never does."""
         if self._backbone_key is None:
-            self._backbone_key = checkpoints.backbone_digests(self)[1]
+            self._backbone_key = weights.backbone_digests(self)[1]
         return self._backbone_key
 
     def forget_backbone_key(self) -> None:

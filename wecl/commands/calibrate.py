@@ -16,7 +16,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from wecl.checkpoints import model_card
+    from wecl.cards import model_card
     from wecl.errors import WECLError
     from wecl.model import WECL
     from wecl.progress import bar

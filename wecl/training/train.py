@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wecl import checkpoints
+from wecl import cards, checkpoints
 from wecl.annotations import read_annotations
 from wecl.atomic import atomic_write_text
 from wecl.config import WECLConfig
@@ -420,7 +420,7 @@ def run_card(result: RunResult, table: FeatureTable, opts: TrainOptions, source_
         metrics.update({k.replace("test_", "test "): v for k, v in result.test_metrics.items()})
     note = ("**Selected on the test subset** (`--select-on-test`, the official code's protocol): these test "
             "figures chose the epoch, so they are optimistic.") if on_test else None
-    return checkpoints.model_card(c, metrics, data, training, note)
+    return cards.model_card(c, metrics, data, training, note)
 
 
 def train(
