@@ -189,7 +189,7 @@ def test_a_space_loads_only_its_own_and_allowed_checkpoints(wecl_env, monkeypatc
         run_prediction(str(make_video(tmp_path / "v.mp4", 1.0)), str(tmp_path), 0.5, 1)
 
 
-def test_a_lab_server_on_every_address_keeps_the_same_policy_as_a_space(monkeypatch, tmp_path):
+def test_a_lab_server_on_every_address_keeps_the_same_policy_as_a_space(monkeypatch, tmp_path, limits):
     """Issue 25, row 8: on 0.0.0.0 without SPACE_ID any checkpoint path was tried, and the answers
     ("model.safetensors is missing" for /etc, "no such folder" for /nonexistent) told which paths
     exist; any Hub id was downloaded. Reachable from elsewhere, one policy and one message."""
@@ -197,7 +197,7 @@ def test_a_lab_server_on_every_address_keeps_the_same_policy_as_a_space(monkeypa
     from wecl.errors import WECLError
 
     monkeypatch.delenv("SPACE_ID", raising=False)
-    monkeypatch.delenv("WECL_CHECKPOINTS_ALLOW", raising=False)
+    limits(checkpoints_allow=())
     monkeypatch.setenv("GRADIO_SERVER_NAME", "127.0.0.1")
     assert not reachable_from_elsewhere() and allowed_checkpoint("/etc") == "/etc"
     for setting in ({"GRADIO_SERVER_NAME": "0.0.0.0"}, {"GRADIO_SHARE": "true"}):

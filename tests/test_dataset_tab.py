@@ -183,7 +183,7 @@ def test_corrected_ground_truth_is_saved_with_a_backup(dataset, first_run, tmp_p
     assert read_annotations(next(f for f in files if f.endswith(".csv")))[vid].segments[0].start == 0.5
 
 
-def test_bad_folder_and_checkpoint_are_messages(tmp_path):
+def test_bad_folder_and_checkpoint_are_messages(tmp_path, limits):
     with pytest.raises(gr.Error, match="no such folder"):
         dataset_tab.start_dataset(str(tmp_path / "nowhere"), None, "", "")
     (tmp_path / "empty").mkdir()
@@ -195,15 +195,14 @@ def test_bad_folder_and_checkpoint_are_messages(tmp_path):
     generate(folder, 1, seed=3, duration_range=(3.0, 3.0))
     with pytest.raises(gr.Error):
         dataset_tab.start_dataset(str(folder), None, str(tmp_path / "no-such-checkpoint"), "")
-    with pytest.MonkeyPatch.context() as mp:  # a Space opens only the folders it allows
-        mp.setenv("WECL_DATASET_ROOTS", str(tmp_path / "elsewhere"))
-        with pytest.raises(gr.Error, match="only under"):
-            dataset_tab.start_dataset(str(folder), None, "", "")
+    limits(dataset_roots=(str(tmp_path / "elsewhere"),))  # a Space opens only the folders it allows
+    with pytest.raises(gr.Error, match="only under"):
+        dataset_tab.start_dataset(str(folder), None, "", "")
+    limits(dataset_roots=())
     for env in ({"GRADIO_SERVER_NAME": "0.0.0.0"}, {"SPACE_ID": "someone/space"}, {"GRADIO_SHARE": "true"}):
         with pytest.MonkeyPatch.context() as mp:  # reachable from elsewhere: fail closed, assets/ only
             for name, value in env.items():
                 mp.setenv(name, value)
-            mp.delenv("WECL_DATASET_ROOTS", raising=False)
             with pytest.raises(gr.Error, match="only under .*assets"):
                 dataset_tab.start_dataset(str(folder), None, "", "")
     bad = tmp_path / "broken.json"
