@@ -57,7 +57,7 @@ def reproduce(standins: Path, dataset: str, work: Path, root: Path | None = None
                            str(standins / "r3d101_KM_200ep.pth"), str(standins / "resnet50.pth"), str(work)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    print(done.stdout[-2500:])  # the table, for the README
+    print(done.stdout[-2500:])  # the table, for docs/training.md
     return done.stdout
 
 
