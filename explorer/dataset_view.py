@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.groundtruth import compare, compare_times
+from explorer.groundtruth import compare, compare_times, shown
 from explorer.plots import settings_title, timeline_figure
 from wecl.annotations import AnnotationSet
 from wecl.detection import RULE_TITLES
@@ -111,7 +111,7 @@ def scores_markdown(scores: Mapping[str, dict]) -> str:
     for name, s in scores.items():
         maps = s.get("mAP") or {}
         per_class = (s.get("mAP_per_class") or {}).get("0.5")
-        lines.append(f"| {name} | {s.get('videos', 0)} | {pct(s.get('accuracy'))} | "
+        lines.append(f"| {shown(name)} | {s.get('videos', 0)} | {pct(s.get('accuracy'))} | "
                      + " | ".join(pct(maps.get(a)) for a in alphas) + f" | {pct(per_class)} |")
     imported = [s.get("score_rule") for s in scores.values() if s.get("model")]
     note = (f" Imported models' intervals are scored as detections {imported[0]} (`evaluate --predictions "

@@ -5,6 +5,7 @@ the detections (best tIoU per ground-truth segment) and with the erased time (pr
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -255,6 +256,15 @@ def _pct(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.1%}"
 
 
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def shown(name: str) -> str:
+    """A name as Markdown shows it verbatim: a file's model names are the uploader's words, so no
+    links, emphasis, HTML or table cells are made of them."""
+    return MARKDOWN_SPECIALS.sub(r"\\\1", name)
+
+
 def comparison_markdown(comparison: Comparison, others: Mapping[str, Comparison] | None = None,
                         rule: str = "as-is") -> str:
     """WECL's erased time against the ground truth, and each other model's detected time (its
@@ -269,7 +279,7 @@ def comparison_markdown(comparison: Comparison, others: Mapping[str, Comparison]
     ]
     for name, other in (others or {}).items():
         lines.append(
-            f"**{name}** (imported, intervals {rule}): precision {_pct(other.precision)} "
+            f"**{shown(name)}** (imported, intervals {rule}): precision {_pct(other.precision)} "
             f"({other.overlap_seconds:.2f} s of its {other.erased_seconds:.2f} s detected lie in ground truth), "
             f"recall {_pct(other.recall)}. Mean best tIoU {np.mean(other.best_tiou):.3f}.")
     return "\n\n".join(lines)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from explorer.groundtruth import Comparison, compare_times, match_video, shared_parse
+from explorer.groundtruth import Comparison, compare_times, match_video, shared_parse, shown
 from wecl.annotations import Segment, video_id
 from wecl.annotations.scores import Rule, Tracks, as_detections, check_video, parse_rule, read_scores
 from wecl.errors import WECLError
@@ -106,6 +106,6 @@ def summary_markdown(tracks: Tracks, video: str | None = None) -> str:
         here = _this_video(track, video, videos) if video else None
         note = f"; this video: **{len(track[here].segments)}** intervals" if here is not None else \
             ("; **none for this video**" if video else "")
-        lines.append(f"- **{model}**: {len(track)} video{'s' if len(track) != 1 else ''}, {len(scores)} intervals, "
+        lines.append(f"- **{shown(model)}**: {len(track)} video{'s' if len(track) != 1 else ''}, {len(scores)} intervals, "
                      f"scores {min(scores, default=0):.4g} … {max(scores, default=0):.4g}{note}")
     return "Imported (drawn on the timeline, compared on the Ground truth tab):\n\n" + "\n".join(lines)

@@ -165,3 +165,14 @@ def test_a_cache_entry_from_before_the_sound_picture_is_computed_again(media, ti
     assert path.exists()
     cache.clear()
     assert cache.get(str(media("av")), tiny_model) is None  # a miss: the caller computes it, picture and all
+
+
+def test_a_model_name_is_shown_verbatim_in_markdown(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_text("video,start,end,score,model\nclip,0,1,0.5,[x](javascript:y)|<img>*\n")
+    summary = imported.summary_markdown(imported.read_imports(str(path)), "clip.mp4")
+    assert r"**\[x\](javascript:y)\|\<img\>\***" in summary
+    from explorer import dataset_view
+
+    row = dataset_view.scores_markdown({"a|b (imported)": {"videos": 1}}).splitlines()[2]
+    assert row.startswith(r"| a\|b (imported) | 1 |")

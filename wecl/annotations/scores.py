@@ -35,6 +35,7 @@ from wecl.annotations.model import (
     plain_cell,
     read_text,
 )
+from wecl.errors import WECLError
 
 SCORE_HEADER = ("video", "start", "end", "score")  # required; "label" and "model" are optional
 MAX_MODELS = 8  # named tracks in one file: each is a timeline row and a column group
@@ -166,8 +167,6 @@ RULE_KINDS = ("as-is", "threshold", "top-k")
 
 def parse_rule(text: str | None) -> Rule:
     """"as-is", "threshold:0.5" or "top-k:3" -> Rule; WECLError otherwise."""
-    from wecl.errors import WECLError
-
     text = (text or "as-is").strip().lower()
     kind, _, value = text.partition(":")
     if kind == "as-is" and not value:
