@@ -176,3 +176,24 @@ def test_a_model_name_is_shown_verbatim_in_markdown(tmp_path):
 
     row = dataset_view.scores_markdown({"a|b (imported)": {"videos": 1}}).splitlines()[2]
     assert row.startswith(r"| a\|b (imported) | 1 |")
+
+
+def test_features_a_dataset_run_cached_without_the_sound_get_its_picture_once(media, monkeypatch, tmp_path):
+    """`batch` keeps no picture of the sound for a checkpoint that does not listen (it decodes no
+    sound); the app's `features_for` makes it from one decode of the sound, and keeps it."""
+    from helpers import tiny_config
+    from wecl.features import features_for, prepare_inputs, run_backbones
+    from wecl.model import WECL
+
+    model = WECL(tiny_config(modalities="visual", inter=False)).eval()
+    video = str(media("av"))
+    cached = run_backbones(prepare_inputs(video, model.config), model)  # what `batch` computes and caches
+    assert cached.sound is None and cached.info.has_audio
+    monkeypatch.setattr(features_module, "cache", FeatureCache(tmp_path))
+    features_module.cache.put(video, model, cached)
+    calls = []
+    real = features_module.read_audio
+    monkeypatch.setattr(features_module, "read_audio", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert features_for(video, model).sound is not None and len(calls) == 1
+    features_module.cache.clear()  # from disk now: the picture was kept with the features
+    assert features_for(video, model).sound is not None and len(calls) == 1

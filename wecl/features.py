@@ -424,6 +424,12 @@ def features_for(video: str, model: WECL, progress: Progress | None = None, use_
     if features is None:
         features = compute_features(video, model, progress)
         cache.put(video, model, features, use_disk)
+    elif features.sound is None and features.info.has_audio and not model.config.uses_audio:
+        # A dataset run (`batch`, Ray) decodes no sound for a checkpoint that does not listen: the
+        # timeline's picture of it is made here, from one decode of the sound alone, and kept.
+        features.sound = sound_only(video, features.info, Deadline(settings().time_budget_s))
+        if features.sound is not None:
+            cache.put(video, model, features, use_disk)
     return features
 
 
