@@ -18,7 +18,8 @@ from wecl.errors import WECLError
 # One colour per imported model, apart from WECL's own (plots: visual, audio, detections, ground truth).
 COLORS = ("#0891b2", "#be185d", "#65a30d", "#c2410c", "#4f46e5", "#0f766e", "#a16207", "#9333ea")
 RESERVED = {"detections", "ground truth", "sound"}  # the timeline's own rows
-# Intervals of one model in one video that the timeline draws: a 1 h video scored every 0.2 s is 18,000.
+# Intervals the timeline draws in one video, all models together: a 1 h video scored every 0.2 s is
+# 18,000 (8 models of 20,000 each would be 10 MB of figure JSON at every θ move).
 MAX_DRAWN = 20_000
 
 
@@ -70,9 +71,11 @@ def video_tracks(path: str | None, video: str | None, duration: float, rule: Rul
             continue
         ann = track[vid]
         check_video(name, model, ann, {vid: duration})
-        if len(ann.segments) > MAX_DRAWN:
-            raise WECLError(f'{name}: model "{model}" has {len(ann.segments):,} intervals in video "{vid}"; the '
-                            f"timeline draws at most {MAX_DRAWN:,} per model")
+        drawn = len(ann.segments) + sum(len(t.segments) for t in out)
+        if drawn > MAX_DRAWN:
+            before = f", after {drawn - len(ann.segments):,} of the models before it" if out else ""
+            raise WECLError(f'{name}: model "{model}" has {len(ann.segments):,} intervals in video "{vid}"{before}; '
+                            f"the timeline draws at most {MAX_DRAWN:,} in a video, all models together")
         row = f"{model} (imported)" if model in RESERVED else model
         out.append(Track(row, sorted(ann.segments, key=lambda s: s.start),
                          as_detections({vid: ann}, rule)[vid].segments, COLORS[n % len(COLORS)]))

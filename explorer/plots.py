@@ -150,9 +150,6 @@ def _imported_track(track: Track) -> go.Bar | go.Scattergl:
     scores = [float(s.score) for s in track.segments]
     low, high = min(scores, default=0.0), max(scores, default=1.0)
     shade = [0.3 + 0.7 * ((x - low) / (high - low) if high > low else 1.0) for x in scores]
-    custom = [[s.start, s.end, float(s.score), s.label or ""] for s in track.segments]
-    hover = (f"{track.name} (imported): %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} s<br>score "
-             "%{customdata[2]:.4g} %{customdata[3]}<extra></extra>")
     if len(track.segments) > WEBGL_FROM:  # one marker per interval, its centre; the score and label in the hover
         return go.Scattergl(x=[round((s.start + s.end) / 2, 3) for s in track.segments], y=[track.name] * len(scores),
                             yaxis="y2", mode="markers", name=track.name, text=[s.label or "" for s in track.segments],
@@ -160,6 +157,9 @@ def _imported_track(track: Track) -> go.Bar | go.Scattergl:
                                                              "%{customdata:.4g} %{text}<extra></extra>",
                             marker=dict(symbol="square", size=10, color=track.color, opacity=shade,
                                         line=dict(width=0)))
+    custom = [[s.start, s.end, float(s.score), s.label or ""] for s in track.segments]
+    hover = (f"{track.name} (imported): %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} s<br>score "
+             "%{customdata[2]:.4g} %{customdata[3]}<extra></extra>")
     return go.Bar(y=[track.name] * len(scores), x=[s.end - s.start for s in track.segments],
                   base=[s.start for s in track.segments], orientation="h", yaxis="y2", width=0.6, name=track.name,
                   marker=dict(color=track.color, opacity=shade, line=dict(width=0.5, color="white")),

@@ -197,3 +197,14 @@ def test_features_a_dataset_run_cached_without_the_sound_get_its_picture_once(me
     assert features_for(video, model).sound is not None and len(calls) == 1
     features_module.cache.clear()  # from disk now: the picture was kept with the features
     assert features_for(video, model).sound is not None and len(calls) == 1
+
+
+def test_the_timeline_bound_counts_every_model_of_a_video(tmp_path, monkeypatch):
+    path = tmp_path / "two.csv"
+    path.write_text("video,start,end,score,model\nclip,0,1,0.5,a\nclip,1,2,0.5,a\nclip,0,1,0.5,b\nclip,1,2,0.5,b\n")
+    monkeypatch.setattr(imported, "MAX_DRAWN", 3)
+    with pytest.raises(WECLError, match='model "b" has 2 intervals in video "clip", after 2 of the models before it; '
+                                        "the timeline draws at most 3 in a video, all models together"):
+        imported.video_tracks(str(path), "clip.mp4", 3.0)
+    monkeypatch.setattr(imported, "MAX_DRAWN", 4)
+    assert [t.name for t in imported.video_tracks(str(path), "clip.mp4", 3.0)] == ["a", "b"]
