@@ -100,9 +100,9 @@ def comparisons(truth: Sequence[Segment], tracks: Sequence[Track]) -> dict[str, 
     return out
 
 
-def summary_markdown(tracks: Tracks, video: str | None = None) -> str:
-    """What an imported file holds: each model's videos, intervals and score range, and whether it
-    has this video."""
+def summary_markdown(tracks: Tracks, video: str | None = None, source: str | None = None) -> str:
+    """What an imported file (`source`, its name) holds: each model's videos, intervals and score
+    range, and whether it has this video."""
     lines, videos = [], sorted({vid for track in tracks.values() for vid in track})
     for model, track in tracks.items():
         scores = [s.score for ann in track.values() for s in ann.segments]
@@ -111,4 +111,5 @@ def summary_markdown(tracks: Tracks, video: str | None = None) -> str:
             ("; **none for this video**" if video else "")
         lines.append(f"- **{shown(model)}**: {len(track)} video{'s' if len(track) != 1 else ''}, {len(scores)} intervals, "
                      f"scores {min(scores, default=0):.4g} … {max(scores, default=0):.4g}{note}")
-    return "Imported (drawn on the timeline, compared on the Ground truth tab):\n\n" + "\n".join(lines)
+    where = f" from `{Path(source).name.replace('`', chr(39))}`" if source else ""
+    return f"Imported{where} (drawn on the timeline, compared on the Ground truth tab):\n\n" + "\n".join(lines)

@@ -111,6 +111,12 @@ def user_errors(fn):
     return wrapper
 
 
+def warn(error: WECLError, consequence: str) -> None:
+    """A problem that leaves part of the views out, as a warning (server paths cut to file names,
+    as `user_errors` cuts them): "<the problem>; <consequence>"."""
+    gr.Warning(f"{public_message(str(error))}; {consequence}")
+
+
 def device_label() -> str:
     device = resolve_device(settings().device)
     precision = resolve_precision(settings().precision, device)

@@ -16,11 +16,12 @@ from explorer.policy import (
     allowed_checkpoint,
     allowed_dataset_folder,
     checkpoint_settings,
+    public_message,
     reachable_from_elsewhere,
     served_files,
     shown_path,
 )
-from ui.common import KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors
+from ui.common import KEYFRAME_CHOICES, STRIP_COLUMNS, session_dir, skipping, user_errors, warn
 from wecl import checkpoints
 from wecl.annotations import majority_label, video_id
 from wecl.annotations.scores import RULE_KINDS, as_detections
@@ -205,7 +206,7 @@ def poll_dataset(token, shown: str | None = None, scores: str | None = None, rul
     try:
         tracks = imported_models(run, scores, rule_kind, rule_value)
     except WECLError as error:  # said in the status, not as a warning every second
-        tracks, status = {}, f"{status} · the imported scores are left out: {error}"
+        tracks, status = {}, f"{status} · the imported scores are left out: {public_message(str(error))}"
     table = dataset_tables(run, tracks, rule_kind, rule_value)
     digest = hashlib.sha256(table.to_json(orient="split").encode()).hexdigest()
     changed = {"table": table, "shown": digest} if digest != shown else {}
@@ -219,7 +220,7 @@ def _tracks_or_warn(run, scores, rule_kind, rule_value) -> dict:
     try:
         return imported_models(run, scores, rule_kind, rule_value)
     except WECLError as error:
-        gr.Warning(f"{error}; the imported scores are left out until it is fixed")
+        warn(error, "the imported scores are left out until it is fixed")
         return {}
 
 
@@ -232,10 +233,11 @@ def import_dataset_scores(token, file, rule_kind=None, rule_value=None) -> Impor
         tracks = imported.read_imports(path) if path else {}
         imported.rule_from(rule_kind, rule_value)
         note = "\n\nThey are scored against the dataset when it runs (**Start**)."
-        return skipping(ImportedScores, scores=path, scores_md=imported.summary_markdown(tracks) + note if tracks else "")
+        summary = imported.summary_markdown(tracks, source=path) + note if tracks else ""
+        return skipping(ImportedScores, scores=path, scores_md=summary)
     tracks = imported_models(run, path, rule_kind, rule_value)
     aggregates = dataset_aggregates(run, tracks, rule_kind, rule_value)._asdict() if run.finished else {}
-    return skipping(ImportedScores, scores=path, scores_md=imported.summary_markdown(tracks) if tracks else "",
+    return skipping(ImportedScores, scores=path, scores_md=imported.summary_markdown(tracks, source=path) if tracks else "",
                     table=dataset_tables(run, tracks, rule_kind, rule_value), **aggregates)
 
 

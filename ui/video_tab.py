@@ -11,7 +11,7 @@ import pandas as pd
 
 from explorer import faithfulness_view, groundtruth, imported, plots, render
 from explorer.policy import allowed_checkpoint, checkpoint_settings, example_rows, public_result
-from ui.common import KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, last_error, session_dir, skipping, user_errors
+from ui.common import KEYFRAME_CHOICES, STRIP_COLUMNS, gpu, last_error, session_dir, skipping, user_errors, warn
 from wecl import checkpoints, faithfulness, inference
 from wecl.annotations import video_id
 from wecl.annotations.scores import RULE_KINDS, parse_rule
@@ -210,7 +210,7 @@ def _truth_or_warn(rows, duration: float):
     try:
         return groundtruth.segments_from_rows(rows, duration)
     except WECLError as error:
-        gr.Warning(f"{error}; the ground truth is ignored until it is fixed")
+        warn(error, "the ground truth is ignored until it is fixed")
         return []
 
 
@@ -284,7 +284,7 @@ def _tracks_or_warn(scores: str | None, video: str, duration: float, rule: str) 
     try:
         return imported.video_tracks(scores, video, duration, parse_rule(rule))
     except WECLError as error:
-        gr.Warning(f"{error}; the imported scores are left out until it is fixed")
+        warn(error, "the imported scores are left out until it is fixed")
         return []
 
 
@@ -495,13 +495,13 @@ def load_scores(file, video=None, session=None, checkpoint=None) -> ScoresFile:
     tracks = imported.read_imports(str(file))
     if current(session, video, checkpoint):
         imported.video_tracks(str(file), video, session["features"].info.duration)
-    return ScoresFile(path=str(file), summary=imported.summary_markdown(tracks, video))
+    return ScoresFile(path=str(file), summary=imported.summary_markdown(tracks, video, str(file)))
 
 
 @user_errors
 def scores_summary(scores, video):
     """What the imported file holds, for the video now loaded."""
-    return imported.summary_markdown(imported.read_imports(scores), video) if scores else ""
+    return imported.summary_markdown(imported.read_imports(scores), video, scores) if scores else ""
 
 
 @user_errors
