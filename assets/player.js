@@ -96,7 +96,8 @@
     if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
     const el = document.activeElement;
     if (el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT|VIDEO)$/.test(el.tagName))) return;
-    if (!meta() || !video()) return;
+    const gd = plot();
+    if (!gd || gd.offsetParent === null || !meta() || !video()) return;  // the Video tab's timeline, shown
     if (step(e.shiftKey ? "detections" : "segments", e.key === "ArrowRight" ? 1 : -1)) e.preventDefault();
   });
 

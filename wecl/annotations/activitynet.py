@@ -160,10 +160,11 @@ def read(path: PathLike, text: str, **_options: Any) -> AnnotationSet:
     return _read_database(data, path, text)
 
 
-def read_prediction_file(path: PathLike) -> AnnotationSet:
-    """A predictions file (ActivityNet results); a video's label is its "video_labels" entry when
-    the file has one, else the most common label of its predicted segments."""
-    text = read_text(path)
+def read_prediction_file(path: PathLike, text: str | None = None) -> AnnotationSet:
+    """A predictions file (ActivityNet results; `text`: its contents, when the caller has read them);
+    a video's label is its "video_labels" entry when the file has one, else the most common label
+    of its predicted segments."""
+    text = read_text(path) if text is None else text
     data = load_json(path, text)
     predictions = _read_results(data, path, text)
     labels = data.get("video_labels") or {}

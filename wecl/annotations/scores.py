@@ -54,7 +54,7 @@ def read_scores(path: PathLike, known: Mapping[str, float | None] | None = None,
     stripped = text.lstrip()
     default = _model_name(name or Path(path).stem, path, None)
     if stripped.startswith("{") or Path(path).suffix.lower() == ".json":
-        tracks, lines = {default: activitynet.read_prediction_file(path)}, None
+        tracks, lines = {default: activitynet.read_prediction_file(path, text)}, None
     else:
         tracks, lines = _read_csv(path, text, default)
     if not any(ann.segments for track in tracks.values() for ann in track.values()):
