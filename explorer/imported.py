@@ -19,7 +19,8 @@ from wecl.errors import WECLError
 COLORS = ("#0891b2", "#be185d", "#65a30d", "#c2410c", "#4f46e5", "#0f766e", "#a16207", "#9333ea")
 RESERVED = {"detections", "ground truth", "sound"}  # the timeline's own rows
 # Intervals the timeline draws in one video, all models together: a 1 h video scored every 0.2 s is
-# 18,000 (8 models of 20,000 each would be 10 MB of figure JSON at every θ move).
+# 18,000 (8 models of 20,000 each would be about 10 MB of figure JSON at every θ move, extrapolated
+# from benchmarks/timeline.py's 1.27 MB for 18,200 intervals, the sound and T = 64).
 MAX_DRAWN = 20_000
 
 
